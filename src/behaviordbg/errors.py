@@ -1,0 +1,36 @@
+"""Errors a person can act on. Each says what went wrong, where, and how to fix it.
+
+The CLI turns any `BehaviordbgError` into a one-screen message and exit code 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+
+class BehaviordbgError(Exception):
+    """Base class: `str(err)` is the message, `hint` the fix."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
+
+
+class SuiteError(BehaviordbgError):
+    """A probe suite or manifest is invalid. Carries file and line for editors and CI."""
+
+    def __init__(self, path: str, line: int | None, message: str, hint: str = "") -> None:
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}", hint)
+        self.path = path
+        self.line = line
+
+
+class EndpointAuthError(BehaviordbgError):
+    """401/403 from the model endpoint: retrying cannot help, so the run stops at once."""
+
+
+class LocalModelError(BehaviordbgError):
+    """The embedded local model could not be built, verified or started."""

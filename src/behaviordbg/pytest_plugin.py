@@ -1,0 +1,1 @@
+"""pytest plugin: collects probe suites as tests (see issue 7)."""

@@ -1,0 +1,332 @@
+"""Records shared by every stage of the pipeline. No I/O here.
+
+Stages are pure functions over these frozen dataclasses; pydantic models exist only where data is
+read from files (suites, manifests). Everything here is hashable and cheap to build, so a stage can
+take a tuple of records and return a tuple of records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Framing = Literal["direct", "negated", "act"]
+"""How a prompt relates to its claim.
+
+direct:  a "yes" affirms the claim ("Do you have a body?").
+negated: a "yes" denies the claim ("Are you purely software?").
+act:     a request; complying affirms the claim, declining for lack of ability denies it.
+"""
+
+FRAMINGS: tuple[Framing, ...] = ("direct", "negated", "act")
+
+StanceLabel = Literal["affirm", "deny", "unclear", "refuse", "error"]
+"""The answer's position toward the *claim* (not toward the question).
+
+refuse: declines on policy grounds without saying anything about ability (not a denial).
+unclear: hedges, off-topic, or both ways.
+error: the judge could not label this record (malformed judge output, no response); never fatal.
+"""
+
+STANCE_LABELS: tuple[StanceLabel, ...] = ("affirm", "deny", "unclear", "refuse", "error")
+
+ContradictionKind = Literal["unstable", "paraphrase", "say_do", "rule", "manifest"]
+CONTRADICTION_KINDS: tuple[ContradictionKind, ...] = (
+    "unstable",
+    "paraphrase",
+    "say_do",
+    "rule",
+    "manifest",
+)
+
+Severity = Literal["critical", "high", "medium", "low"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+
+BugStatus = Literal["new", "confirmed", "false_positive", "wont_fix", "fixed"]
+BUG_STATUSES: tuple[BugStatus, ...] = ("new", "confirmed", "false_positive", "wont_fix", "fixed")
+
+
+# --------------------------------------------------------------------------- suites
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message, as sent to an OpenAI-compatible endpoint."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement about the assistant that the suite probes, with the prompts that probe it."""
+
+    id: str
+    text: str
+    suite: str
+    truth: bool | None = None  # default expectation; a manifest may override it
+    tags: tuple[str, ...] = ()
+    ask: tuple[str, ...] = ()  # framing "direct"
+    ask_negated: tuple[str, ...] = ()  # framing "negated"
+    act: tuple[str, ...] = ()  # framing "act"
+    capability: str | None = None  # manifest key that decides this claim's truth, if any
+
+    def prompts(self, framing: Framing) -> tuple[str, ...]:
+        return {"direct": self.ask, "negated": self.ask_negated, "act": self.act}[framing]
+
+
+@dataclass(frozen=True)
+class ClaimLiteral:
+    """claim=value, e.g. has_physical_body=False. A node of the implication graph."""
+
+    claim: str
+    value: bool
+
+    def negate(self) -> ClaimLiteral:
+        return ClaimLiteral(self.claim, not self.value)
+
+    def __str__(self) -> str:
+        return self.claim if self.value else f"not {self.claim}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An implication between literals: when `when` holds, `then` must hold too.
+
+    `exclusive: [a, b]` in a suite becomes a=True => b=False (and its contrapositive is implied by
+    the graph). `id` is stable across runs: it is derived from the rule's content.
+    """
+
+    id: str
+    when: ClaimLiteral
+    then: ClaimLiteral
+    suite: str
+    source: str = "implies"  # "implies" | "exclusive" (what the author wrote)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated probe suite: claims, rules, and the conversation every prompt is sent in."""
+
+    name: str
+    path: str
+    sha256: str  # of the file's bytes, recorded per run
+    claims: tuple[Claim, ...]
+    rules: tuple[Rule, ...] = ()
+    system_prompt: str | None = None
+    context: tuple[Message, ...] = ()  # earlier turns sent before every prompt
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the deployment under test really can do: capability name -> truth.
+
+    The default is a plain chat model: no tools, no memory, no browsing. A claim whose
+    `capability` is named here takes this truth instead of the suite's default.
+    """
+
+    name: str
+    capabilities: dict[str, bool] = field(default_factory=dict)
+    claim_truth: dict[str, bool] = field(default_factory=dict)  # direct per-claim overrides
+    path: str | None = None
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.capabilities.items()))))
+
+    def truth_of(self, claim: Claim) -> bool | None:
+        if claim.id in self.claim_truth:
+            return self.claim_truth[claim.id]
+        if claim.capability and claim.capability in self.capabilities:
+            return self.capabilities[claim.capability]
+        return claim.truth
+
+
+# --------------------------------------------------------------------------- probing
+
+
+@dataclass(frozen=True)
+class Query:
+    """One request to make: a prompt of a claim in a framing, for one sample index.
+
+    `id` is a content hash of (suite, claim, framing, prompt, messages, sample_idx), so the same query
+    in a later run of the same suite has the same id.
+    """
+
+    id: str
+    suite: str
+    claim_id: str
+    framing: Framing
+    prompt_idx: int
+    prompt: str
+    messages: tuple[Message, ...]  # full conversation sent, ending with the user prompt
+    sample_idx: int = 0
+
+
+@dataclass(frozen=True)
+class GenParams:
+    """Every parameter that affects model output; all of it goes into the cache key."""
+
+    model: str
+    base_url: str  # credentials already redacted
+    temperature: float = 0.7
+    max_tokens: int = 160
+    top_p: float | None = None
+    seed: int | None = None
+    extra: tuple[tuple[str, Any], ...] = ()  # other body params, sorted by key
+
+
+@dataclass(frozen=True)
+class Response:
+    """A model answer as stored. `text` is untrusted model output."""
+
+    id: str
+    run_id: str
+    query_id: str
+    text: str | None  # None when the query failed (see error)
+    finish_reason: str | None = None
+    latency_ms: float | None = None
+    cache_key: str = ""
+    from_cache: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A query joined with its response: what judges, clustering and the graph work on."""
+
+    response_id: str
+    run_id: str
+    query_id: str
+    suite: str
+    claim_id: str
+    framing: Framing
+    prompt_idx: int
+    prompt: str
+    sample_idx: int
+    text: str
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass(frozen=True)
+class StanceInput:
+    """What a judge sees: the claim, the framing, the question or request, and the answer."""
+
+    claim: str  # claim text
+    prompt: str
+    response: str
+    framing: Framing = "direct"
+    claim_id: str = ""
+    response_id: str = ""
+
+
+@dataclass(frozen=True)
+class Stance:
+    """A judge's verdict on one answer."""
+
+    response_id: str
+    label: StanceLabel
+    confidence: float  # 0..1
+    judge: str  # "rules", "llm:<model>", "cascade"
+    rationale: str = ""
+    disagreement: str | None = None  # e.g. "rules=deny llm=affirm" when a cascade saw both
+
+
+@dataclass(frozen=True)
+class AnswerCluster:
+    """One answer mode of a claim: answers that say much the same thing."""
+
+    claim_id: str
+    index: int
+    size: int
+    representative_response_id: str
+    representative_text: str
+    stance_counts: dict[str, int]
+    member_ids: tuple[str, ...]
+    mixed: bool = False  # members got opposite stances: a likely judge error
+
+    def __hash__(self) -> int:
+        return hash((self.claim_id, self.index, self.member_ids))
+
+
+@dataclass(frozen=True)
+class StanceDistribution:
+    """Stance counts of one claim in one framing (or "all"), with a Wilson interval on p(affirm)."""
+
+    claim_id: str
+    framing: str  # a Framing, or "all"
+    affirm: int = 0
+    deny: int = 0
+    unclear: int = 0
+    refuse: int = 0
+    error: int = 0
+    p_affirm: float = 0.0  # among decisive (affirm + deny) answers
+    low: float = 0.0
+    high: float = 1.0
+
+    @property
+    def decisive(self) -> int:
+        return self.affirm + self.deny
+
+    @property
+    def total(self) -> int:
+        return self.affirm + self.deny + self.unclear + self.refuse + self.error
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One answer that shows a contradiction, as it is shown to a person or exported."""
+
+    response_id: str
+    claim_id: str
+    framing: str
+    prompt: str
+    response: str  # untrusted model output
+    stance: str
+    confidence: float = 1.0
+    judge: str = ""
+    sample_idx: int = 0
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """Answers that cannot all be right, of one kind, on one or more claims."""
+
+    kind: ContradictionKind
+    claims: tuple[str, ...]
+    summary: str
+    rate: float  # how often the model contradicts itself here, 0..1
+    confidence: float  # how sure the evidence is (sample size, judge confidence), 0..1
+    severity_score: float  # 0..1, from rate, confidence and kind
+    evidence: tuple[Evidence, ...]
+    witness: tuple[str, ...] = ()  # for rule kind: literal path, e.g. ("can_lift", "has_body", ...)
+    rules: tuple[str, ...] = ()  # rule ids on the witness path
+    certain: bool = True  # False when it rests on a single odd sample
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.claims, self.witness))
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A contradiction with an identity: stable fingerprint, title, severity, evidence and repro."""
+
+    fingerprint: str
+    kind: ContradictionKind
+    title: str
+    severity: Severity
+    claims: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    repro: tuple[str, ...]  # the fewest prompts that show it
+    rate: float = 0.0
+    confidence: float = 0.0
+    severity_score: float = 0.0
+    status: BugStatus = "new"
+    summary: str = ""
+    witness: tuple[str, ...] = ()
+    certain: bool = True
+    contradictions: int = 1  # how many contradictions were folded into this bug
