@@ -19,7 +19,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .types import Answer, GenParams, Query, Response
+from .types import (
+    AnswerCluster,
+    Answer,
+    Bug,
+    Contradiction,
+    GenParams,
+    Query,
+    Response,
+    Stance,
+    StanceDistribution,
+    bug_from_dict,
+    cluster_from_dict,
+    contradiction_from_dict,
+    to_dict,
+)
 
 DEFAULT_DB = ".behaviordbg/behaviordbg.db"
 
@@ -357,7 +371,7 @@ class Store:
             return str(row[0])
         rows = self.conn.execute(
             "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
-            (run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+            (_like_prefix(run_id),),
         ).fetchall()
         if len(rows) == 1:
             return str(rows[0][0])
@@ -510,6 +524,238 @@ class Store:
                 "INSERT OR REPLACE INTO cache (key, kind, value_json, created_at) VALUES (?,?,?,?)",
                 (key, kind, _dumps(value), now_iso()),
             )
+
+    # ------------------------------------------------------------------ analysis (stances .. contradictions)
+
+    def save_stances(self, judge: str, stances: Iterable[Stance]) -> None:
+        """Store verdicts under the judge setting asked for (rules | llm | cascade); replaces old ones."""
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO stances (response_id, judge, label, confidence, judged_by,"
+                " rationale, disagreement, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (s.response_id, judge, s.label, s.confidence, s.judge, s.rationale,
+                     s.disagreement, now_iso())
+                    for s in stances
+                ],
+            )
+
+    def get_stances(self, run_id: str, judge: str) -> dict[str, Stance]:
+        """Stored verdicts of one judge setting for a run's responses, by response id."""
+        rows = self.conn.execute(
+            "SELECT s.* FROM stances s JOIN responses r ON r.id = s.response_id"
+            " WHERE r.run_id = ? AND s.judge = ?",
+            (run_id, judge),
+        )
+        return {
+            r["response_id"]: Stance(
+                response_id=r["response_id"], label=r["label"], confidence=r["confidence"],
+                judge=r["judged_by"], rationale=r["rationale"], disagreement=r["disagreement"],
+            )
+            for r in rows
+        }
+
+    def start_analysis(self, run_id: str, judge: str) -> str:
+        analysis_id = "an-" + uuid.uuid4().hex[:12]
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO analyses (id, run_id, judge, created_at) VALUES (?,?,?,?)",
+                (analysis_id, run_id, judge, now_iso()),
+            )
+        return analysis_id
+
+    def save_analysis(
+        self,
+        analysis_id: str,
+        *,
+        clusters: Iterable[AnswerCluster],
+        distributions: Iterable[StanceDistribution],
+        contradictions: Iterable[tuple[str, Contradiction]],
+        summary: dict[str, Any],
+    ) -> None:
+        """Store an analysis's results in one transaction and mark it complete."""
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO clusters (analysis_id, claim_id, idx, size,"
+                " representative_response_id, representative_text, stance_counts_json,"
+                " member_ids_json, mixed) VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (analysis_id, c.claim_id, c.index, c.size, c.representative_response_id,
+                     c.representative_text, _dumps(c.stance_counts), _dumps(list(c.member_ids)),
+                     int(c.mixed))
+                    for c in clusters
+                ],
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO distributions (analysis_id, claim_id, framing, json)"
+                " VALUES (?,?,?,?)",
+                [(analysis_id, d.claim_id, d.framing, _dumps(to_dict(d))) for d in distributions],
+            )
+            self.conn.executemany(
+                "INSERT INTO contradictions (analysis_id, fingerprint, kind, claims_json, json)"
+                " VALUES (?,?,?,?,?)",
+                [
+                    (analysis_id, fp, c.kind, _dumps(list(c.claims)), _dumps(to_dict(c)))
+                    for fp, c in contradictions
+                ],
+            )
+            self.conn.execute(
+                "UPDATE analyses SET status = 'complete', summary_json = ? WHERE id = ?",
+                (_dumps(summary), analysis_id),
+            )
+
+    def latest_analysis(self, run_id: str, judge: str | None = None) -> dict[str, Any] | None:
+        """The newest complete analysis of a run (optionally of one judge setting)."""
+        run_id = self.resolve_run(run_id)
+        sql = "SELECT * FROM analyses WHERE run_id = ? AND status = 'complete'"
+        params: list[Any] = [run_id]
+        if judge:
+            sql += " AND judge = ?"
+            params.append(judge)
+        row = self.conn.execute(sql + " ORDER BY created_at DESC LIMIT 1", params).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["summary"] = json.loads(d.pop("summary_json"))
+        return d
+
+    def analysis_clusters(self, analysis_id: str, claim_id: str | None = None) -> list[AnswerCluster]:
+        sql = "SELECT * FROM clusters WHERE analysis_id = ?"
+        params: list[Any] = [analysis_id]
+        if claim_id:
+            sql += " AND claim_id = ?"
+            params.append(claim_id)
+        rows = self.conn.execute(sql + " ORDER BY claim_id, idx", params)
+        return [
+            cluster_from_dict({
+                "claim_id": r["claim_id"], "index": r["idx"], "size": r["size"],
+                "representative_response_id": r["representative_response_id"],
+                "representative_text": r["representative_text"],
+                "stance_counts": json.loads(r["stance_counts_json"]),
+                "member_ids": json.loads(r["member_ids_json"]), "mixed": bool(r["mixed"]),
+            })
+            for r in rows
+        ]
+
+    def analysis_distributions(self, analysis_id: str) -> list[StanceDistribution]:
+        rows = self.conn.execute(
+            "SELECT json FROM distributions WHERE analysis_id = ? ORDER BY claim_id, framing",
+            (analysis_id,),
+        )
+        return [StanceDistribution(**json.loads(r[0])) for r in rows]
+
+    def analysis_contradictions(self, analysis_id: str) -> list[tuple[str, Contradiction]]:
+        rows = self.conn.execute(
+            "SELECT fingerprint, json FROM contradictions WHERE analysis_id = ? ORDER BY id",
+            (analysis_id,),
+        )
+        return [(r[0], contradiction_from_dict(json.loads(r[1]))) for r in rows]
+
+    # ------------------------------------------------------------------ bugs (lifecycle lives in triage.py)
+
+    def save_bug_occurrence(self, bug: Bug, *, run_id: str, analysis_id: str, model: str) -> bool:
+        """Record that an analysis found this bug; creates the bug on first sight.
+
+        Returns True when the fingerprint was new to this database.
+        """
+        ts = now_iso()
+        with self.conn:
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO bugs (fingerprint, kind, title, claims_json, status,"
+                " first_seen_run, last_seen_run, created_at, updated_at)"
+                " VALUES (?,?,?,?,'new',?,?,?,?)",
+                (bug.fingerprint, bug.kind, bug.title, _dumps(list(bug.claims)), run_id, run_id,
+                 ts, ts),
+            )
+            created = cur.rowcount == 1
+            if not created:
+                self.conn.execute(
+                    "UPDATE bugs SET last_seen_run = ?, title = ?, updated_at = ? WHERE fingerprint = ?",
+                    (run_id, bug.title, ts, bug.fingerprint),
+                )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO bug_occurrences (fingerprint, run_id, analysis_id, model,"
+                " severity, severity_score, rate, confidence, json) VALUES (?,?,?,?,?,?,?,?,?)",
+                (bug.fingerprint, run_id, analysis_id, model, bug.severity, bug.severity_score,
+                 bug.rate, bug.confidence, _dumps(to_dict(bug))),
+            )
+        return created
+
+    def bugs_for_analysis(self, analysis_id: str) -> list[Bug]:
+        """The bugs an analysis found, with their current triage status."""
+        rows = self.conn.execute(
+            "SELECT o.json, b.status FROM bug_occurrences o JOIN bugs b USING (fingerprint)"
+            " WHERE o.analysis_id = ? ORDER BY o.severity_score DESC, o.fingerprint",
+            (analysis_id,),
+        )
+        out = []
+        for r in rows:
+            d = json.loads(r[0])
+            d["status"] = r[1]
+            out.append(bug_from_dict(d))
+        return out
+
+    def get_bug(self, fingerprint: str) -> dict[str, Any]:
+        """A bug's triage record; accepts a unique fingerprint prefix."""
+        rows = self.conn.execute(
+            "SELECT * FROM bugs WHERE fingerprint = ? OR fingerprint LIKE ? ESCAPE '\\' LIMIT 2",
+            (fingerprint, _like_prefix(fingerprint)),
+        ).fetchall()
+        exact = [r for r in rows if r["fingerprint"] == fingerprint]
+        if exact:
+            rows = exact
+        if len(rows) != 1:
+            raise StoreError(
+                f"no bug {fingerprint!r} in {self.path}"
+                + (" (prefix is ambiguous)" if rows else "") + ": see `behaviordbg bugs`"
+            )
+        d = dict(rows[0])
+        d["claims"] = json.loads(d.pop("claims_json"))
+        d["labels"] = json.loads(d.pop("labels_json"))
+        return d
+
+    def bug_history(self, fingerprint: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT * FROM bug_history WHERE fingerprint = ? ORDER BY id", (fingerprint,)
+        )
+        return [dict(r) for r in rows]
+
+    def add_bug_history(
+        self, fingerprint: str, field: str, old: Any, new: Any, *, note: str = "",
+        run_id: str | None = None, actor: str = "",
+    ) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO bug_history (fingerprint, at, field, old, new, note, run_id, actor)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (fingerprint, now_iso(), field, None if old is None else str(old),
+                 None if new is None else str(new), note, run_id, actor),
+            )
+
+    def update_bug(self, fingerprint: str, **fields: Any) -> None:
+        """Set triage columns (status, assignee, labels, notes, regression); no history here."""
+        allowed = {"status", "assignee", "labels", "notes", "regression"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown bug fields: {sorted(unknown)}")
+        cols = []
+        values: list[Any] = []
+        for key, value in fields.items():
+            col = "labels_json" if key == "labels" else key
+            cols.append(f"{col} = ?")
+            values.append(_dumps(list(value)) if key == "labels" else value)
+        if not cols:
+            return
+        with self.conn:
+            self.conn.execute(
+                f"UPDATE bugs SET {', '.join(cols)}, updated_at = ? WHERE fingerprint = ?",
+                (*values, now_iso(), fingerprint),
+            )
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern matching `text` as a literal prefix (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _split_sql(script: str) -> list[str]:

@@ -330,3 +330,64 @@ class Bug:
     witness: tuple[str, ...] = ()
     certain: bool = True
     contradictions: int = 1  # how many contradictions were folded into this bug
+
+
+# --------------------------------------------------------------------------- (de)serialisation
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """A record as plain JSON-ready data (tuples become lists)."""
+    from dataclasses import asdict
+
+    return asdict(record)
+
+
+def evidence_from_dict(d: dict[str, Any]) -> Evidence:
+    return Evidence(**d)
+
+
+def contradiction_from_dict(d: dict[str, Any]) -> Contradiction:
+    d = dict(d)
+    d["claims"] = tuple(d["claims"])
+    d["evidence"] = tuple(evidence_from_dict(e) for e in d.get("evidence", ()))
+    d["witness"] = tuple(d.get("witness", ()))
+    d["rules"] = tuple(d.get("rules", ()))
+    return Contradiction(**d)
+
+
+def bug_from_dict(d: dict[str, Any]) -> Bug:
+    d = dict(d)
+    d["claims"] = tuple(d["claims"])
+    d["evidence"] = tuple(evidence_from_dict(e) for e in d.get("evidence", ()))
+    d["repro"] = tuple(d.get("repro", ()))
+    d["witness"] = tuple(d.get("witness", ()))
+    return Bug(**d)
+
+
+def cluster_from_dict(d: dict[str, Any]) -> AnswerCluster:
+    d = dict(d)
+    d["member_ids"] = tuple(d["member_ids"])
+    return AnswerCluster(**d)
+
+
+def suite_from_dict(d: dict[str, Any]) -> Suite:
+    """Inverse of to_dict(suite): runs store a snapshot of their suites, so analysis never
+    depends on suite files that may have changed since."""
+    claims = tuple(
+        Claim(
+            **{
+                **c,
+                "tags": tuple(c.get("tags", ())),
+                "ask": tuple(c.get("ask", ())),
+                "ask_negated": tuple(c.get("ask_negated", ())),
+                "act": tuple(c.get("act", ())),
+            }
+        )
+        for c in d["claims"]
+    )
+    rules = tuple(
+        Rule(**{**r, "when": ClaimLiteral(**r["when"]), "then": ClaimLiteral(**r["then"])})
+        for r in d.get("rules", ())
+    )
+    context = tuple(Message(**m) for m in d.get("context", ()))
+    return Suite(**{**d, "claims": claims, "rules": rules, "context": context})
