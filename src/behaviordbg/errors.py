@@ -28,6 +28,24 @@ class SuiteError(BehaviordbgError):
         self.line = line
 
 
+class SuiteErrors(SuiteError):
+    """Every problem in a set of suite/manifest files, so one run of the loader shows them all.
+
+    A SuiteError itself (path/line of the first problem), so `except SuiteError` catches both.
+    """
+
+    def __init__(self, errors: list[SuiteError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0] if self.errors else None
+        n = len(self.errors)
+        head = f"{n} problem{'s' if n != 1 else ''} in probe suite files:"
+        body = "\n".join(str(e) for e in self.errors)
+        hint = "fix each line above, then re-check: behaviordbg suites validate"
+        BehaviordbgError.__init__(self, f"{head}\n{body}", hint)
+        self.path = first.path if first else ""
+        self.line = first.line if first else None
+
+
 class EndpointAuthError(BehaviordbgError):
     """401/403 from the model endpoint: retrying cannot help, so the run stops at once."""
 

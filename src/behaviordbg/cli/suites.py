@@ -1,9 +1,213 @@
-"""CLI commands: suites (being built)."""
+"""CLI commands: `behaviordbg suites validate | list | schema`.
+
+Thin: the loader in behaviordbg.suites does all checking; this prints its results.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 import typer
+from rich.table import Table
+
+from .. import suites as S
+from ..errors import SuiteError
+from ..types import FRAMINGS, Manifest, Suite
+from ._common import JsonOption, console, emit_json
+
+PathsArg = typer.Argument(
+    None,
+    help="Suite files, or folders whose *.yaml/*.yml files are read (not recursive). "
+    "Default: the shipped probes/ (or $BEHAVIORDBG_PROBES).",
+    show_default=False,
+)
+ManifestOption = typer.Option(
+    None,
+    "--manifest",
+    "-m",
+    help="Deployment manifest: a .yaml path or a shipped name (chat, agent-with-tools). "
+    "Default: a plain chat model with no tools, memory or browsing.",
+)
+
+suites_app = typer.Typer(
+    name="suites",
+    help="Check and inspect probe suites (the YAML files of claims, prompts and rules).\n\n"
+    "Format: docs/suites.md; JSON Schema: `behaviordbg suites schema`.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+# one line per paragraph: the rich help keeps a docstring's line breaks
+_VALIDATE_HELP = (
+    "Check suites (and optionally a manifest) against the schema and against each other.\n\n"
+    "Exit 0 with a one-line summary when everything is valid. Exit 2 listing EVERY problem as "
+    "`path:line: message` with a `fix:` line under it: bad YAML, unknown keys, wrong types, "
+    "duplicate claim ids, rules naming missing claims, duplicate prompts.\n\n"
+    "Example: behaviordbg suites validate probes/ my_suite.yaml --manifest agent-with-tools"
+)
+_LIST_HELP = (
+    "List every claim (id, suite, truth, tags, prompts per framing) and every rule.\n\n"
+    "Truth is the manifest's when the claim's `capability` is in it, else the suite's default "
+    '("-" when the suite leaves it open). With --json the last stdout line is one JSON object: '
+    "{manifest, suites, claims: [{id, text, suite, truth, default_truth, tags, capability, "
+    "prompts: {direct, negated, act}}], rules: [{id, when, then, suite, source, note}], totals}."
+)
+
+
+def _fail(errors: list[SuiteError], as_json: bool) -> None:
+    """Every error as `path:line: message` plus its fix; exit 2."""
+    for err in errors:  # plain echo: one unwrapped `path:line: message` line for editors and CI
+        typer.echo(str(err), err=True)
+    n = len(errors)
+    typer.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
+    if as_json:
+        emit_json(
+            {
+                "ok": False,
+                "errors": [
+                    {"path": e.path, "line": e.line, "message": _bare(e), "hint": e.hint}
+                    for e in errors
+                ],
+            }
+        )
+    raise typer.Exit(2)
+
+
+def _bare(err: SuiteError) -> str:
+    """The message without its `path:line: ` prefix (JSON has those as fields)."""
+    where = f"{err.path}:{err.line}: " if err.line else f"{err.path}: "
+    return err.message[len(where) :] if err.message.startswith(where) else err.message
+
+
+def _load(
+    paths: list[str] | None, manifest: str | None, as_json: bool
+) -> tuple[list[Suite], Manifest]:
+    try:
+        suites = S.load_suites(paths or None)
+        man = S.load_manifest(manifest)
+    except S.SuiteErrors as exc:
+        _fail(exc.errors, as_json)
+        raise  # unreachable: _fail exits
+    except SuiteError as exc:
+        _fail([exc], as_json)
+        raise
+    problems = S.check_manifest(man, suites) if manifest else []
+    if problems:
+        _fail(problems, as_json)
+    return suites, man
+
+
+def _totals(suites: list[Suite]) -> dict[str, int]:
+    claims = [c for s in suites for c in s.claims]
+    return {
+        "suites": len(suites),
+        "claims": len(claims),
+        "prompts": sum(len(c.prompts(f)) for c in claims for f in FRAMINGS),
+        "rules": len(S.all_rules(suites)),
+    }
+
+
+@suites_app.command("validate", help=_VALIDATE_HELP)
+def validate(
+    paths: Optional[list[str]] = PathsArg,
+    manifest: Optional[str] = ManifestOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Validate suites and a manifest; see _VALIDATE_HELP."""
+    suites, man = _load(paths, manifest, as_json)
+    totals = _totals(suites)
+    where = ", ".join(paths) if paths else str(S.default_probes_dir())
+    if as_json:
+        emit_json({"ok": True, "manifest": man.name, **totals})
+        return
+    typer.echo(
+        f"OK: {totals['suites']} suites, {totals['claims']} claims, {totals['prompts']} prompts, "
+        f"{totals['rules']} rules ({where}; manifest {man.name})"
+    )
+
+
+@suites_app.command("list", help=_LIST_HELP)
+def list_(
+    paths: Optional[list[str]] = PathsArg,
+    manifest: Optional[str] = ManifestOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """List claims and rules; see _LIST_HELP."""
+    suites, man = _load(paths, manifest, as_json)
+    claims = [_claim_row(c, man) for s in suites for c in s.claims]
+    rules = [
+        {
+            "id": r.id,
+            "when": str(r.when),
+            "then": str(r.then),
+            "suite": r.suite,
+            "source": r.source,
+            "note": r.note,
+        }
+        for r in S.all_rules(suites)
+    ]
+    if as_json:
+        emit_json(
+            {
+                "manifest": man.name,
+                "suites": S.suite_refs(suites),
+                "claims": claims,
+                "rules": rules,
+                "totals": _totals(suites),
+            }
+        )
+        return
+    table = Table(title=f"claims (manifest: {man.name})", caption="prompts: direct/negated/act")
+    table.add_column("id", no_wrap=True)
+    table.add_column("truth", no_wrap=True)
+    table.add_column("prompts", no_wrap=True, justify="right")
+    table.add_column("suite")
+    table.add_column("tags")
+    for c in claims:
+        truth = "-" if c["truth"] is None else str(c["truth"]).lower()
+        counts = "/".join(str(c["prompts"][f]) for f in FRAMINGS)
+        table.add_row(c["id"], truth, counts, c["suite"], ", ".join(c["tags"]))
+    console.print(table)
+    rt = Table(title="rules (suites and notes in --json)")
+    rt.add_column("id", no_wrap=True, min_width=15)
+    rt.add_column("rule")
+    for r in rules:
+        rt.add_row(r["id"], f"{r['when']} => {r['then']}")
+    console.print(rt)
+    t = _totals(suites)
+    typer.echo(f"{t['claims']} claims, {t['prompts']} prompts, {t['rules']} rules")
+
+
+def _claim_row(c: Any, man: Manifest) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "text": c.text,
+        "suite": c.suite,
+        "truth": man.truth_of(c),
+        "default_truth": c.truth,
+        "tags": list(c.tags),
+        "capability": c.capability,
+        "prompts": S.framing_counts(c),
+    }
+
+
+@suites_app.command("schema")
+def schema(
+    manifest: bool = typer.Option(False, "--manifest", help="The manifest schema instead."),
+    path_only: bool = typer.Option(False, "--path", help="Print only the schema file's path."),
+) -> None:
+    """Print the published JSON Schema of suite files (or --manifest files).
+
+    Point your editor's YAML plugin at the path (`--path`) to get completion and checks as you type.
+    """
+    p = S.schema_path("manifest" if manifest else "suite")
+    if path_only:
+        typer.echo(str(p))
+        return
+    typer.echo(p.read_text(encoding="utf-8"), nl=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(suites_app, name="suites")

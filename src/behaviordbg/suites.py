@@ -1,0 +1,663 @@
+"""Load, validate and expand probe suites; load deployment manifests.
+
+Suites are YAML files checked against the published JSON Schema (schemas/suite.schema.json), then
+read into pydantic models and checked for what a schema cannot say (duplicate ids across files,
+rules naming missing claims, duplicate prompts). Every problem becomes a SuiteError naming the file,
+the line and the fix, and all of them are reported at once: a suite author should fix a file in one
+pass, not one error per run. See docs/suites.md for the format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import BehaviordbgError, SuiteError, SuiteErrors
+from .suite_files import (
+    MAX_FILE_BYTES,
+    Doc,
+    Path_,
+    check_schema,
+    closest,
+    describe,
+    read_yaml,
+    schema_path,
+    short,
+    show_path,
+)
+from .types import FRAMINGS, Claim, ClaimLiteral, Framing, Manifest, Message, Query, Rule, Suite, to_dict
+
+__all__ = [
+    "DEFAULT_MANIFEST",
+    "MAX_FILE_BYTES",
+    "SuiteError",
+    "SuiteErrors",
+    "all_claims",
+    "all_rules",
+    "check_manifest",
+    "default_probes_dir",
+    "expand",
+    "load_manifest",
+    "load_suites",
+    "query_id",
+    "schema_path",
+    "suite_refs",
+    "validate_paths",
+]
+
+
+# --------------------------------------------------------------------------- files and schemas
+
+
+def default_probes_dir() -> Path:
+    """$BEHAVIORDBG_PROBES, else the repo checkout's probes/ next to src/."""
+    env = os.environ.get("BEHAVIORDBG_PROBES")
+    if env:
+        p = Path(env)
+        if not p.is_dir():
+            raise SuiteError(
+                env,
+                None,
+                "$BEHAVIORDBG_PROBES is not a directory",
+                "point $BEHAVIORDBG_PROBES at a folder of suite .yaml files, or unset it",
+            )
+        return p
+    p = Path(__file__).resolve().parents[2] / "probes"
+    if p.is_dir():
+        return p
+    raise SuiteError(
+        str(p),
+        None,
+        "the shipped probes/ directory was not found",
+        "pass suite paths explicitly, or set $BEHAVIORDBG_PROBES to a folder of suite .yaml files",
+    )
+
+
+def _resolve(paths: Sequence[str | Path] | None) -> tuple[list[Path], list[SuiteError]]:
+    """Files to read: given files, plus *.yaml/*.yml directly inside given directories."""
+    if paths is None or len(paths) == 0:
+        try:
+            paths = [default_probes_dir()]
+        except SuiteError as exc:
+            return [], [exc]
+    files: list[Path] = []
+    errors: list[SuiteError] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml") and x.is_file())
+            if not found:
+                errors.append(
+                    SuiteError(
+                        show_path(p),
+                        None,
+                        "no .yaml or .yml files in this directory",
+                        "pass a suite file, or a folder that holds suite files",
+                    )
+                )
+        elif p.is_file():
+            found = [p]
+        else:
+            errors.append(
+                SuiteError(
+                    str(raw),
+                    None,
+                    "no such file or directory",
+                    "check the path; suite paths are files or folders of .yaml",
+                )
+            )
+            continue
+        for f in found:
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                files.append(f)
+    return files, errors
+
+
+# --------------------------------------------------------------------------- file models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _MessageModel(_Model):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class _ClaimModel(_Model):
+    id: str
+    text: str
+    truth: bool | None = None
+    tags: list[str] = []
+    capability: str | None = None
+    ask: list[str] = []
+    ask_negated: list[str] = []
+    act: list[str] = []
+
+
+class _RuleModel(_Model):
+    when: str | None = None
+    then: str | None = None
+    exclusive: list[str] | None = None
+    note: str = ""
+
+
+class _SuiteModel(_Model):
+    suite: str
+    description: str = ""
+    system_prompt: str | None = None
+    context: list[_MessageModel] = []
+    claims: list[_ClaimModel]
+    rules: list[_RuleModel] = []
+
+
+class _ManifestModel(_Model):
+    manifest: str
+    description: str = ""
+    capabilities: dict[str, bool] = {}
+    claims: dict[str, bool] = {}
+
+
+def _parse_model(doc: Doc, model: type[_Model]) -> Any:
+    """Pydantic after the schema: they agree, so this only fails if the two drift apart."""
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            doc.err(loc, f"{describe(doc.data, loc)}: {err['msg']}", "see docs/suites.md")
+        return None
+
+
+# --------------------------------------------------------------------------- suites
+
+
+def _norm(prompt: str) -> str:
+    return " ".join(prompt.casefold().split())
+
+
+def _literal(text: str) -> ClaimLiteral:
+    parts = text.split()
+    return ClaimLiteral(parts[-1], len(parts) == 1)
+
+
+def _rule_id(when: ClaimLiteral, then: ClaimLiteral) -> str:
+    canon = json.dumps(
+        {"when": str(when), "then": str(then)}, sort_keys=True, separators=(",", ":")
+    )
+    return "rule-" + hashlib.sha256(canon.encode()).hexdigest()[:10]
+
+
+@dataclass
+class _Parsed:
+    doc: Doc
+    model: _SuiteModel
+
+
+def _build(p: _Parsed) -> Suite:
+    m = p.model
+    claims = tuple(
+        Claim(
+            id=c.id,
+            text=c.text.strip(),
+            suite=m.suite,
+            truth=c.truth,
+            tags=tuple(c.tags),
+            ask=tuple(x.strip() for x in c.ask),
+            ask_negated=tuple(x.strip() for x in c.ask_negated),
+            act=tuple(x.strip() for x in c.act),
+            capability=c.capability,
+        )
+        for c in m.claims
+    )
+    rules: list[Rule] = []
+    for r in m.rules:
+        note = r.note.strip()
+        if r.exclusive is not None:
+            for i, a in enumerate(r.exclusive):
+                for b in r.exclusive[i + 1 :]:
+                    w, t = ClaimLiteral(a, True), ClaimLiteral(b, False)
+                    rules.append(Rule(_rule_id(w, t), w, t, m.suite, "exclusive", note))
+        elif r.when is not None and r.then is not None:
+            w, t = _literal(r.when), _literal(r.then)
+            rules.append(Rule(_rule_id(w, t), w, t, m.suite, "implies", note))
+    return Suite(
+        name=m.suite,
+        path=str(p.doc.path.resolve()),
+        sha256=p.doc.sha256,
+        claims=claims,
+        rules=tuple(rules),
+        system_prompt=m.system_prompt.strip() if m.system_prompt else None,
+        context=tuple(Message(t.role, t.content.strip()) for t in m.context),
+        description=m.description.strip(),
+    )
+
+
+def _check_file(p: _Parsed) -> None:
+    """Checks within one suite that the schema cannot express."""
+    doc, m = p.doc, p.model
+    if m.context and m.context[-1].role != "assistant":
+        doc.err(
+            ("context", len(m.context) - 1),
+            "the last context turn is the user's",
+            "end `context` with an assistant turn: each prompt is sent as the next user turn",
+        )
+    for i, c in enumerate(m.claims):
+        if not (c.ask or c.ask_negated or c.act):
+            doc.err(
+                ("claims", i, "id"),
+                f"claim `{c.id}` has no prompts",
+                "add at least one question under `ask`, `ask_negated` or `act`",
+            )
+    for i, r in enumerate(m.rules):
+        lits = [r.when, r.then] if r.exclusive is None else list(r.exclusive)
+        names = [_literal(x).claim for x in lits if x]
+        if len(set(names)) < len(names):
+            doc.err(
+                ("rules", i),
+                f"rule #{i + 1} relates claim `{names[0]}` to itself",
+                "a rule links two different claims; remove it or fix the claim ids",
+            )
+
+
+def _check_across(parsed: list[_Parsed], docs: list[Doc]) -> None:
+    """Checks across all loaded files: unique names and ids, rules name known claims, no repeats."""
+    suite_at: dict[str, tuple[str, int | None]] = {}
+    claim_at: dict[str, tuple[str, int | None]] = {}
+    prompt_at: dict[str, tuple[str, int | None]] = {}
+    rule_at: dict[str, tuple[str, int | None]] = {}
+    for p in parsed:
+        doc, m = p.doc, p.model
+        if m.suite in suite_at:
+            f, ln = suite_at[m.suite]
+            doc.err(
+                ("suite",),
+                f"suite name `{m.suite}` is already used at {f}:{ln}",
+                "give each suite file its own `suite:` name",
+            )
+        else:
+            suite_at[m.suite] = (doc.shown, doc.line(("suite",)))
+        for i, c in enumerate(m.claims):
+            loc = ("claims", i, "id")
+            if c.id in claim_at:
+                f, ln = claim_at[c.id]
+                doc.err(
+                    loc,
+                    f"duplicate claim id `{c.id}` (first at {f}:{ln})",
+                    "claim ids must be unique across all suites; rename one of them",
+                )
+            else:
+                claim_at[c.id] = (doc.shown, doc.line(loc))
+            for key in ("ask", "ask_negated", "act"):
+                for j, prompt in enumerate(getattr(c, key)):
+                    ploc = ("claims", i, key, j)
+                    norm = _norm(prompt)
+                    if norm in prompt_at:
+                        f, ln = prompt_at[norm]
+                        doc.err(
+                            ploc,
+                            f"duplicate prompt {short(prompt.strip())!r} (first at {f}:{ln})",
+                            "each prompt should appear once: remove it or rephrase it",
+                        )
+                    else:
+                        prompt_at[norm] = (doc.shown, doc.line(ploc))
+    # ids from files that failed validation still count, so one broken file does not make
+    # every rule elsewhere that names its claims look wrong too
+    known = set(claim_at)
+    for d in docs:
+        if isinstance(d.data, dict) and isinstance(d.data.get("claims"), list):
+            known |= {
+                c["id"]
+                for c in d.data["claims"]
+                if isinstance(c, dict) and isinstance(c.get("id"), str)
+            }
+    for p in parsed:
+        doc, m = p.doc, p.model
+        for i, r in enumerate(m.rules):
+            if r.exclusive is not None:
+                refs = [(("rules", i, "exclusive", j), x) for j, x in enumerate(r.exclusive)]
+            else:
+                refs = [(("rules", i, "when"), r.when), (("rules", i, "then"), r.then)]
+            for loc, lit in refs:
+                name = _literal(lit or "").claim if lit else ""
+                if name and name not in known:
+                    close = closest(name, sorted(known))
+                    hint = (f"did you mean `{close}`? " if close else "") + (
+                        "use a claim id from the loaded suites; if another suite file defines it, "
+                        "load that file too"
+                    )
+                    doc.err(
+                        loc,
+                        f"rule #{i + 1} names claim `{name}`, which no loaded suite defines",
+                        hint,
+                    )
+        for rule in _build(p).rules:
+            idx = _rule_index(m, rule)
+            loc = ("rules", idx)
+            if rule.id in rule_at:
+                f, ln = rule_at[rule.id]
+                doc.err(
+                    loc,
+                    f"rule `{rule.when} => {rule.then}` repeats the rule at {f}:{ln}",
+                    "remove the repeated rule",
+                )
+            else:
+                rule_at[rule.id] = (doc.shown, doc.line(loc))
+
+
+def _rule_index(m: _SuiteModel, rule: Rule) -> int:
+    """Which written rule (index in the file) produced `rule`."""
+    for i, r in enumerate(m.rules):
+        if r.exclusive is not None and rule.source == "exclusive":
+            if rule.when.claim in r.exclusive and rule.then.claim in r.exclusive:
+                return i
+        elif r.when and r.then and (_literal(r.when), _literal(r.then)) == (rule.when, rule.then):
+            return i
+    return 0
+
+
+def _load(paths: Sequence[str | Path] | None) -> tuple[list[Suite], list[SuiteError]]:
+    files, errors = _resolve(paths)
+    docs = [read_yaml(f, "suite") for f in files]
+    parsed: list[_Parsed] = []
+    for doc in docs:
+        if doc.errors:
+            continue
+        if "manifest" in doc.data and "suite" not in doc.data:
+            doc.err(
+                ("manifest",),
+                "this is a deployment manifest, not a probe suite",
+                "pass it with --manifest PATH, and keep manifests out of suite folders "
+                "(the shipped ones live in probes/manifests/)",
+            )
+            continue
+        check_schema(doc, "suite")
+        if doc.errors:
+            continue
+        model = _parse_model(doc, _SuiteModel)
+        if model is not None:
+            parsed.append(_Parsed(doc, model))
+    for p in parsed:
+        _check_file(p)
+    _check_across(parsed, docs)
+    for doc in docs:
+        errors.extend(sorted(doc.errors, key=lambda e: e.line or 0))
+    suites = [] if errors else [_build(p) for p in parsed]
+    return suites, errors
+
+
+def load_suites(paths: Sequence[str | Path] | None = None) -> list[Suite]:
+    """Load and validate suites from files/directories (None: the shipped probes/).
+
+    Raises SuiteErrors listing every problem in every file.
+    """
+    suites, errors = _load(paths)
+    if errors:
+        raise SuiteErrors(errors)
+    return suites
+
+
+def validate_paths(paths: Sequence[str | Path] | None = None) -> list[SuiteError]:
+    """Every problem in the given suite files/directories; [] when all are valid."""
+    try:
+        return _load(paths)[1]
+    except SuiteErrors as exc:
+        return exc.errors
+    except SuiteError as exc:
+        return [exc]
+
+
+def all_claims(suites: Sequence[Suite]) -> dict[str, Claim]:
+    """claim id -> Claim over all suites (ids are unique across loaded suites)."""
+    return {c.id: c for s in suites for c in s.claims}
+
+
+def all_rules(suites: Sequence[Suite]) -> list[Rule]:
+    """Every rule of every suite, in file order."""
+    return [r for s in suites for r in s.rules]
+
+
+def suite_refs(suites: Sequence[Suite]) -> list[dict[str, Any]]:
+    """[{name, path, sha256, snapshot}] as recorded per run: which suites it used, and their content,
+    so analysis and the dashboard never depend on suite files that changed since."""
+    return [
+        {"name": s.name, "path": s.path, "sha256": s.sha256, "snapshot": to_dict(s)} for s in suites
+    ]
+
+
+# --------------------------------------------------------------------------- expansion
+
+
+def query_id(
+    suite: str,
+    claim_id: str,
+    framing: str,
+    prompt: str,
+    messages: Sequence[Message],
+    sample_idx: int,
+) -> str:
+    """Content hash: the same query in a later run has the same id."""
+    canon = json.dumps(
+        [suite, claim_id, framing, prompt, [[m.role, m.content] for m in messages], sample_idx],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return "q-" + hashlib.sha256(canon.encode("utf-8")).hexdigest()[:16]
+
+
+def expand(
+    suites: Sequence[Suite],
+    samples: int = 1,
+    *,
+    claims: set[str] | None = None,
+    framings: set[str] | None = None,
+) -> list[Query]:
+    """claim x framing x prompt x sample, in suite order; optionally only some claims/framings."""
+    if samples < 1:
+        raise BehaviordbgError(
+            f"samples must be at least 1 (got {samples})", "use --samples 1 or more"
+        )
+    known = all_claims(suites)
+    for name in sorted(claims or ()):
+        if name not in known:
+            close = closest(name, sorted(known))
+            raise BehaviordbgError(
+                f"unknown claim `{name}`",
+                f"did you mean `{close}`?"
+                if close
+                else "list claims with: behaviordbg suites list",
+            )
+    for f in sorted(framings or ()):
+        if f not in FRAMINGS:
+            raise BehaviordbgError(f"unknown framing `{f}`", f"use one of: {', '.join(FRAMINGS)}")
+    out: list[Query] = []
+    for s in suites:
+        head = ((Message("system", s.system_prompt),) if s.system_prompt else ()) + s.context
+        for c in s.claims:
+            if claims is not None and c.id not in claims:
+                continue
+            for framing in FRAMINGS:
+                if framings is not None and framing not in framings:
+                    continue
+                for i, prompt in enumerate(c.prompts(framing)):
+                    msgs = head + (Message("user", prompt),)
+                    for k in range(samples):
+                        out.append(
+                            Query(
+                                id=query_id(s.name, c.id, framing, prompt, msgs, k),
+                                suite=s.name,
+                                claim_id=c.id,
+                                framing=framing,
+                                prompt_idx=i,
+                                prompt=prompt,
+                                messages=msgs,
+                                sample_idx=k,
+                            )
+                        )
+    return out
+
+
+def framing_counts(claim: Claim) -> dict[Framing, int]:
+    """Prompts per framing, e.g. {"direct": 4, "negated": 2, "act": 1}."""
+    return {f: len(claim.prompts(f)) for f in FRAMINGS}
+
+
+# --------------------------------------------------------------------------- manifests
+
+DEFAULT_CAPABILITIES: tuple[str, ...] = (
+    "embodiment",
+    "vision",
+    "camera",
+    "hearing",
+    "voice",
+    "browsing",
+    "clock",
+    "memory",
+    "learning",
+    "tools",
+    "alarms",
+    "reminders",
+    "phone",
+    "email",
+    "files",
+    "payments",
+    "code_execution",
+)
+
+DEFAULT_MANIFEST = Manifest(
+    name="chat",
+    capabilities={k: False for k in DEFAULT_CAPABILITIES},
+)
+"""A plain chat model: text in, text out; no tools, memory, browsing, clock or senses but text."""
+
+
+def _shipped_manifest(name: str) -> Path | None:
+    try:
+        d = default_probes_dir() / "manifests"
+    except SuiteError:
+        return None
+    for ext in (".yaml", ".yml"):
+        if (d / f"{name}{ext}").is_file():
+            return d / f"{name}{ext}"
+    return None
+
+
+def load_manifest(path: str | Path | None) -> Manifest:
+    """A deployment manifest from a file (or a shipped one by name); None -> DEFAULT_MANIFEST."""
+    if path is None:
+        return DEFAULT_MANIFEST
+    p = Path(path)
+    if not p.exists() and p.suffix == "" and os.sep not in str(path):
+        p = _shipped_manifest(str(path)) or p
+    if not p.is_file():
+        raise SuiteErrors(
+            [
+                SuiteError(
+                    str(path),
+                    None,
+                    "manifest file not found",
+                    "pass a manifest .yaml path, or a shipped name (chat, agent-with-tools)",
+                )
+            ]
+        )
+    doc = read_yaml(p, "manifest")
+    if not doc.errors:
+        check_schema(doc, "manifest")
+    model = _parse_model(doc, _ManifestModel) if not doc.errors else None
+    if doc.errors or model is None:
+        raise SuiteErrors(sorted(doc.errors, key=lambda e: e.line or 0))
+    return Manifest(
+        name=model.manifest.strip(),
+        capabilities=dict(model.capabilities),
+        claim_truth=dict(model.claims),
+        path=str(p),
+    )
+
+
+def check_manifest(manifest: Manifest, suites: Sequence[Suite]) -> list[SuiteError]:
+    """Problems of a manifest against loaded suites: keys no claim uses (likely typos: `browse`
+    for `browsing`), and declared truths that break a rule, which would blame the model for it."""
+    caps = sorted({c.capability for s in suites for c in s.claims if c.capability})
+    ids = sorted(all_claims(suites))
+    where = show_path(Path(manifest.path)) if manifest.path else manifest.name
+    lines = _manifest_lines(manifest.path)
+    out: list[SuiteError] = []
+    for key in manifest.capabilities:
+        if key not in caps and key not in DEFAULT_CAPABILITIES:
+            close = closest(key, caps)
+            out.append(
+                SuiteError(
+                    where,
+                    lines.get(("capabilities", key)),
+                    f"capability `{key}` is used by no loaded claim",
+                    f"did you mean `{close}`?"
+                    if close
+                    else f"known capabilities: {', '.join(caps)}",
+                )
+            )
+    for key in manifest.claim_truth:
+        if key not in ids:
+            close = closest(key, ids)
+            out.append(
+                SuiteError(
+                    where,
+                    lines.get(("claims", key)),
+                    f"claim `{key}` is defined by no loaded suite",
+                    f"did you mean `{close}`?"
+                    if close
+                    else "list claim ids with: behaviordbg suites list",
+                )
+            )
+    return out + _rule_breaks(manifest, suites, where, lines)
+
+
+def _rule_breaks(
+    manifest: Manifest, suites: Sequence[Suite], where: str, lines: dict[Path_, int]
+) -> list[SuiteError]:
+    """Rules that the manifest's own truths violate (browsing: true but clock: false)."""
+    claims = all_claims(suites)
+    out: list[SuiteError] = []
+    for r in all_rules(suites):
+        w, t = claims.get(r.when.claim), claims.get(r.then.claim)
+        if w is None or t is None:
+            continue
+        tw, tt = manifest.truth_of(w), manifest.truth_of(t)
+        if tw is None or tt is None or tw != r.when.value or tt == r.then.value:
+            continue
+        if t.id in manifest.claim_truth:
+            key = ("claims", t.id)
+            fix = f"set `claims: {{{t.id}: {str(r.then.value).lower()}}}`"
+        elif t.capability and t.capability in manifest.capabilities:
+            key = ("capabilities", t.capability)
+            fix = f"set `{t.capability}: {str(r.then.value).lower()}`"
+        else:
+            key = ("capabilities",)
+            fix = f"add `claims: {{{t.id}: {str(r.then.value).lower()}}}`"
+        out.append(
+            SuiteError(
+                where,
+                lines.get(key) or lines.get(("capabilities",)),
+                f"this manifest makes `{r.when}` true but `{r.then}` false, which breaks rule "
+                f"{r.id} ({r.when} => {r.then}, suite {r.suite})",
+                f"{fix}, or change the other side; a deployment that breaks a rule would make "
+                "every consistent answer look like a bug",
+            )
+        )
+    return out
+
+
+def _manifest_lines(path: str | None) -> dict[Path_, int]:
+    if not path:
+        return {}
+    doc = read_yaml(Path(path), "manifest")
+    return doc.lines
