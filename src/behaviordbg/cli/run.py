@@ -1,9 +1,201 @@
-"""CLI commands: run (being built)."""
+"""CLI commands: `run` (probe a model with the suites) and `runs` (list what has been run).
+
+Thin: turns options into `pipeline.RunOptions`, shows progress, prints the summary.
+"""
 
 from __future__ import annotations
 
+import shlex
+from typing import Any, Optional
+
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from .. import pipeline
+from ..store import Store
+from ._common import DbOption, JsonOption, console, emit_json, err_console, resolve_db
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:5.1f}/s" if task.speed else "   -/s", style="cyan")
+
+
+class RichProgress:
+    """A progress bar on stderr: done/total, rate, ETA and the number of failed queries."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]probing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("[red]{task.fields[errors]} errors"),
+            console=err_console,
+            transient=False,
+        )
+        self._task: Any = None
+        self._errors = 0
+
+    def start(self, total: int, done: int = 0) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task("probe", total=total, completed=done, errors=0)
+
+    def advance(self, n: int = 1, *, errors: int = 0) -> None:
+        self._errors += errors
+        if self._task is not None:
+            self._progress.update(self._task, advance=n, errors=self._errors)
+
+    def finish(self) -> None:
+        if self._task is not None:
+            self._progress.stop()
+
+
+def _resume_hint(run_id: str, db: str | None) -> str:
+    cmd = ["behaviordbg", "run", "--resume", run_id]
+    if db:
+        cmd += ["--db", db]
+    return shlex.join(cmd)
+
+
+def run(
+    suite_paths: Optional[list[str]] = typer.Argument(  # noqa: UP007 - typer needs Optional
+        None, help="Suite files or directories (default: the shipped probes/).", show_default=False
+    ),
+    base_url: Optional[str] = typer.Option(  # noqa: UP007
+        None, "--base-url", help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 or"
+        " http://localhost:8000/v1 (vLLM), http://localhost:11434/v1 (Ollama). Default: the"
+        " embedded local model.",
+    ),
+    model: Optional[str] = typer.Option(None, "--model", help="Model id at that endpoint."),  # noqa: UP007
+    api_key_env: str = typer.Option(
+        "OPENAI_API_KEY", "--api-key-env",
+        help="Name of the environment variable holding the API key (the key itself is never stored).",
+    ),
+    samples: int = typer.Option(1, "--samples", min=1, help="Answers per prompt (sent as `n` when"
+                                " the server supports it)."),
+    temperature: float = typer.Option(0.7, "--temperature", min=0.0),
+    max_tokens: int = typer.Option(160, "--max-tokens", min=1),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per attempt."),
+    max_attempts: int = typer.Option(5, "--max-attempts", min=1, help="Attempts per request"
+                                     " (429, 5xx, timeouts and dropped connections are retried)."),
+    manifest: Optional[str] = typer.Option(  # noqa: UP007
+        None, "--manifest", help="Deployment manifest (a path, or a shipped name like `chat`)."
+    ),
+    label: str = typer.Option("", "--label", help="A note stored with the run, e.g. `ckpt-1200`."),
+    limit: Optional[int] = typer.Option(  # noqa: UP007
+        None, "--limit", min=1, help="Ask at most this many queries (a quick smoke run)."
+    ),
+    claim: Optional[list[str]] = typer.Option(  # noqa: UP007
+        None, "--claim", help="Only this claim id (repeatable)."
+    ),
+    resume: Optional[str] = typer.Option(  # noqa: UP007
+        None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
+        " no answer yet, failed queries included.",
+    ),
+    db: Optional[str] = DbOption,  # noqa: UP007
+    json_out: bool = JsonOption,
+) -> None:
+    """Probe a model with the suites and store every answer (cached and resumable).
+
+    Examples:
+
+      behaviordbg run                                      # the embedded local model
+      behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
+      behaviordbg run probes/embodiment.yaml --base-url http://localhost:8000/v1 --model qwen
+      behaviordbg run --resume latest                      # after Ctrl-C or a crash
+
+    A rerun with the same settings is answered from the cache and sends no requests. Exit code 0
+    when the run completed (failed queries are recorded, see `errors`), 2 for usage or auth
+    errors, 130 on Ctrl-C.
+    """
+    opts = pipeline.RunOptions(
+        suite_paths=list(suite_paths) if suite_paths else None, base_url=base_url, model=model,
+        api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
+        concurrency=concurrency, timeout=timeout, max_attempts=max_attempts, resume=resume,
+        manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
+    )
+    progress = RichProgress() if (not json_out and err_console.is_terminal) else None
+    with Store.open(resolve_db(db)) as store:
+        try:
+            summary = pipeline.run_probes(store, opts, progress)
+        except pipeline.RunInterrupted as stop:
+            err_console.print(
+                f"[yellow]interrupted.[/] resume with: {_resume_hint(stop.run_id, db)}", markup=True
+            )
+            if json_out:
+                emit_json({"run_id": stop.run_id, "status": "interrupted",
+                           "resume": _resume_hint(stop.run_id, db)})
+            raise typer.Exit(130) from None
+    if json_out:
+        doc = summary.to_json()
+        emit_json(doc)
+        return
+    console.print(
+        f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
+        f" {summary.errors} failed, {summary.cache_hits} from cache,"
+        f" {summary.requests_sent} requests in {summary.elapsed_s:.1f}s"
+        f" ({escape(summary.model)} at {escape(summary.base_url)})",
+        markup=True,
+    )
+    if summary.errors:
+        console.print(
+            f"[yellow]{summary.errors} queries failed after retries;[/] ask them again with:"
+            f" {_resume_hint(summary.run_id, db)}",
+            markup=True,
+        )
+
+
+def runs(
+    db: Optional[str] = DbOption,  # noqa: UP007
+    json_out: bool = JsonOption,
+    limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many (newest first)."),
+) -> None:
+    """List probe runs, newest first, with their status and answer counts."""
+    with Store.open(resolve_db(db)) as store:
+        rows = []
+        for r in store.list_runs(limit):
+            counts = store.counts(r["id"])
+            rows.append({
+                "run_id": r["id"], "created_at": r["created_at"], "status": r["status"],
+                "model": r["model"], "base_url": r["base_url"], "label": r["label"],
+                "queries": counts["queries"], "responses": counts["responses"],
+                "errors": counts["errors"], "cache_hits": counts["cache_hits"],
+            })
+    if json_out:
+        emit_json({"runs": rows})
+        return
+    if not rows:
+        console.print("no runs yet: start one with `behaviordbg run`")
+        return
+    table = Table("created", "status", "model", "answered", "failed", "cached", "label")
+    table.add_column("run", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            row["created_at"][:19], row["status"], Text(row["model"]),
+            f"{row['responses']}/{row['queries']}", str(row["errors"]), str(row["cache_hits"]),
+            Text(row["label"]), row["run_id"],
+        )
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("run")(run)
+    app.command("runs")(runs)

@@ -1,0 +1,64 @@
+"""Request keys: what makes two model requests the same request.
+
+A key is the sha256 of the canonical JSON of every parameter that can change the model's output
+(model, endpoint, messages, sampling parameters, extra body fields) plus the sample index, so sample
+2 of a prompt is cached apart from sample 1 and a rerun of the same run sends zero requests. The base
+URL goes in redacted, so credentials embedded in a URL never reach the cache table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from .store import redact_url
+from .types import GenParams, Message
+
+
+def _default(obj: Any) -> Any:
+    """Make dataclasses, tuples of pairs and sets serialisable in a stable way."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return asdict(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    raise TypeError(f"not JSON-serialisable for a cache key: {type(obj).__name__}")
+
+
+def canonical_json(obj: Any) -> str:
+    """One spelling per value: sorted keys, no whitespace, unicode kept as is."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    )
+
+
+def request_key(kind: str, payload: dict[str, Any]) -> str:
+    """sha256 hex of the canonical JSON of {kind, payload}; `kind` keeps probe and judge keys apart."""
+    return hashlib.sha256(canonical_json({"kind": kind, "payload": payload}).encode()).hexdigest()
+
+
+def _plain_messages(messages: list[dict[str, Any]] | tuple[Any, ...]) -> list[dict[str, Any]]:
+    out = []
+    for m in messages:
+        if isinstance(m, Message):
+            out.append({"role": m.role, "content": m.content})
+        else:
+            out.append(dict(m))
+    return out
+
+
+def probe_key(params: GenParams, messages: list[dict[str, Any]], sample_idx: int) -> str:
+    """The cache key of one probe sample: every output-affecting parameter plus the sample index."""
+    payload = {
+        "model": params.model,
+        "base_url": redact_url(params.base_url),
+        "messages": _plain_messages(messages),
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+        "top_p": params.top_p,
+        "seed": params.seed,
+        "extra": {k: v for k, v in params.extra},
+        "sample_idx": sample_idx,
+    }
+    return request_key("probe", payload)

@@ -1,0 +1,396 @@
+"""OpenAI-compatible async caller: bounded concurrency, one retry layer, per-attempt timeouts.
+
+The `openai` SDK builds and sends requests (its own retries are OFF: `max_retries=0`), and exactly
+one retry layer (tenacity) lives here, so backoff, Retry-After and attempt counts have one owner.
+Response bodies are parsed here rather than by the SDK, so a server that returns a broken body is a
+retryable "malformed" attempt instead of a crash, and the raw JSON can be stored as it came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import httpx
+import openai
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from .errors import EndpointAuthError
+from .store import redact_url
+
+ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "malformed", "other"]
+POOL_SHARD = 8  # connections per httpx pool (see ModelClient.__init__)
+RETRYABLE: frozenset[str] = frozenset({"rate_limit", "server", "timeout", "connection", "malformed"})
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The answers to one logical chat call (`n` samples), with what was sent and received."""
+
+    texts: list[str]
+    finish_reasons: list[str | None]
+    raw_request: dict[str, Any]
+    raw_response: dict[str, Any]
+    latency_ms: float
+    attempts: int
+    # per text: the response body it came from (differs from raw_response when `n` fell back)
+    raw_responses: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RequestFailed(Exception):
+    """One request that could not be answered (after retries, if the kind is retryable)."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status_code: int | None = None,
+        attempts: int = 1,
+        retry_after: float | None = None,
+        partial: ChatResult | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status_code = status_code
+        self.attempts = attempts
+        self.retry_after = retry_after
+        self.partial = partial  # samples obtained before a fallback request failed
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+    def __str__(self) -> str:
+        code = f" (HTTP {self.status_code})" if self.status_code else ""
+        return f"{self.kind}{code}: {self.message}"
+
+
+AttemptErrorHook = Callable[[RequestFailed, int], None]
+SleepFn = Callable[[float], Awaitable[None]]
+
+
+def parse_retry_after(headers: httpx.Headers | dict[str, str] | None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, `retry-after` as seconds, or `retry-after` as a date."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _parse_chat_body(text: str) -> tuple[dict[str, Any], list[str], list[str | None]]:
+    """Decode a chat completion body; anything unusable is a retryable "malformed" failure."""
+    try:
+        body = json.loads(text)
+    except ValueError as err:
+        raise RequestFailed("malformed", f"response body is not JSON ({err}): {text[:80]!r}") from None
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list) or not choices:
+        raise RequestFailed("malformed", "response has no `choices`")
+    texts: list[str] = []
+    reasons: list[str | None] = []
+    for choice in sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            raise RequestFailed("malformed", "a choice has no `message`")
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            raise RequestFailed("malformed", "a choice's message content is not text")
+        texts.append(content or "")
+        reasons.append(choice.get("finish_reason"))
+    return body, texts, reasons
+
+
+class ModelClient:
+    """Talks to one OpenAI-compatible endpoint. Use `async with ModelClient(...) as client:`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        max_attempts: int = 5,
+        backoff_cap: float = 30.0,
+        http_client: httpx.AsyncClient | None = None,
+        on_attempt_error: AttemptErrorHook | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        sleep: SleepFn | None = None,
+        backoff_base: float = 0.5,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_cap = backoff_cap
+        self.on_attempt_error = on_attempt_error
+        self.api_key_env = api_key_env
+        self._secret = api_key or ""  # only to scrub it from error text a server might echo
+        self.requests_sent = 0
+        self.n_supported: bool | None = None  # learnt from the first n>1 call
+        self._sleep: SleepFn = sleep or asyncio.sleep
+        self._jitter = wait_random_exponential(multiplier=backoff_base, max=backoff_cap)
+        self._sem = asyncio.Semaphore(concurrency)
+        self._owns_http = http_client is None
+        if http_client is None:
+            # httpcore's pool does O(requests x connections) work per request, so at high
+            # concurrency several small pools cost far less CPU than one big one.
+            shards = math.ceil(concurrency / POOL_SHARD)
+            per = math.ceil(concurrency / shards) + 2
+            tls = httpx.create_ssl_context()  # loading CA certs is slow: once, not per pool
+            https = [
+                httpx.AsyncClient(
+                    verify=tls,
+                    timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                    limits=httpx.Limits(max_connections=per, max_keepalive_connections=per),
+                )
+                for _ in range(shards)
+            ]
+        else:
+            https = [http_client]
+        for http in https:
+            hooks = dict(http.event_hooks)
+            hooks["request"] = [*hooks.get("request", []), self._count_request]
+            http.event_hooks = hooks
+        self._https = https
+        self._sdks = [
+            openai.AsyncOpenAI(
+                base_url=base_url,
+                api_key=api_key or "not-needed",
+                max_retries=0,  # exactly one retry layer: ours
+                timeout=timeout,
+                http_client=http,
+            )
+            for http in https
+        ]
+        self._inflight = [0] * len(self._sdks)
+
+    async def _count_request(self, request: httpx.Request) -> None:
+        self.requests_sent += 1
+
+    async def aclose(self) -> None:
+        for sdk in self._sdks:
+            await sdk.close()
+        if self._owns_http:
+            for http in self._https:
+                await http.aclose()
+
+    async def __aenter__(self) -> ModelClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ public calls
+
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        model: str,
+        temperature: float = 0.0,
+        max_tokens: int = 160,
+        n: int = 1,
+        extra: dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> ChatResult:
+        """`n` answers to one conversation; uses the `n` parameter while the server honours it."""
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
+        if response_format is not None:
+            body["response_format"] = response_format
+        asked = n if (n > 1 and self.n_supported is not False) else 1
+        first = await self._chat_once(body, asked, extra)
+        if n <= 1:
+            return first
+        if asked > 1:
+            if len(first.texts) >= n:
+                self.n_supported = True
+                return replace(first, texts=first.texts[:n], finish_reasons=first.finish_reasons[:n],
+                               raw_responses=first.raw_responses[:n])
+            self.n_supported = False  # fewer choices than asked: one request per sample from now on
+        missing = n - len(first.texts)
+        results = await asyncio.gather(
+            *(self._chat_once(body, 1, extra) for _ in range(missing)), return_exceptions=True
+        )
+        merged = first
+        failure: BaseException | None = None
+        for res in results:
+            if isinstance(res, ChatResult):
+                merged = replace(
+                    merged,
+                    texts=merged.texts + res.texts,
+                    finish_reasons=merged.finish_reasons + res.finish_reasons,
+                    raw_responses=merged.raw_responses + res.raw_responses,
+                    latency_ms=max(merged.latency_ms, res.latency_ms),
+                    attempts=merged.attempts + res.attempts,
+                )
+            elif failure is None:
+                failure = res
+        if failure is not None:
+            if isinstance(failure, RequestFailed):
+                failure.partial = merged
+            raise failure
+        return merged
+
+    async def embed(self, texts: list[str], *, model: str) -> list[list[float]]:
+        """One embedding vector per text, in input order."""
+        payload = {"model": model, "input": texts}
+
+        async def once(sdk: openai.AsyncOpenAI) -> dict[str, Any]:
+            raw = await sdk.post("/embeddings", body=payload, cast_to=httpx.Response)
+            try:
+                doc = json.loads(raw.text)
+                data = sorted(doc["data"], key=lambda d: d.get("index", 0))
+                if len(data) != len(texts):
+                    raise ValueError(f"{len(data)} vectors for {len(texts)} inputs")
+                return {"vectors": [list(map(float, d["embedding"])) for d in data]}
+            except (ValueError, KeyError, TypeError) as err:
+                raise RequestFailed("malformed", f"bad embeddings body: {err}") from None
+
+        doc, _, _ = await self._with_retries(once, payload)
+        return doc["vectors"]
+
+    # ------------------------------------------------------------------ internals
+
+    async def _chat_once(self, body: dict[str, Any], n: int, extra: dict[str, Any] | None) -> ChatResult:
+        request = {**body, **({"n": n} if n > 1 else {}), **(extra or {})}
+
+        async def once(sdk: openai.AsyncOpenAI) -> dict[str, Any]:
+            # The SDK's generic `post` (auth, base URL, error classes) without its typed-params
+            # transform of typed params, a measured several ms of CPU per request.
+            raw = await sdk.post("/chat/completions", body=request, cast_to=httpx.Response)
+            doc, texts, reasons = _parse_chat_body(raw.text)
+            return {"doc": doc, "texts": texts, "reasons": reasons}
+
+        out, latency_ms, attempts = await self._with_retries(once, request)
+        return ChatResult(
+            texts=out["texts"],
+            finish_reasons=out["reasons"],
+            raw_request=request,
+            raw_response=out["doc"],
+            latency_ms=latency_ms,
+            attempts=attempts,
+            raw_responses=[out["doc"]] * len(out["texts"]),
+        )
+
+    async def _with_retries(
+        self, once: Callable[[openai.AsyncOpenAI], Awaitable[dict[str, Any]]],
+        request: dict[str, Any],
+    ) -> tuple[dict[str, Any], float, int]:
+        """Run `once` with the retry policy; returns (result, latency of the good attempt, attempts)."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(lambda e: isinstance(e, RequestFailed) and e.retryable),
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        attempt_no = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempt_no = attempt.retry_state.attempt_number
+                    start = time.perf_counter()
+                    result = await self._attempt(once)
+                    return result, (time.perf_counter() - start) * 1000.0, attempt_no
+        except RequestFailed as err:
+            err.attempts = attempt_no
+            raise
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _attempt(
+        self, once: Callable[[openai.AsyncOpenAI], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """One HTTP attempt under the semaphore and the per-attempt timeout, errors classified."""
+        async with self._sem:
+            shard = min(range(len(self._sdks)), key=self._inflight.__getitem__)
+            self._inflight[shard] += 1
+            try:
+                return await asyncio.wait_for(once(self._sdks[shard]), timeout=self.timeout)
+            except RequestFailed:
+                raise
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
+                raise EndpointAuthError(
+                    f"{redact_url(self.base_url)} refused the request with HTTP {err.status_code}"
+                    " (authentication/permission)",
+                    hint=f"check the API key in ${self.api_key_env} (or pass --api-key-env VAR)"
+                    " and that it may use this model",
+                ) from None
+            except openai.RateLimitError as err:
+                raise RequestFailed(
+                    "rate_limit", "rate limited", status_code=429,
+                    retry_after=parse_retry_after(err.response.headers),
+                ) from None
+            except openai.APIStatusError as err:
+                code = err.status_code
+                kind = "server" if code >= 500 or code in (408, 409) else "other"
+                raise RequestFailed(
+                    kind, f"HTTP {code}: {self._scrub(err.response.text)}", status_code=code,
+                    retry_after=parse_retry_after(err.response.headers),
+                ) from None
+            except (asyncio.TimeoutError, openai.APITimeoutError, httpx.TimeoutException):
+                raise RequestFailed("timeout", f"no answer within {self.timeout:g}s") from None
+            except (openai.APIConnectionError, httpx.TransportError) as err:
+                cause = err.__cause__ or err
+                raise RequestFailed(
+                    "connection", self._scrub(f"{type(cause).__name__}: {cause}")
+                ) from None
+            except openai.APIResponseValidationError as err:
+                raise RequestFailed("malformed", self._scrub(str(err))) from None
+            finally:
+                self._inflight[shard] -= 1
+
+    def _scrub(self, text: str, limit: int = 200) -> str:
+        """Error text for logs and the DB: one line, short, with the API key blanked out."""
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        return " ".join(text.split())[:limit]
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Retry-After when the server gave one (capped), else jittered exponential backoff."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RequestFailed) and exc.retry_after is not None:
+            return min(exc.retry_after, self.backoff_cap)
+        return float(self._jitter(state))
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if self.on_attempt_error is not None and isinstance(exc, RequestFailed):
+            self.on_attempt_error(exc, state.attempt_number)
