@@ -1,9 +1,290 @@
-"""CLI commands: analyze (being built)."""
+"""CLI commands: `analyze` (find contradictions and bugs in a stored run) and `check` (run + analyze).
+
+Thin: turns options into `pipeline.AnalyzeOptions` / `pipeline.RunOptions`, shows progress, prints
+the bugs. All logic lives in `behaviordbg.pipeline` (section 2) and the stage modules.
+"""
 
 from __future__ import annotations
 
+import shlex
+from typing import Any, Optional
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from .. import pipeline
+from ..errors import BehaviordbgError
+from ..store import Store
+from ..types import SEVERITIES
+from ._common import DbOption, JsonOption, console, emit_json, err_console, resolve_db
+from .run import RichProgress, _resume_hint
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+
+
+class JudgeProgress:
+    """A progress bar on stderr for judging: done/total and records the judge could not label."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("[red]{task.fields[errors]} unlabelled"), console=err_console,
+        )
+        self._task: Any = None
+        self._errors = 0
+
+    def start(self, total: int, done: int = 0) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task("judge", total=total, completed=done, errors=0)
+
+    def advance(self, n: int = 1, *, errors: int = 0) -> None:
+        self._errors += errors
+        if self._task is not None:
+            self._progress.update(self._task, advance=n, errors=self._errors)
+
+    def finish(self) -> None:
+        self._progress.stop()
+
+
+JudgeOption = typer.Option(
+    "rules", "--judge",
+    help="Stance judge: `rules` (offline, fast), `llm` (an OpenAI-compatible model; the embedded"
+    " local model unless --judge-base-url), or `cascade` (rules, then llm where rules are unsure).",
+)
+JudgeUrlOption = typer.Option(
+    None, "--judge-base-url", help="OpenAI-compatible endpoint for the llm/cascade judge."
+)
+JudgeModelOption = typer.Option(None, "--judge-model", help="Model id of the judge endpoint.")
+JudgeKeyOption = typer.Option(
+    "OPENAI_API_KEY", "--judge-api-key-env",
+    help="Environment variable holding the judge endpoint's API key (never stored).",
+)
+EmbeddingsOption = typer.Option(
+    False, "--embeddings",
+    help="Cluster answers by embeddings from the judge endpoint's /v1/embeddings (default: TF-IDF).",
+)
+EmbeddingsModelOption = typer.Option(
+    None, "--embeddings-model", help="Embedding model id (default: the judge model, else the run's)."
+)
+FailOnOption = typer.Option(
+    None, "--fail-on",
+    help="Exit 1 when a bug at or above this severity was found: critical, high, medium or low"
+    " (for CI). Without it the exit code is 0 even when bugs were found.",
+)
+
+
+def _analyze_opts(
+    judge: str, judge_base_url: str | None, judge_model: str | None, judge_api_key_env: str,
+    embeddings: bool, embeddings_model: str | None,
+) -> pipeline.AnalyzeOptions:
+    if judge not in ("rules", "llm", "cascade"):
+        raise BehaviordbgError(f"unknown judge {judge!r}", hint="use --judge rules, llm or cascade")
+    return pipeline.AnalyzeOptions(
+        judge=judge, judge_base_url=judge_base_url, judge_model=judge_model,
+        judge_api_key_env=judge_api_key_env, embeddings=embeddings,
+        embeddings_model=embeddings_model,
+    )
+
+
+def _check_fail_on(fail_on: str | None) -> None:
+    if fail_on is not None and fail_on not in SEVERITIES:
+        raise BehaviordbgError(
+            f"--fail-on {fail_on!r} is not a severity", hint=f"use one of: {', '.join(SEVERITIES)}"
+        )
+
+
+def _failing(summary: pipeline.AnalysisSummary, fail_on: str | None) -> int:
+    """How many bugs are at or above --fail-on (0 when it was not given)."""
+    if fail_on is None:
+        return 0
+    cut = SEVERITIES.index(fail_on)  # type: ignore[arg-type]
+    return sum(SEVERITIES.index(b.severity) <= cut for b in summary.bugs)
+
+
+def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 30) -> None:
+    """The bugs as a table (model output never reaches this table: titles come from the suite)."""
+    head = (
+        f"analysis [bold]{summary.analysis_id}[/] of run [bold]{summary.run_id}[/]"
+        f" ({summary.judge} judge): {summary.answers} answers, {summary.judged} judged now,"
+        f" {summary.judge_errors} unlabelled, {summary.contradictions} contradictions,"
+        f" [bold]{len(summary.bugs)} bugs[/] in {summary.elapsed_s:.1f}s"
+    )
+    console.print(head, markup=True)
+    if summary.mixed_clusters:
+        console.print(
+            f"[yellow]{summary.mixed_clusters} answer modes got opposite stances for alike"
+            " answers: possible judge errors (see the dashboard).[/]", markup=True,
+        )
+    if not summary.bugs:
+        console.print("[green]no contradictions found.[/]", markup=True)
+        return
+    table = Table("severity", "kind", "title", "rate", "fingerprint", "status")
+    for bug in summary.bugs[:limit]:
+        sev = bug.severity + ("" if bug.certain else "?")
+        table.add_row(
+            Text(sev, style=SEVERITY_STYLE.get(bug.severity, "")), bug.kind, Text(bug.title),
+            f"{bug.rate:.0%}", bug.fingerprint, bug.status,
+        )
+    console.print(table)
+    if len(summary.bugs) > limit:
+        console.print(f"... and {len(summary.bugs) - limit} more")
+    if summary.uncertain_bugs:
+        console.print(
+            f"{summary.uncertain_bugs} bugs marked `?` rest on a single odd answer or a coin-flip"
+            " sample: rerun with more --samples to confirm them."
+        )
+    dbarg = f" --db {shlex.quote(db)}" if db else ""
+    console.print(
+        f"triage them: [bold]behaviordbg dashboard{dbarg}[/]   export them: [bold]behaviordbg"
+        f" export {summary.run_id}{dbarg} --format markdown --out bugs.md[/]", markup=True,
+    )
+
+
+def _json_doc(summary: pipeline.AnalysisSummary, run: pipeline.RunSummary | None = None) -> dict[str, Any]:
+    doc = summary.to_json()
+    doc["top_bugs"] = [
+        {"fingerprint": b.fingerprint, "kind": b.kind, "severity": b.severity, "title": b.title,
+         "rate": b.rate, "certain": b.certain, "status": b.status}
+        for b in summary.bugs[:20]
+    ]
+    if run is not None:
+        doc["run"] = run.to_json()
+    return doc
+
+
+def analyze(
+    run_id: str = typer.Argument("latest", help="A run id (or unique prefix), or `latest`."),
+    judge: str = JudgeOption,
+    judge_base_url: Optional[str] = JudgeUrlOption,  # noqa: UP007 - typer needs Optional
+    judge_model: Optional[str] = JudgeModelOption,  # noqa: UP007
+    judge_api_key_env: str = JudgeKeyOption,
+    embeddings: bool = EmbeddingsOption,
+    embeddings_model: Optional[str] = EmbeddingsModelOption,  # noqa: UP007
+    fail_on: Optional[str] = FailOnOption,  # noqa: UP007
+    db: Optional[str] = DbOption,  # noqa: UP007
+    json_out: bool = JsonOption,
+) -> None:
+    """Find contradictions in a stored run and turn them into bugs.
+
+    Judges every answer's stance (verdicts are stored: a rerun, or a killed analysis, judges only
+    what is missing), clusters answers into modes, finds the five contradiction kinds (unstable,
+    paraphrase, say_do, rule, manifest) and records each bug with a stable fingerprint.
+
+    Examples:
+
+      behaviordbg analyze latest
+      behaviordbg analyze run-20260101-120000-abc123 --judge cascade
+      behaviordbg analyze latest --judge llm --judge-base-url http://localhost:8000/v1 --judge-model qwen
+      behaviordbg analyze latest --json --fail-on high      # CI: exit 1 on high or critical bugs
+    """
+    _check_fail_on(fail_on)
+    opts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
+                         embeddings_model)
+    progress = JudgeProgress() if (not json_out and err_console.is_terminal) else None
+    with Store.open(resolve_db(db)) as store:
+        summary = pipeline.analyze_run(store, run_id, opts, progress)
+    if json_out:
+        emit_json(_json_doc(summary))
+    else:
+        _print_bugs(summary, db)
+    if _failing(summary, fail_on):
+        raise typer.Exit(1)
+
+
+def check(
+    suite_paths: Optional[list[str]] = typer.Argument(  # noqa: UP007
+        None, help="Suite files or directories (default: the shipped probes/).", show_default=False
+    ),
+    base_url: Optional[str] = typer.Option(  # noqa: UP007
+        None, "--base-url", help="OpenAI-compatible endpoint. Default: the embedded local model."
+    ),
+    model: Optional[str] = typer.Option(None, "--model", help="Model id at that endpoint."),  # noqa: UP007
+    api_key_env: str = typer.Option(
+        "OPENAI_API_KEY", "--api-key-env",
+        help="Environment variable holding the API key (the key itself is never stored).",
+    ),
+    samples: int = typer.Option(1, "--samples", min=1, help="Answers per prompt; more samples"
+                                " make bugs certain and find unstable answers."),
+    temperature: float = typer.Option(0.7, "--temperature", min=0.0),
+    max_tokens: int = typer.Option(160, "--max-tokens", min=1),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per attempt."),
+    max_attempts: int = typer.Option(5, "--max-attempts", min=1, help="Attempts per request."),
+    manifest: Optional[str] = typer.Option(  # noqa: UP007
+        None, "--manifest", help="Deployment manifest (a path, or a shipped name like `chat`)."
+    ),
+    label: str = typer.Option("", "--label", help="A note stored with the run, e.g. `ckpt-1200`."),
+    limit: Optional[int] = typer.Option(  # noqa: UP007
+        None, "--limit", min=1, help="Ask at most this many queries (a quick smoke run)."
+    ),
+    claim: Optional[list[str]] = typer.Option(  # noqa: UP007
+        None, "--claim", help="Only this claim id (repeatable)."
+    ),
+    judge: str = JudgeOption,
+    judge_base_url: Optional[str] = JudgeUrlOption,  # noqa: UP007
+    judge_model: Optional[str] = JudgeModelOption,  # noqa: UP007
+    judge_api_key_env: str = JudgeKeyOption,
+    embeddings: bool = EmbeddingsOption,
+    embeddings_model: Optional[str] = EmbeddingsModelOption,  # noqa: UP007
+    fail_on: Optional[str] = FailOnOption,  # noqa: UP007
+    db: Optional[str] = DbOption,  # noqa: UP007
+    json_out: bool = JsonOption,
+) -> None:
+    """Probe a model, find the contradictions in what it says about itself, and list the bugs.
+
+    The main job: with no options it asks the embedded local model (no API key, no network) every
+    prompt of the shipped suites once and judges the answers with the offline rules judge.
+
+    Examples:
+
+      behaviordbg check
+      behaviordbg check --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
+      behaviordbg check probes/tools.yaml --manifest agent-with-tools --judge cascade
+      behaviordbg check --json --fail-on high          # CI: exit 1 on high or critical bugs
+
+    Exit code 0 even when bugs were found (unless --fail-on), 2 for usage errors, 130 on Ctrl-C.
+    """
+    _check_fail_on(fail_on)
+    aopts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
+                         embeddings_model)
+    ropts = pipeline.RunOptions(
+        suite_paths=list(suite_paths) if suite_paths else None, base_url=base_url, model=model,
+        api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
+        concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
+        manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
+    )
+    show = not json_out and err_console.is_terminal
+    with Store.open(resolve_db(db)) as store:
+        try:
+            run, summary = pipeline.check(
+                store, ropts, aopts, RichProgress() if show else None,
+                JudgeProgress() if show else None,
+            )
+        except pipeline.RunInterrupted as stop:
+            err_console.print(
+                f"[yellow]interrupted.[/] resume with: {_resume_hint(stop.run_id, db)}, then"
+                f" `behaviordbg analyze {stop.run_id}`", markup=True,
+            )
+            if json_out:
+                emit_json({"run_id": stop.run_id, "status": "interrupted"})
+            raise typer.Exit(130) from None
+    if json_out:
+        emit_json(_json_doc(summary, run))
+    else:
+        console.print(
+            f"run [bold]{run.run_id}[/]: {run.responses}/{run.queries} answered, {run.errors}"
+            f" failed, {run.cache_hits} from cache in {run.elapsed_s:.1f}s ({escape(run.model)})",
+            markup=True,
+        )
+        _print_bugs(summary, db)
+    if _failing(summary, fail_on):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("analyze")(analyze)
+    app.command("check")(check)
