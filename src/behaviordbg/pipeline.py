@@ -408,9 +408,27 @@ from dataclasses import replace as _replace  # noqa: E402
 
 from .bugs import fingerprint as _fingerprint  # noqa: E402
 from .bugs import to_bugs as _to_bugs  # noqa: E402
-from .cluster import cluster_answers as _cluster_answers  # noqa: E402
-from .graph import distributions as _distributions  # noqa: E402
-from .graph import find_contradictions as _find_contradictions  # noqa: E402
+
+
+# scikit-learn and networkx take seconds to import: load them only when an analysis runs, so
+# `behaviordbg --help`, `run` and the pytest plugin start fast.
+def _cluster_answers(*args: Any, **kwargs: Any) -> Any:
+    from .cluster import cluster_answers
+
+    return cluster_answers(*args, **kwargs)
+
+
+def _distributions(*args: Any, **kwargs: Any) -> Any:
+    from .graph import distributions
+
+    return distributions(*args, **kwargs)
+
+
+def _find_contradictions(*args: Any, **kwargs: Any) -> Any:
+    from .graph import find_contradictions
+
+    return find_contradictions(*args, **kwargs)
+
 from .types import Answer as _Answer  # noqa: E402
 from .types import Bug as _Bug  # noqa: E402
 from .types import Claim as _Claim  # noqa: E402
