@@ -1,9 +1,234 @@
-"""CLI commands: triage (being built)."""
+"""CLI commands: bugs, triage, history, diff, stats, export (triage lifecycle and tickets).
+
+Thin: each command opens the database, calls one `behaviordbg.pipeline` function and prints.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .. import pipeline
+from ..errors import BehaviordbgError
+from ..export import FORMATS
+from ..store import Store, StoreError
+from ..types import BUG_STATUSES
+from ._common import DbOption, JsonOption, console, emit_json, err_console, resolve_db
+
+STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+
+
+@contextlib.contextmanager
+def _open(db: str | None, *, readonly: bool = False) -> Iterator[Store]:
+    """Open the store; known errors become one clear message and exit code 2 (also in CliRunner)."""
+    try:
+        with Store.open(resolve_db(db), readonly=readonly) as store:
+            yield store
+    except (BehaviordbgError, StoreError) as err:
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        raise typer.Exit(2) from err
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def bugs_cmd(
+    run_id: str = typer.Argument("latest", help="Run id, unique prefix, or `latest`."),
+    status: str | None = typer.Option(None, "--status", help="Only bugs with this status. " + STATUS_HELP),
+    db: str | None = DbOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """List the bugs a run's newest analysis found, with their triage status.
+
+    Then: `behaviordbg triage FINGERPRINT --status confirmed`, or export them with
+    `behaviordbg export RUN --format markdown --out bugs.md`.
+    """
+    with _open(db, readonly=True) as store:
+        report = pipeline.bugs_report(store, run_id, status=status)
+    if json_out:
+        emit_json(report)
+        return
+    if not report["bugs"]:
+        console.print(f"no bugs in {escape(report['run_id'])}"
+                      + (f" with status {escape(status)}" if status else ""))
+        return
+    table = Table(title=f"bugs in {escape(report['run_id'])} (judge {escape(report['judge'])})")
+    for col in ("fingerprint", "severity", "kind", "status", "rate"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("title", overflow="fold", ratio=1)
+    for b in report["bugs"]:
+        sev = escape(b["severity"])
+        status_txt = escape(b["status"]) + (" [magenta](regression)[/]" if b["regression"] else "")
+        table.add_row(escape(b["fingerprint"]), f"[{SEVERITY_STYLE.get(b['severity'], '')}]{sev}[/]",
+                      escape(b["kind"]), status_txt, f"{b['rate']:.0%}", escape(_clip(b["title"], 80)))
+    console.print(table)
+    console.print("triage: behaviordbg triage FINGERPRINT --status " + "|".join(BUG_STATUSES),
+                  soft_wrap=True)
+
+
+def triage_cmd(
+    fingerprint: str = typer.Argument(..., help="Bug fingerprint (a unique prefix is enough)."),
+    status: str | None = typer.Option(None, "--status", help=STATUS_HELP),
+    note: str | None = typer.Option(None, "--note", help="Why; kept in the bug's history."),
+    assignee: str | None = typer.Option(None, "--assignee", help="Who owns it ('' to unassign)."),
+    label: list[str] | None = typer.Option(None, "--label", help="Set labels (repeat the option)."),
+    actor: str = typer.Option("", "--actor", envvar="USER", help="Who made the change (env USER)."),
+    db: str | None = DbOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Set a bug's status, assignee, labels or add a note; every change is kept in its history.
+
+    A bug marked `fixed` that a later run reproduces reopens as a regression by itself.
+    Example: `behaviordbg triage 3fa2c1 --status false_positive --note "judge misread a refusal"`.
+    """
+    if status is None and note is None and assignee is None and not label:
+        err_console.print("[bold red]error:[/] nothing to change\n  fix: pass --status, --note,"
+                          " --assignee or --label")
+        raise typer.Exit(2)
+    with _open(db) as store:
+        rec = pipeline.triage_bug(store, fingerprint, status=status, note=note, assignee=assignee,
+                                  labels=label or None, actor=actor)
+    if json_out:
+        emit_json(rec)
+        return
+    changed = ", ".join(rec["changed"]) or "nothing (already so)"
+    console.print(f"{escape(rec['fingerprint'])}: status [bold]{escape(rec['status'])}[/];"
+                  f" changed: {escape(changed)}")
+
+
+def history_cmd(
+    fingerprint: str = typer.Argument(..., help="Bug fingerprint (a unique prefix is enough)."),
+    db: str | None = DbOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Show a bug's triage record and every change: status, notes, runs that saw or missed it."""
+    with _open(db, readonly=True) as store:
+        report = pipeline.bug_history_report(store, fingerprint)
+    if json_out:
+        emit_json(report)
+        return
+    bug = report["bug"]
+    console.print(f"[bold]{escape(bug['fingerprint'])}[/] {escape(bug['title'])}\n"
+                  f"status {escape(bug['status'])}, assignee {escape(str(bug['assignee'] or '-'))},"
+                  f" first seen {escape(bug['first_seen_run'])}, last seen {escape(bug['last_seen_run'])}")
+    table = Table()
+    for col in ("at (UTC)", "field", "old -> new", "run"):
+        table.add_column(col, overflow="fold")
+    table.add_column("note", overflow="fold", ratio=1)
+    for h in report["history"]:
+        table.add_row(escape(str(h["at"])[:19].replace("T", " ")), escape(h["field"]),
+                      escape(f"{h['old'] or '-'} -> {h['new'] or '-'}"), escape(h["run_id"] or ""),
+                      escape(h["note"] or ""))
+    console.print(table)
+
+
+def diff_cmd(
+    run_a: str = typer.Argument(..., help="Baseline run (id, prefix or `latest`)."),
+    run_b: str = typer.Argument(..., help="Run to compare with the baseline."),
+    db: str | None = DbOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Compare two runs bug by bug: new, resolved, not reproduced, persisting, changed.
+
+    Rates are the share of decisive answers in each bug's claim/framing cells that side with the
+    contradiction. "resolved" needs a significant drop (Fisher's exact test, p < 0.05) and enough
+    answers; otherwise a missing bug is "not reproduced (inconclusive)".
+    """
+    with _open(db, readonly=True) as store:
+        d = pipeline.diff_report(store, run_a, run_b)
+    if json_out:
+        emit_json(d)
+        return
+    table = Table(title=f"{escape(d['run_a'])} -> {escape(d['run_b'])}")
+    table.add_column("change", no_wrap=True)
+    table.add_column("bug", no_wrap=True)
+    table.add_column("severity, rate: a -> b", no_wrap=True)
+    table.add_column("p", no_wrap=True)
+    table.add_column("note", overflow="fold", ratio=1)
+    for group in ("new", "resolved", "not_reproduced", "changed", "persisting"):
+        for c in d[group]:
+            table.add_row(
+                group.replace("_", " "), f"{escape(c['fingerprint'])}\n{escape(c['kind'])}",
+                f"{c['severity_a'] or '-'} -> {c['severity_b'] or '-'}\n"
+                f"{_rate(c['rate_a'], c['counts_a'])} -> {_rate(c['rate_b'], c['counts_b'])}",
+                "-" if c["p_value"] is None else f"{c['p_value']:.3g}", escape(c["note"]),
+            )
+    console.print(table)
+    console.print(", ".join(f"{k}: {v}" for k, v in d["summary"].items()))
+
+
+def _rate(rate: float | None, counts: Any) -> str:
+    return "-" if rate is None else f"{rate:.0%} ({counts[0]}/{counts[0] + counts[1]})"
+
+
+def stats_cmd(db: str | None = DbOption, json_out: bool = JsonOption) -> None:
+    """Judge precision from your triage: confirmed vs false_positive bugs, per judge and per kind.
+
+    Every `behaviordbg triage --status confirmed|false_positive` makes this estimate better.
+    """
+    with _open(db, readonly=True) as store:
+        st = pipeline.stats_report(store)
+    if json_out:
+        emit_json(st)
+        return
+    for key, title in (("by_judge", "judge"), ("by_kind", "kind")):
+        table = Table(title=f"precision by {title}")
+        for col in (title, "confirmed", "false_positive", "precision", "95% interval"):
+            table.add_column(col)
+        for r in st[key]:
+            prec = "-" if r["precision"] is None else f"{r['precision']:.2f}"
+            table.add_row(escape(r[title]), str(r["confirmed"]), str(r["false_positive"]), prec,
+                          f"{r['low']:.2f}-{r['high']:.2f}")
+        console.print(table)
+    console.print("bugs by status: " + ", ".join(f"{k} {v}" for k, v in st["bugs_by_status"].items()))
+
+
+def export_cmd(
+    run_id: str = typer.Argument("latest", help="Run id, unique prefix, or `latest`."),
+    fmt: str = typer.Option(..., "--format", "-f",
+                            help="; ".join(f"{k}: {v.help}" for k, v in FORMATS.items())),
+    out: str = typer.Option(..., "--out", "-o", help="File to write (its folder must exist)."),
+    base_dir: str | None = typer.Option(
+        None, "--base-dir",
+        help="Keep exports inside this folder: a relative --out is taken from here, and any path"
+             " that resolves outside it ('..', absolute, symlinks) is refused."),
+    gh_commands: bool = typer.Option(
+        False, "--gh-commands",
+        help="github only: write each issue body next to --out and print `gh issue create` lines."),
+    db: str | None = DbOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Export a run's bugs as tickets. Nothing is sent anywhere; model output is escaped per format.
+
+    Example: `behaviordbg export latest --format sarif --out bugs.sarif`.
+    """
+    with _open(db, readonly=True) as store:
+        result = pipeline.export_report(store, run_id, fmt, out, base_dir=base_dir,
+                                        gh_commands=gh_commands)
+    script = result.get("gh_script")
+    if script and not json_out:
+        typer.echo(Path(script).read_text(encoding="utf-8"), nl=False)  # unwrapped: copy-paste
+    if json_out:
+        emit_json(result)
+        return
+    console.print(f"wrote {escape(result['format'])} export of {escape(result['run_id'])} to"
+                  f" {escape(result['path'])}" + (f" (commands in {escape(script)})" if script else ""))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("bugs")(bugs_cmd)
+    app.command("triage")(triage_cmd)
+    app.command("history")(history_cmd)
+    app.command("diff")(diff_cmd)
+    app.command("stats")(stats_cmd)
+    app.command("export")(export_cmd)

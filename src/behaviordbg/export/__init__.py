@@ -1,0 +1,176 @@
+"""Ticket exports: one module per format, all rendering the same plain payload.
+
+`build_payload(store, run_id)` gathers a run's bugs (newest analysis) with their triage status and
+history into plain data; `render(fmt, payload)` is a pure function per format; `export_bugs` ties
+the two together and writes the file. Nothing is sent anywhere.
+
+Only whitelisted run fields reach an export: a run's params may carry options that are nobody's
+business in a ticket (and must never carry keys, but we do not rely on that).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import BehaviordbgError
+from ..store import Store, StoreError, now_iso
+from ..triage import analysis_for_run
+from ..types import to_dict
+from . import github, jira_csv, json_export, junit, markdown, sarif
+
+
+class ExportError(BehaviordbgError):
+    """The export cannot be written as asked (unknown format, unsafe path)."""
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    render: Callable[[dict[str, Any]], str]
+    suffix: str
+    help: str
+
+
+FORMATS: dict[str, Format] = {
+    "json": Format("json", json_export.render, ".json", "the analysis schema plus status and history"),
+    "markdown": Format("markdown", markdown.render, ".md", "one paste-ready ticket per bug"),
+    "github": Format("github", github.render, ".json", "payloads for POST /repos/{o}/{r}/issues"),
+    "jira-csv": Format("jira-csv", jira_csv.render, ".csv", "Jira CSV importer columns"),
+    "junit": Format("junit", junit.render, ".xml", "JUnit XML: a failing testcase per bug"),
+    "sarif": Format("sarif", sarif.render, ".sarif", "SARIF 2.1.0, one result per bug"),
+}
+
+RUN_FIELDS = ("id", "created_at", "finished_at", "status", "model", "label")
+PARAM_FIELDS = ("temperature", "max_tokens", "top_p", "seed")
+
+
+def render(fmt: str, payload: dict[str, Any]) -> str:
+    """Render a payload in one format (pure: no I/O)."""
+    return _format(fmt).render(payload)
+
+
+def _format(fmt: str) -> Format:
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}", f"use one of: {', '.join(FORMATS)}")
+    return FORMATS[fmt]
+
+
+def build_payload(store: Store, run_id: str) -> dict[str, Any]:
+    """A run's bugs as plain data: {run: {...whitelisted}, claims: [...], bugs: [...]}."""
+    analysis = analysis_for_run(store, run_id)
+    run = store.get_run(analysis["run_id"])
+    params = run.get("params") or {}
+    suites = [
+        {k: str(s.get(k, "")) for k in ("name", "path", "sha256")}
+        for s in (run.get("suites") or []) if isinstance(s, dict)
+    ]
+    public = {k: run.get(k) for k in RUN_FIELDS}
+    public.update({"run_id": run["id"], "judge": analysis["judge"], "analysis_id": analysis["id"],
+                   "params": {k: params.get(k) for k in PARAM_FIELDS}, "suites": suites,
+                   "exported_at": now_iso()})
+    del public["id"]
+    bugs = []
+    for bug in store.bugs_for_analysis(analysis["id"]):
+        rec = store.get_bug(bug.fingerprint)
+        d = to_dict(bug)
+        d.update({k: rec[k] for k in ("status", "assignee", "labels", "notes", "first_seen_run",
+                                      "last_seen_run")})
+        d["regression"] = bool(rec["regression"])
+        d["history"] = [
+            {k: h[k] for k in ("at", "field", "old", "new", "note", "run_id", "actor")}
+            for h in store.bug_history(bug.fingerprint)
+        ]
+        bugs.append(d)
+    return {"run": public, "claims": _claims(store, run["id"], analysis["id"], suites),
+            "bugs": bugs}
+
+
+def _claims(store: Store, run_id: str, analysis_id: str, suites: list[dict[str, str]]
+            ) -> list[dict[str, Any]]:
+    """Probed claims with answer counts and where they are defined (suite file, line)."""
+    suite_of = {r["claim_id"]: r["suite"] for r in store.query(
+        "SELECT DISTINCT suite, claim_id FROM queries WHERE run_id = ?", (run_id,))}
+    path_of = {s["name"]: s["path"] for s in suites}
+    totals: dict[str, dict[str, int]] = {}
+    for d in store.analysis_distributions(analysis_id):
+        t = totals.setdefault(d.claim_id, {"decisive": 0, "answers": 0})
+        if d.framing != "all":
+            t["decisive"] += d.decisive
+            t["answers"] += d.total
+    out = []
+    for claim in sorted(set(totals) | set(suite_of)):
+        suite = suite_of.get(claim, "")
+        path = path_of.get(suite, "")
+        out.append({"id": claim, "suite": suite, "path": path, "line": _claim_line(path, claim),
+                    **totals.get(claim, {"decisive": 0, "answers": 0})})
+    return out
+
+
+def _claim_line(path: str, claim: str) -> int | None:
+    """The 1-based line where a suite file defines `id: claim`, if the file is readable."""
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    pat = re.compile(r"^\s*-?\s*id:\s*['\"]?" + re.escape(claim) + r"['\"]?\s*(#.*)?$")
+    return next((i for i, ln in enumerate(lines, 1) if pat.match(ln)), None)
+
+
+def safe_out_path(out_path: str | Path, base_dir: str | Path | None = None) -> Path:
+    """Resolve the output path; with base_dir, refuse anything outside it (.., absolute, links)."""
+    raw = Path(out_path)
+    if str(out_path).strip() == "":
+        raise ExportError("empty --out path", "pass a file name, e.g. --out bugs.md")
+    if base_dir is not None:
+        base = Path(base_dir).resolve()
+        target = (raw if raw.is_absolute() else base / raw).resolve()
+        if target != base and base not in target.parents:
+            raise ExportError(
+                f"export path {str(out_path)!r} resolves to {target}, outside {base}",
+                "choose a file inside the --base-dir folder (no '..', no absolute path elsewhere)",
+            )
+    else:
+        target = raw.resolve()
+    if target.is_dir():
+        raise ExportError(f"export path {target} is a directory", "pass a file name for --out")
+    if not target.parent.is_dir():
+        raise ExportError(f"folder {target.parent} does not exist",
+                          f"create it first (mkdir -p {target.parent}) or choose another --out")
+    return target
+
+
+def export_bugs(
+    store: Store,
+    run_id: str,
+    fmt: str,
+    out_path: str | Path,
+    *,
+    base_dir: str | Path | None = None,
+    gh_commands: bool = False,
+) -> Path:
+    """Write a run's bugs in one format; with gh_commands (github only) also write issue bodies and
+    a shell script of `gh issue create` lines next to the output. Returns the file written."""
+    spec = _format(fmt)
+    if gh_commands and fmt != "github":
+        raise ExportError("--gh-commands only applies to --format github",
+                          "add --format github, or drop --gh-commands")
+    target = safe_out_path(out_path, base_dir)
+    try:
+        payload = build_payload(store, run_id)
+    except StoreError as err:
+        raise ExportError(str(err), "check the run id with `behaviordbg runs`") from err
+    target.write_text(spec.render(payload), encoding="utf-8", newline="")
+    if gh_commands:
+        github.write_gh_commands(payload, target)
+    return target
+
+
+def gh_script_path(out: Path) -> Path:
+    """Where `export_bugs(..., gh_commands=True)` writes the `gh issue create` lines."""
+    return github.script_path(out)

@@ -1,0 +1,92 @@
+"""Escaping of untrusted text (model answers, and anything derived from them) for each format.
+
+Model output can carry Markdown, HTML, CSV formulas and control characters; every renderer passes
+text through one of these helpers before it lands in an export.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_XML_FORBIDDEN = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()!|~])")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
+_BACKTICK_RUN = re.compile(r"`+")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _visible(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group(0)):02x}"
+
+
+def strip_controls(text: str) -> str:
+    """Control characters (except tab and newlines) shown as \\xNN so they cannot hide or corrupt."""
+    return _CONTROL.sub(_visible, text)
+
+
+def md_inline(text: str, limit: int | None = None) -> str:
+    """Text for one Markdown line or table cell: HTML-escaped, Markdown punctuation and pipes
+    backslash-escaped, newlines folded, so no link, image, tag, emphasis or cell break survives."""
+    text = " ".join(strip_controls(text).split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    return _MD_LINE_START.sub(_escape_block_marker, text)
+
+
+def _escape_block_marker(m: re.Match[str]) -> str:
+    """`# x`, `- x`, `1. x` at a line start would make a heading or list: escape the punctuation."""
+    marker = m.group(2)
+    return m.group(1) + marker[:-1] + "\\" + marker[-1]
+
+
+def md_code_inline(text: str) -> str:
+    """A short identifier in a code span whose delimiter is longer than any backtick run inside."""
+    text = " ".join(strip_controls(text).split())
+    longest = max((len(m) for m in _BACKTICK_RUN.findall(text)), default=0)
+    tick = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{tick}{pad}{text}{pad}{tick}"
+
+
+def md_fence(text: str, info: str = "text") -> str:
+    """A fenced code block that the text cannot close: the fence is longer than any backtick run
+    in it. Inside a fence Markdown and HTML are shown literally."""
+    text = strip_controls(text)
+    longest = max((len(m) for m in _BACKTICK_RUN.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def xml_text(text: str) -> str:
+    """Text XML 1.0 can carry: forbidden characters become \\xNN (ElementTree escapes <, >, &)."""
+    return _XML_FORBIDDEN.sub(_visible, text)
+
+
+def csv_cell(text: str) -> str:
+    """A spreadsheet cell that cannot run as a formula (= + - @ tab CR get a leading ')."""
+    text = strip_controls(text)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def jira_noformat(text: str) -> str:
+    """Untrusted text in a Jira {noformat} block, which it cannot close early."""
+    text = strip_controls(text)
+    text = re.sub(r"\{noformat\}", "{ noformat}", text, flags=re.IGNORECASE)
+    return "{noformat}\n" + text + "\n{noformat}"
+
+
+def jira_inline(text: str, limit: int | None = None) -> str:
+    """One line of Jira wiki text with markup characters neutralised."""
+    text = " ".join(strip_controls(text).split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return re.sub(r"([\\{}\[\]|*_^~+?!#-])", r"\\\1", text)
+
+
+def safe_name(text: str, limit: int = 64) -> str:
+    """A file-name component: letters, digits, dash, underscore, dot (never a path)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:limit].strip(".")
+    return name or "item"

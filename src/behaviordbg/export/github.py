@@ -1,0 +1,61 @@
+"""GitHub export: issue payloads for the REST create-issue endpoint; nothing is sent.
+
+`render` gives a JSON list of {title, body, labels} for POST /repos/{owner}/{repo}/issues.
+`write_gh_commands` writes each body to a file next to the output and a script of equivalent
+`gh issue create` lines, every argument shell-quoted.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from ._escape import safe_name, strip_controls
+from .markdown import ticket
+
+TITLE_LIMIT = 240  # GitHub allows 256
+
+
+def issues(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """One issue payload per bug (body: the Markdown ticket, model output escaped)."""
+    out = []
+    for bug in payload["bugs"]:
+        title = " ".join(strip_controls(f"[behaviordbg][{bug['severity']}] {bug['title']}").split())
+        labels = ["behaviordbg", f"kind:{bug['kind']}", f"severity:{bug['severity']}",
+                  *(bug.get("labels") or [])]
+        if bug.get("regression"):
+            labels.append("regression")
+        out.append({
+            "title": title[:TITLE_LIMIT],
+            "body": ticket(bug, payload["run"], heading=False),
+            "labels": list(dict.fromkeys(labels)),
+        })
+    return out
+
+
+def render(payload: dict[str, Any]) -> str:
+    return json.dumps(issues(payload), ensure_ascii=False, indent=2) + "\n"
+
+
+def script_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".gh-commands.sh")
+
+
+def write_gh_commands(payload: dict[str, Any], out: Path) -> Path:
+    """Write bodies into `<out stem>-bodies/` and the `gh issue create` lines into a script."""
+    body_dir = out.with_name(out.stem + "-bodies")
+    body_dir.mkdir(exist_ok=True)
+    lines = ["#!/bin/sh", "# Review, then run to file these issues (set GH_REPO or add --repo).",
+             "set -e"]
+    for bug, issue in zip(payload["bugs"], issues(payload)):
+        body = body_dir / f"{safe_name(bug['fingerprint'])}.md"
+        body.write_text(issue["body"], encoding="utf-8")
+        cmd = ["gh", "issue", "create", "--title", issue["title"], "--body-file", str(body)]
+        for label in issue["labels"]:
+            cmd += ["--label", label]
+        lines.append(" ".join(shlex.quote(a) for a in cmd))
+    path = script_path(out)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

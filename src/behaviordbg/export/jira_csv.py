@@ -1,0 +1,62 @@
+"""Jira CSV export for Jira's CSV importer: Summary, Description, Issue Type, Priority, Labels.
+
+Jira imports several labels from repeated `Labels` columns. Every cell is neutralised against
+spreadsheet formulas; model answers sit in {noformat} blocks so Jira markup in them stays text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+from ._escape import csv_cell, jira_inline, jira_noformat
+
+PRIORITY = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low"}
+ISSUE_TYPE = "Bug"
+
+
+def _label(text: str) -> str:
+    return re.sub(r"\s+", "_", text.strip())
+
+
+def description(bug: dict[str, Any], run: dict[str, Any]) -> str:
+    parts = [
+        f"behaviordbg found a contradiction of kind {jira_inline(bug['kind'])} in model"
+        f" {jira_inline(str(run.get('model') or ''))} (run {jira_inline(run['run_id'])}).",
+        f"Fingerprint: {jira_inline(bug['fingerprint'])}",
+        f"Claims: {jira_inline(', '.join(bug['claims']))}",
+        f"Rate: {bug.get('rate', 0.0):.0%}, confidence {bug.get('confidence', 0.0):.2f},"
+        f" status {jira_inline(bug.get('status') or 'new')}",
+    ]
+    if bug.get("summary"):
+        parts.append(jira_inline(bug["summary"]))
+    parts.append("h3. Repro")
+    parts += [jira_noformat(p) for p in bug.get("repro") or []]
+    parts.append("h3. Answers")
+    for i, e in enumerate(bug.get("evidence") or [], 1):
+        parts.append(f"{i}. {jira_inline(e['framing'])} / stance *{jira_inline(e['stance'])}*"
+                     f" ({jira_inline(e['claim_id'])})")
+        parts.append(jira_noformat(f"Q: {e['prompt']}\nA: {e['response']}"))
+    parts.append(f"Triage: behaviordbg triage {jira_inline(bug['fingerprint'])} --status ...")
+    return "\n".join(parts)
+
+
+def render(payload: dict[str, Any]) -> str:
+    bugs = payload["bugs"]
+    label_sets = [
+        list(dict.fromkeys(_label(x) for x in ["behaviordbg", f"kind-{b['kind']}",
+                                                  *(b.get("labels") or [])] if _label(x)))
+        for b in bugs
+    ]
+    n_labels = max((len(s) for s in label_sets), default=1)
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(["Summary", "Description", "Issue Type", "Priority", *["Labels"] * n_labels])
+    for bug, labels in zip(bugs, label_sets):
+        summary = " ".join(f"[{bug['severity']}] {bug['title']}".split())[:250]
+        row = [summary, description(bug, payload["run"]), ISSUE_TYPE,
+               PRIORITY.get(bug["severity"], "Medium"), *labels, *[""] * (n_labels - len(labels))]
+        writer.writerow([csv_cell(c) for c in row])
+    return buf.getvalue()

@@ -1,0 +1,81 @@
+"""Markdown export: one paste-ready ticket per bug.
+
+Model answers appear twice: escaped into a side-by-side table (HTML-escaped, Markdown punctuation
+and pipes backslash-escaped) and in full inside fenced blocks whose fence is longer than any
+backtick run in the answer, so no answer can inject links, images, HTML or break the layout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..types import BUG_STATUSES
+from ._escape import md_code_inline, md_fence, md_inline
+
+CELL_LIMIT = 240
+
+
+def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True) -> str:
+    """One bug as a Markdown ticket (the body of a GitHub issue when heading=False)."""
+    fp = md_code_inline(bug["fingerprint"])
+    claims = ", ".join(md_code_inline(c) for c in bug["claims"])
+    lines: list[str] = []
+    if heading:
+        lines += [f"## [{bug['severity']}] {md_inline(bug['title'])}", ""]
+    lines += [
+        f"- **Fingerprint:** {fp}",
+        f"- **Kind:** {md_inline(bug['kind'])}  **Severity:** {md_inline(bug['severity'])}"
+        f"  **Status:** {md_inline(bug.get('status') or 'new')}"
+        + ("  **Regression**" if bug.get("regression") else ""),
+        f"- **Claims:** {claims}",
+        f"- **Rate:** {bug.get('rate', 0.0):.0%} of answers contradict"
+        f" (confidence {bug.get('confidence', 0.0):.2f}"
+        + ("" if bug.get("certain", True) else ", rests on a single odd sample") + ")",
+        f"- **Model:** {md_inline(str(run.get('model') or ''))}  **Run:** {md_code_inline(run['run_id'])}"
+        f"  **Judge:** {md_inline(str(run.get('judge') or ''))}",
+        "",
+    ]
+    if bug.get("summary"):
+        lines += ["### Summary", "", md_inline(bug["summary"]), ""]
+    if bug.get("witness"):
+        lines += ["Witness: " + " → ".join(md_inline(w) for w in bug["witness"]), ""]
+    lines += ["### Repro", "", "Send each prompt in a fresh conversation:", ""]
+    for i, prompt in enumerate(bug.get("repro") or [], 1):
+        lines += [f"Prompt {i}:", "", md_fence(prompt), ""]
+    evidence = bug.get("evidence") or []
+    if evidence:
+        lines += ["### Answers side by side", "",
+                  "| # | claim | framing | prompt | answer | stance | conf. |",
+                  "|---|---|---|---|---|---|---|"]
+        for i, e in enumerate(evidence, 1):
+            lines.append(
+                f"| {i} | {md_inline(e['claim_id'])} | {md_inline(e['framing'])} | "
+                f"{md_inline(e['prompt'], CELL_LIMIT)} | {md_inline(e['response'], CELL_LIMIT)} | "
+                f"**{md_inline(e['stance'])}** | {float(e.get('confidence', 0.0)):.2f} |"
+            )
+        lines += ["", "<details><summary>Full answers (untrusted model output)</summary>", ""]
+        for i, e in enumerate(evidence, 1):
+            lines += [f"**{i}. {md_inline(e['stance'])}** ({md_code_inline(e['response_id'])})", "",
+                      md_fence(e["response"]), ""]
+        lines += ["</details>", ""]
+    lines += [
+        "### How to triage", "",
+        md_fence(f"behaviordbg triage {bug['fingerprint']} --status confirmed --note \"...\"\n"
+                 f"# statuses: {' | '.join(BUG_STATUSES)}\n"
+                 f"behaviordbg history {bug['fingerprint']}", "sh"),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render(payload: dict[str, Any]) -> str:
+    """All bugs of the run, newest analysis, one ticket each, separated by rules."""
+    run = payload["run"]
+    head = [
+        f"# behaviordbg bugs: {md_inline(run['run_id'])}", "",
+        f"{len(payload['bugs'])} bug(s) in model {md_inline(str(run.get('model') or ''))},"
+        f" run created {md_inline(str(run.get('created_at') or ''))}, judge"
+        f" {md_inline(str(run.get('judge') or ''))}.", "",
+    ]
+    tickets = [ticket(b, run) for b in payload["bugs"]]
+    return "\n".join(head) + "\n" + "\n---\n\n".join(tickets) + ("\n" if tickets else "")
