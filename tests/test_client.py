@@ -202,6 +202,22 @@ def test_n_falls_back_to_one_request_per_sample() -> None:
     assert "n" not in script.bodies[-1] and "n" not in script.bodies[-2]
 
 
+def test_n_rejected_with_400_falls_back_to_one_request_per_sample() -> None:
+    counter = iter(range(100))
+
+    def answer(req: httpx.Request) -> httpx.Response:
+        if json.loads(req.content).get("n", 1) > 2:  # llama-server: n must not exceed its slots
+            return httpx.Response(400, json={"error": {"message": "n must be <= 2"}})
+        return completion(f"a{next(counter)}")
+
+    script = Script(answer)
+    client, _, _ = make_client(script)
+    result = run(client.chat(MSGS, model="m", n=4))
+    assert sorted(result.texts) == ["a0", "a1", "a2", "a3"]
+    assert client.n_supported is False and client.requests_sent == 5
+    assert all("n" not in body for body in script.bodies[1:])
+
+
 def test_fallback_failure_keeps_the_samples_obtained() -> None:
     script = Script(completion("first"), httpx.Response(400, json={}))
     client, _, _ = make_client(script)

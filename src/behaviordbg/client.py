@@ -235,7 +235,15 @@ class ModelClient:
         if response_format is not None:
             body["response_format"] = response_format
         asked = n if (n > 1 and self.n_supported is not False) else 1
-        first = await self._chat_once(body, asked, extra)
+        try:
+            first = await self._chat_once(body, asked, extra)
+        except RequestFailed as err:
+            # Some servers reject n above a limit (llama-server: n <= its slots) with a 400.
+            if asked == 1 or err.status_code not in (400, 422):
+                raise
+            self.n_supported = False
+            asked = 1
+            first = await self._chat_once(body, 1, extra)
         if n <= 1:
             return first
         if asked > 1:
