@@ -697,13 +697,12 @@ class Store:
 
     def get_bug(self, fingerprint: str) -> dict[str, Any]:
         """A bug's triage record; accepts a unique fingerprint prefix."""
-        rows = self.conn.execute(
-            "SELECT * FROM bugs WHERE fingerprint = ? OR fingerprint LIKE ? ESCAPE '\\' LIMIT 2",
-            (fingerprint, _like_prefix(fingerprint)),
+        rows = self.conn.execute(  # exact first: uses the primary key, no table scan
+            "SELECT * FROM bugs WHERE fingerprint = ?", (fingerprint,)
+        ).fetchall() or self.conn.execute(
+            "SELECT * FROM bugs WHERE fingerprint LIKE ? ESCAPE '\\' LIMIT 2",
+            (_like_prefix(fingerprint),),
         ).fetchall()
-        exact = [r for r in rows if r["fingerprint"] == fingerprint]
-        if exact:
-            rows = exact
         if len(rows) != 1:
             raise StoreError(
                 f"no bug {fingerprint!r} in {self.path}"

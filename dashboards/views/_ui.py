@@ -1,0 +1,96 @@
+"""Helpers every dashboard page shares: which database, which run, cached reads, safe text.
+
+Pages hold no data logic: they call `load(<behaviordbg.views function name>, ...)`, which opens a
+fresh read-only Store (never blocking the pipeline's writer) and caches the result keyed by the
+database file's identity and modification state: a run that is writing shows on the next rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from behaviordbg import views
+from behaviordbg.errors import BehaviordbgError
+from behaviordbg.store import DEFAULT_DB, Store, StoreError
+
+PAGE_SIZE = 200
+
+
+def db_path() -> str:
+    """`-- --db PATH` after the streamlit arguments, else $BEHAVIORDBG_DB, else the default."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--db", default=None)
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return args.db or os.environ.get("BEHAVIORDBG_DB") or DEFAULT_DB
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _cached(name: str, version: tuple[str, int, int, int], args: tuple[Any, ...]) -> Any:
+    """One views.<name>(store, *args) call; `version` is only the cache key (see db_version)."""
+    fn: Callable[..., Any] = getattr(views, name)
+    with Store.open(version[0], readonly=True) as store:
+        return fn(store, *args)
+
+
+def load(name: str, *args: Any) -> Any:
+    """Call a behaviordbg.views function on a fresh read-only connection, cached per db state."""
+    path = db_path()
+    try:
+        return _cached(name, views.db_version(path), args)
+    except (StoreError, BehaviordbgError) as err:
+        st.error(str(err))
+    except sqlite3.DatabaseError as err:
+        st.error(f"{path} is not a readable behaviordbg database ({err}).\n\nfix: pass the "
+                 "database `behaviordbg run` wrote (--db), or run any behaviordbg command on it "
+                 "once to bring its schema up to date.")
+    st.stop()
+
+
+def current_run() -> str | None:
+    """The run picked in the sidebar (app.py owns the picker)."""
+    return st.session_state.get("run")
+
+
+def current_analysis() -> str | None:
+    """The newest complete analysis of the picked run; stops the page with a note if none."""
+    run = current_run()
+    if run is None:
+        st.info("No runs in this database yet. Start one with `behaviordbg run`.")
+        st.stop()
+    analysis = load("analysis_id", run)
+    if analysis is None:
+        st.info("This run has no complete analysis yet (it may still be running). "
+                "Analyse it with `behaviordbg analyze`.")
+        st.stop()
+    return analysis
+
+
+def untrusted(label: str, value: str | None) -> None:
+    """Show model output (or anything derived from it) as inert text: never Markdown or HTML."""
+    st.caption(label)  # label: a fixed string from our own code
+    st.code(value if value is not None else "(no text)", language=None, wrap_lines=True)
+
+
+def flash(message: str | None = None) -> None:
+    """Show (and clear) a message stored before st.rerun(), or store one."""
+    if message is not None:
+        st.session_state["_flash"] = message
+        return
+    msg = st.session_state.pop("_flash", None)
+    if msg:
+        st.success(msg)
+
+
+def apply_triage(fingerprint: str, **changes: Any) -> dict[str, Any]:
+    """Write one triage action through behaviordbg.triage on a short-lived writable Store."""
+    from behaviordbg.triage import triage
+
+    with Store.open(db_path()) as store:
+        return triage(store, fingerprint, actor="dashboard", **changes)

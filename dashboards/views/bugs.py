@@ -1,0 +1,146 @@
+"""Bugs: filter and sort, read one bug's evidence side by side, triage it, export the selection."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from behaviordbg import views
+from behaviordbg.errors import BehaviordbgError
+from behaviordbg.types import BUG_STATUSES, CONTRADICTION_KINDS, SEVERITIES
+from views import _ui
+
+st.title("Bugs")
+_ui.flash()
+analysis = _ui.current_analysis()
+run = _ui.current_run()
+
+f1, f2, f3 = st.columns(3)
+kinds = f1.multiselect("Kind", CONTRADICTION_KINDS, key="bugs_kinds")
+severities = f2.multiselect("Severity", SEVERITIES, key="bugs_severities")
+statuses = f3.multiselect("Status", BUG_STATUSES, key="bugs_statuses")
+f4, f5, f6 = st.columns([3, 2, 1])
+text = f4.text_input("Search", key="bugs_search",
+                     placeholder="title, fingerprint, claim or assignee")
+sort = f5.selectbox("Sort by", list(views.BUG_SORTS), key="bugs_sort",
+                    help="Sorted in the database, so it covers every page. Column headers sort "
+                         "only the page shown.")
+flt = views.BugFilter(tuple(kinds), tuple(severities), tuple(statuses), text, sort)
+pages = max(1, -(-_ui.load("bug_total", analysis, flt) // _ui.PAGE_SIZE))
+if st.session_state.get("bugs_page", 1) > pages:  # a narrower filter has fewer pages
+    st.session_state["bugs_page"] = 1
+page_no = int(f6.number_input("Page", min_value=1, max_value=pages, key="bugs_page"))
+table, total = _ui.load("bugs_table", analysis, flt, _ui.PAGE_SIZE, (page_no - 1) * _ui.PAGE_SIZE)
+st.caption(f"{total} bugs match; page {page_no} of {pages}. Select rows to export them; the "
+           "first selected row opens below.")
+
+event = st.dataframe(
+    table, hide_index=True, width="stretch", key="bugs_table", on_select="rerun",
+    selection_mode="multi-row",
+    column_config={
+        "severity_score": st.column_config.ProgressColumn("score", min_value=0, max_value=1),
+        "rate": st.column_config.NumberColumn("rate", format="%.2f"),
+        "confidence": st.column_config.NumberColumn("confidence", format="%.2f"),
+    },
+)
+rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+selected = [table.iloc[i]["fingerprint"] for i in rows if i < len(table)]
+
+if table.empty:
+    st.info("No bugs match these filters.")
+    st.stop()
+
+titles = dict(zip(table["fingerprint"], table["title"]))
+picked = st.selectbox("Open bug", list(titles), key="bugs_open",
+                      format_func=lambda fp: f"{fp}  {titles.get(fp, '')}",
+                      help="Or select a row in the table above.")
+fingerprint = selected[0] if selected else picked
+detail = _ui.load("bug_detail", analysis, fingerprint)
+bug, rec = detail.bug, detail.triage
+
+st.divider()
+st.subheader("Selected bug")
+st.text(bug.title)
+st.text(f"fingerprint {bug.fingerprint}  ·  {bug.kind}  ·  severity {bug.severity} "
+        f"({bug.severity_score:.2f})  ·  rate {bug.rate:.2f}  ·  status {rec['status']}"
+        f"  ·  assignee {rec['assignee'] or '-'}"
+        + ("  ·  REGRESSION" if rec.get("regression") else ""))
+if bug.summary:
+    _ui.untrusted("Summary", bug.summary)
+
+st.subheader("Evidence")
+shown = list(bug.evidence[:4])
+for col, e in zip(st.columns(max(1, len(shown))), shown):
+    with col:
+        st.text(f"{e.claim_id} · {e.framing} · sample {e.sample_idx}")
+        _ui.untrusted("Prompt", e.prompt)
+        _ui.untrusted("Answer", e.response)
+        st.text(f"stance: {e.stance} ({e.confidence:.2f})\njudge: {e.judge}")
+        for v in detail.verdicts.get(e.response_id, []):
+            # judge output (an LLM's rationale included) is untrusted text too
+            st.text(f"{v['judge']} -> {v['label']} ({v['confidence']:.2f}) by {v['judged_by']}"
+                    + (f"\n  judges disagree: {v['disagreement']}" if v["disagreement"] else "")
+                    + (f"\n  why: {v['rationale']}" if v["rationale"] else ""))
+if len(bug.evidence) > len(shown):
+    st.dataframe(detail.evidence, hide_index=True, width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Minimal repro")
+    st.caption("Send these prompts (each in a fresh chat) to reproduce the bug.")
+    st.code("\n".join(bug.repro) or "(no repro recorded)", language=None, wrap_lines=True)
+    if bug.witness:
+        st.text("witness: " + " => ".join(bug.witness))
+with right:
+    st.subheader("Answer clusters")
+    if detail.clusters:
+        st.dataframe(
+            [{"claim": c.claim_id, "cluster": c.index, "size": c.size,
+              "stances": ", ".join(f"{k} {v}" for k, v in sorted(c.stance_counts.items())),
+              "mixed": c.mixed, "representative answer": c.representative_text}
+             for c in detail.clusters],
+            hide_index=True, width="stretch",
+        )
+    else:
+        st.info("No answer clusters for this bug's claims.")
+
+st.subheader("Triage")
+with st.form("triage_form"):
+    t1, t2 = st.columns(2)
+    status = t1.selectbox("Status", BUG_STATUSES, index=BUG_STATUSES.index(rec["status"])
+                          if rec["status"] in BUG_STATUSES else 0)
+    assignee = t2.text_input("Assignee", value=rec["assignee"] or "")
+    labels = st.text_input("Labels (comma separated)", value=", ".join(rec["labels"]))
+    note = st.text_area("Note", placeholder="why: e.g. judge error, fixed by data batch 12")
+    if st.form_submit_button("Save triage", type="primary"):
+        try:
+            result = _ui.apply_triage(
+                bug.fingerprint, status=status, assignee=assignee.strip(),
+                labels=[x for x in labels.split(",")], note=note.strip() or None,
+            )
+        except BehaviordbgError as err:
+            st.error(str(err))
+        else:
+            changed = ", ".join(result.get("changed", [])) or "nothing (no change)"
+            _ui.flash(f"Saved: {changed}.")
+            st.rerun()
+
+if detail.history:
+    st.caption("History")
+    st.dataframe(detail.history, hide_index=True, width="stretch",
+                 column_order=["at", "field", "old", "new", "note", "actor", "run_id"])
+
+st.subheader("Export")
+export_fps = selected or [bug.fingerprint]
+st.caption(f"{len(export_fps)} bug(s): " + ("the selected rows." if selected else
+                                          "the open bug (select rows to export several)."))
+try:
+    rendered = _ui.load("export_selection", run, tuple(export_fps))
+    suffixes = views.export_suffixes()
+except ImportError as err:
+    st.warning(f"Exports are unavailable: {err}")
+else:
+    cols = st.columns(len(rendered))
+    for col, (fmt, body) in zip(cols, rendered.items()):
+        col.download_button(fmt, data=body.encode("utf-8"),
+                            file_name=f"bugs-{run}{suffixes.get(fmt, '.txt')}",
+                            key=f"export_{fmt}", on_click="ignore")

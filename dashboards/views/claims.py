@@ -1,0 +1,54 @@
+"""Claims: per claim, the stance distribution per framing with intervals, and answer clusters."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from views import _ui
+
+st.title("Claims")
+analysis = _ui.current_analysis()
+run = _ui.current_run()
+claims = _ui.load("claim_ids", analysis)
+if not claims:
+    st.info("No stance distributions in this analysis.")
+    st.stop()
+
+claim = st.selectbox("Claim", claims, key="claims_claim")
+statement = _ui.load("claim_text", run, claim)
+if statement:
+    st.text(statement)
+
+st.subheader("Stance per framing")
+dist = _ui.load("claim_distributions", analysis, claim)
+st.dataframe(dist, hide_index=True, width="stretch",
+             column_config={"p_affirm": st.column_config.NumberColumn("p(affirm)", format="%.2f"),
+                            "low": st.column_config.NumberColumn("95% low", format="%.2f"),
+                            "high": st.column_config.NumberColumn("95% high", format="%.2f")})
+if not dist.empty:
+    order = list(dist["framing"])
+    base = alt.Chart(dist).encode(y=alt.Y("framing:N", sort=order, title=None))
+    bars = base.mark_rule(strokeWidth=3).encode(
+        x=alt.X("low:Q", scale=alt.Scale(domain=[0, 1]), title="p(affirm) with 95% interval"),
+        x2="high:Q",
+    )
+    points = base.mark_point(filled=True, size=120).encode(
+        x="p_affirm:Q", tooltip=["framing", "p_affirm", "low", "high", "affirm", "deny",
+                                 "unclear", "refuse", "error"],
+    )
+    st.altair_chart((bars + points).properties(height=60 + 40 * len(dist)), width="stretch")
+    st.caption("p(affirm) counts decisive answers only (affirm + deny); unclear and refused "
+               "answers are listed but are not denials.")
+
+st.subheader("Answer clusters")
+clusters = _ui.load("claim_clusters", analysis, claim)
+if not clusters:
+    st.info("No answer clusters stored for this claim.")
+for c in clusters[:30]:
+    stances = ", ".join(f"{k} {v}" for k, v in sorted(c.stance_counts.items()))
+    st.text(f"cluster {c.index}: {c.size} answers  ·  {stances}"
+            + ("  ·  MIXED stances: a likely judge error" if c.mixed else ""))
+    _ui.untrusted("Representative answer", c.representative_text)
+if len(clusters) > 30:
+    st.caption(f"{len(clusters) - 30} smaller clusters not shown.")

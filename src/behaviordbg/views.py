@@ -1,0 +1,526 @@
+"""Read-only queries the dashboard pages call: all data loading and shaping lives here.
+
+The Streamlit pages in dashboards/ only render what these functions return, so every number on
+screen can be tested without a browser. Each function takes an open (read-only) `Store` and returns
+plain data (pandas DataFrames, dicts, records from types.py). Aggregation happens in SQL so that a
+database with 10,000 bugs and 200,000 responses still renders the first page in well under 3 s.
+Text from the model is returned untouched: it is the renderer's job to show it as text only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from .store import Store
+from .types import (
+    BUG_STATUSES,
+    CONTRADICTION_KINDS,
+    FRAMINGS,
+    SEVERITIES,
+    AnswerCluster,
+    Bug,
+    Contradiction,
+    StanceDistribution,
+    bug_from_dict,
+    contradiction_from_dict,
+)
+
+BUG_SORTS: dict[str, str] = {
+    "severity": "o.severity_score DESC, o.fingerprint",
+    "rate": "o.rate DESC, o.fingerprint",
+    "confidence": "o.confidence DESC, o.fingerprint",
+    "kind": "CASE b.kind "
+    + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(CONTRADICTION_KINDS))
+    + " ELSE 99 END, o.severity_score DESC, o.fingerprint",
+    "status": "b.status, o.severity_score DESC, o.fingerprint",
+    "updated": "b.updated_at DESC, o.fingerprint",
+}
+"""Sort keys of the Bugs table -> ORDER BY clause (fixed strings: never user text in SQL)."""
+
+BUG_COLUMNS = ["fingerprint", "severity", "kind", "title", "claims", "status", "assignee",
+               "rate", "confidence", "severity_score", "regression", "first_seen_run"]
+
+
+def db_version(path: str) -> tuple[str, int, int, int]:
+    """A cache key that changes whenever the database does (main file or its WAL).
+
+    A read-only connection's `PRAGMA data_version` only works within one connection, and the
+    dashboard opens a fresh connection per rerun, so the files' mtimes and sizes stand in for it.
+    """
+    def stat(p: str) -> tuple[int, int]:
+        try:
+            s = os.stat(p)
+            return s.st_mtime_ns, s.st_size
+        except FileNotFoundError:
+            return 0, 0
+
+    main, wal = stat(path), stat(path + "-wal")
+    return str(Path(path).resolve()), main[0], wal[0], wal[1]
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def runs_table(store: Store, limit: int = 200) -> pd.DataFrame:
+    """Runs newest first, with response and bug counts aggregated in SQL.
+
+    `responses` counts stored rows through the (run_id, query_id) index (failed queries included):
+    filtering on text would read every row, which is what made this slow at 200,000 answers.
+    """
+    rows = store.query(
+        "SELECT r.id, r.created_at, r.status, r.model, r.label,"
+        " (SELECT COUNT(*) FROM responses x WHERE x.run_id = r.id) AS responses,"
+        " (SELECT COUNT(*) FROM bug_occurrences o WHERE o.run_id = r.id"
+        "   AND o.analysis_id = (SELECT a.id FROM analyses a WHERE a.run_id = r.id"
+        "   AND a.status = 'complete' ORDER BY a.created_at DESC LIMIT 1)) AS bugs"
+        " FROM runs r ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
+        (limit,),
+    )
+    cols = ["id", "created_at", "status", "model", "label", "responses", "bugs"]
+    return pd.DataFrame([tuple(r) for r in rows], columns=cols)
+
+
+def run_ids(store: Store) -> list[str]:
+    """Run ids, newest first (for pickers)."""
+    return [r[0] for r in store.query("SELECT id FROM runs ORDER BY created_at DESC, id DESC")]
+
+
+def analysis_id(store: Store, run_id: str) -> str | None:
+    """The newest complete analysis of a run, or None while it has none."""
+    found = store.latest_analysis(run_id)
+    return str(found["id"]) if found else None
+
+
+def previous_run(store: Store, run_id: str) -> str | None:
+    return store.previous_run(run_id)
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def bug_counts(store: Store, analysis: str) -> dict[str, pd.DataFrame]:
+    """Bugs of one analysis counted by kind, severity and status (every category, zeros kept).
+
+    One grouped scan in SQL; the three marginals are summed from it.
+    """
+    rows = store.query(
+        "SELECT b.kind, o.severity, b.status, COUNT(*) FROM bug_occurrences o"
+        " JOIN bugs b USING (fingerprint) WHERE o.analysis_id = ? GROUP BY 1, 2, 3",
+        (analysis,),
+    )
+    grouped = pd.DataFrame([tuple(r) for r in rows], columns=["kind", "severity", "status", "n"])
+    out: dict[str, pd.DataFrame] = {}
+    for field, order in (("kind", CONTRADICTION_KINDS), ("severity", SEVERITIES),
+                         ("status", BUG_STATUSES)):
+        counts = grouped.groupby(field)["n"].sum().to_dict() if len(grouped) else {}
+        keys = list(order) + sorted(k for k in counts if k not in order)
+        out[field] = pd.DataFrame({field: keys, "bugs": [int(counts.get(k, 0)) for k in keys]})
+    return out
+
+
+def distributions(store: Store, analysis: str) -> list[StanceDistribution]:
+    return store.analysis_distributions(analysis)
+
+
+def stance_heatmap(store: Store, analysis: str) -> pd.DataFrame:
+    """Claims x framing with p(affirm), its interval and counts: the data of the heat map."""
+    rows = [
+        {"claim": d.claim_id, "framing": d.framing, "p_affirm": round(d.p_affirm, 3),
+         "low": round(d.low, 3), "high": round(d.high, 3), "affirm": d.affirm, "deny": d.deny,
+         "unclear": d.unclear, "refuse": d.refuse, "error": d.error, "n": d.total}
+        for d in store.analysis_distributions(analysis)
+    ]
+    cols = ["claim", "framing", "p_affirm", "low", "high", "affirm", "deny", "unclear", "refuse",
+            "error", "n"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+@dataclass(frozen=True)
+class RunChanges:
+    """Bugs of run b against run a by fingerprint: counts, and the top rows of each change."""
+
+    run_a: str
+    run_b: str
+    new_count: int
+    gone_count: int
+    persisting_count: int
+    new: pd.DataFrame  # the most severe new bugs (at most `limit`)
+    gone: pd.DataFrame  # the most severe bugs of run a not found in run b (at most `limit`)
+
+
+_CHANGE_COLS = ["fingerprint", "severity", "kind", "title", "status", "severity_score"]
+
+
+def _only_in(store: Store, keep: str, other: str, limit: int) -> tuple[int, pd.DataFrame]:
+    """Bugs of analysis `keep` whose fingerprint analysis `other` lacks (count, top rows)."""
+    where = (" FROM bug_occurrences o JOIN bugs b USING (fingerprint) WHERE o.analysis_id = ?"
+             " AND NOT EXISTS (SELECT 1 FROM bug_occurrences p WHERE p.fingerprint = o.fingerprint"
+             " AND p.analysis_id = ?)")
+    count = int(store.query("SELECT COUNT(*)" + where, (keep, other))[0][0])
+    rows = store.query(
+        "SELECT o.fingerprint, o.severity, b.kind, b.title, b.status, o.severity_score" + where
+        + " ORDER BY o.severity_score DESC, o.fingerprint LIMIT ?",
+        (keep, other, limit),
+    )
+    return count, pd.DataFrame([tuple(r) for r in rows], columns=_CHANGE_COLS)
+
+
+def run_changes(store: Store, run_a: str, run_b: str, limit: int = 50) -> RunChanges:
+    """What changed from run a to run b, by fingerprint sets of their newest analyses, in SQL.
+
+    A quick look for the Overview. Whether a missing bug is really fixed is a statistical
+    question: the Compare page asks `behaviordbg.triage.diff_runs`.
+    """
+    run_a, run_b = store.resolve_run(run_a), store.resolve_run(run_b)
+    an_a, an_b = analysis_id(store, run_a) or "", analysis_id(store, run_b) or ""
+    new_count, new = _only_in(store, an_b, an_a, limit)
+    gone_count, gone = _only_in(store, an_a, an_b, limit)
+    total_b = int(store.query("SELECT COUNT(*) FROM bug_occurrences WHERE analysis_id = ?",
+                              (an_b,))[0][0])
+    return RunChanges(run_a, run_b, new_count, gone_count, total_b - new_count, new, gone)
+
+
+# --------------------------------------------------------------------------- bugs
+
+
+@dataclass(frozen=True)
+class BugFilter:
+    """What the Bugs page filters on; empty tuples mean "any"."""
+
+    kinds: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    text: str = ""  # substring of title, fingerprint, claims or assignee
+    sort: str = "severity"
+
+
+def _bug_where(analysis: str, f: BugFilter) -> tuple[str, list[Any]]:
+    where, params = ["o.analysis_id = ?"], [analysis]
+    for col, values in (("b.kind", f.kinds), ("o.severity", f.severities),
+                        ("b.status", f.statuses)):
+        if values:
+            where.append(f"{col} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    if f.text.strip():
+        needle = f.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{needle}%"
+        where.append(
+            "(b.title LIKE ? ESCAPE '\\' OR b.fingerprint LIKE ? ESCAPE '\\'"
+            " OR b.claims_json LIKE ? ESCAPE '\\' OR COALESCE(b.assignee, '') LIKE ? ESCAPE '\\')"
+        )
+        params.extend([like] * 4)
+    return " AND ".join(where), params
+
+
+def bug_total(store: Store, analysis: str, flt: BugFilter = BugFilter()) -> int:
+    """How many of an analysis's bugs match a filter."""
+    where, params = _bug_where(analysis, flt)
+    return int(store.query(
+        f"SELECT COUNT(*) FROM bug_occurrences o JOIN bugs b USING (fingerprint) WHERE {where}",
+        params,
+    )[0][0])
+
+
+def bugs_table(
+    store: Store, analysis: str, flt: BugFilter = BugFilter(), limit: int = 200, offset: int = 0
+) -> tuple[pd.DataFrame, int]:
+    """One page of an analysis's bugs (filtered and sorted in SQL) and the total that matched."""
+    if flt.sort not in BUG_SORTS:
+        raise ValueError(f"unknown sort {flt.sort!r}; one of {sorted(BUG_SORTS)}")
+    where, params = _bug_where(analysis, flt)
+    total = bug_total(store, analysis, flt)
+    rows = store.query(
+        "SELECT o.fingerprint, o.severity, b.kind, b.title, b.claims_json, b.status, b.assignee,"
+        " o.rate, o.confidence, o.severity_score, b.regression, b.first_seen_run"
+        f" FROM bug_occurrences o JOIN bugs b USING (fingerprint) WHERE {where}"
+        f" ORDER BY {BUG_SORTS[flt.sort]} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    records = []
+    for r in rows:
+        d = dict(r)
+        records.append({
+            "fingerprint": d["fingerprint"], "severity": d["severity"], "kind": d["kind"],
+            "title": d["title"], "claims": ", ".join(json.loads(d["claims_json"])),
+            "status": d["status"], "assignee": d["assignee"] or "",
+            "rate": round(float(d["rate"]), 3), "confidence": round(float(d["confidence"]), 3),
+            "severity_score": round(float(d["severity_score"]), 3),
+            "regression": bool(d["regression"]), "first_seen_run": d["first_seen_run"],
+        })
+    return pd.DataFrame(records, columns=BUG_COLUMNS), total
+
+
+@dataclass(frozen=True)
+class BugDetail:
+    """Everything the Bugs page shows for one selected bug."""
+
+    bug: Bug  # as found by the analysis (evidence, repro), with the current status
+    triage: dict[str, Any]  # the bugs row: status, assignee, labels, notes, regression, ...
+    history: list[dict[str, Any]]
+    clusters: list[AnswerCluster]  # answer modes of the bug's claims
+    evidence: pd.DataFrame  # one row per evidence answer (prompt, answer, stance, judge)
+    verdicts: dict[str, list[dict[str, Any]]]  # response id -> every stored judge verdict on it
+
+
+def judge_verdicts(store: Store, response_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every stored verdict on these answers (one per judge setting), so that a disagreement
+    between judges, and each judge's rationale, is visible next to the evidence."""
+    ids = list(dict.fromkeys(response_ids))
+    if not ids:
+        return {}
+    rows = store.query(
+        "SELECT response_id, judge, label, confidence, judged_by, rationale, disagreement"
+        f" FROM stances WHERE response_id IN ({','.join('?' * len(ids))}) ORDER BY judge",
+        ids,
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["response_id"], []).append({k: r[k] for k in r.keys()})
+    return out
+
+
+def bug_occurrence(store: Store, analysis: str, fingerprint: str) -> Bug:
+    """The Bug record an analysis stored for a fingerprint, with its current triage status."""
+    rows = store.query(
+        "SELECT o.json, b.status FROM bug_occurrences o JOIN bugs b USING (fingerprint)"
+        " WHERE o.analysis_id = ? AND o.fingerprint = ?",
+        (analysis, fingerprint),
+    )
+    if not rows:
+        rows = store.query(  # not in this analysis: show its newest occurrence anywhere
+            "SELECT o.json, b.status FROM bug_occurrences o JOIN bugs b USING (fingerprint)"
+            " JOIN analyses a ON a.id = o.analysis_id WHERE o.fingerprint = ?"
+            " ORDER BY a.created_at DESC LIMIT 1",
+            (fingerprint,),
+        )
+    if not rows:
+        raise LookupError(f"no bug {fingerprint!r} in {store.path}")
+    d = json.loads(rows[0][0])
+    d["status"] = rows[0][1]
+    return bug_from_dict(d)
+
+
+def bug_detail(store: Store, analysis: str, fingerprint: str) -> BugDetail:
+    bug = bug_occurrence(store, analysis, fingerprint)
+    clusters = [c for claim in bug.claims for c in store.analysis_clusters(analysis, claim)]
+    evidence = pd.DataFrame(
+        [{"claim": e.claim_id, "framing": e.framing, "prompt": e.prompt, "answer": e.response,
+          "stance": e.stance, "confidence": round(e.confidence, 2), "judge": e.judge,
+          "sample": e.sample_idx, "response_id": e.response_id} for e in bug.evidence],
+        columns=["claim", "framing", "prompt", "answer", "stance", "confidence", "judge",
+                 "sample", "response_id"],
+    )
+    verdicts = judge_verdicts(store, [e.response_id for e in bug.evidence])
+    return BugDetail(bug, store.get_bug(bug.fingerprint), store.bug_history(bug.fingerprint),
+                     clusters, evidence, verdicts)
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def stance_mix(d: StanceDistribution | None) -> str:
+    """A claim's colour class: what most of its answers say, or "contested" when they split."""
+    if d is None or d.total == 0:
+        return "no answers"
+    if d.decisive == 0:
+        return "unclear/refused"
+    if d.p_affirm >= 0.8:
+        return "affirms"
+    if d.p_affirm <= 0.2:
+        return "denies"
+    return "contested"
+
+
+@dataclass(frozen=True)
+class GraphData:
+    """Nodes (claims, laid out) and edges (contradictions) of one analysis."""
+
+    nodes: pd.DataFrame  # claim, x, y, mix, p_affirm, answers, contradictions
+    edges: pd.DataFrame  # edge, kind, source, target, x, y, x2, y2, count, worst, fingerprints
+    marks: pd.DataFrame  # single-claim contradictions, drawn as marks around their claim
+
+
+def graph_data(store: Store, analysis: str, max_edges: int = 2000) -> GraphData:
+    """The contradiction graph: claims as nodes, multi-claim contradictions as edges.
+
+    Contradictions on one claim (unstable, paraphrase, say_do, manifest) become marks placed
+    around their node, one per kind. Grouping by (claims, kind) in SQL keeps this small however
+    many bugs there are.
+    """
+    dists = {d.claim_id: d for d in store.analysis_distributions(analysis) if d.framing == "all"}
+    rows = store.query(
+        "SELECT claims_json, kind, COUNT(*) AS n, GROUP_CONCAT(fingerprint, ' ') AS fps"
+        " FROM contradictions WHERE analysis_id = ? GROUP BY claims_json, kind"
+        " ORDER BY n DESC LIMIT ?",
+        (analysis, max_edges),
+    )
+    groups = [(tuple(json.loads(r[0])), r[1], int(r[2]), str(r[3]).split()) for r in rows]
+    claims = set(dists)
+    for cl, *_ in groups:
+        claims.update(cl)
+    g = nx.Graph()
+    g.add_nodes_from(sorted(claims))
+    for cl, _, n, _ in groups:
+        for a, b in zip(cl, cl[1:]):
+            g.add_edge(a, b, weight=g.get_edge_data(a, b, {"weight": 0})["weight"] + n)
+    if len(g) > 1:
+        pos = nx.spring_layout(g, seed=7, k=2.5 / math.sqrt(len(g)))
+    else:
+        pos = {c: (0.0, 0.0) for c in g}
+    per_claim: dict[str, int] = {c: 0 for c in g}
+    edges, marks = [], []
+    for i, (cl, kind, n, fps) in enumerate(groups):
+        for c in cl:
+            per_claim[c] = per_claim.get(c, 0) + n
+        if len(cl) == 1:
+            k = CONTRADICTION_KINDS.index(kind) if kind in CONTRADICTION_KINDS else 0
+            angle = 2 * math.pi * k / len(CONTRADICTION_KINDS)
+            x, y = pos[cl[0]]
+            marks.append({"edge": f"e{i}", "kind": kind, "claim": cl[0], "count": n,
+                          "x": float(x) + 0.09 * math.cos(angle),
+                          "y": float(y) + 0.09 * math.sin(angle),
+                          "fingerprints": fps})
+            continue
+        for a, b in zip(cl, cl[1:]):
+            edges.append({"edge": f"e{i}", "kind": kind, "source": a, "target": b, "count": n,
+                          "x": float(pos[a][0]), "y": float(pos[a][1]),
+                          "x2": float(pos[b][0]), "y2": float(pos[b][1]),
+                          "claims": " -> ".join(cl), "fingerprints": fps})
+    nodes = pd.DataFrame(
+        [{"claim": c, "x": float(pos[c][0]), "y": float(pos[c][1]),
+          "mix": stance_mix(dists.get(c)),
+          "p_affirm": round(dists[c].p_affirm, 3) if c in dists else None,
+          "answers": dists[c].total if c in dists else 0,
+          "contradictions": per_claim.get(c, 0)} for c in sorted(g)],
+        columns=["claim", "x", "y", "mix", "p_affirm", "answers", "contradictions"],
+    )
+    return GraphData(
+        nodes,
+        pd.DataFrame(edges, columns=["edge", "kind", "source", "target", "count", "x", "y", "x2",
+                                     "y2", "claims", "fingerprints"]),
+        pd.DataFrame(marks, columns=["edge", "kind", "claim", "count", "x", "y", "fingerprints"]),
+    )
+
+
+def contradictions_for(
+    store: Store, analysis: str, claim: str | None = None,
+    fingerprints: Sequence[str] = (), limit: int = 20,
+) -> list[tuple[str, Contradiction]]:
+    """Contradictions (with evidence) touching a claim, or with the given fingerprints."""
+    if fingerprints:
+        fps = list(fingerprints)[:limit]
+        rows = store.query(
+            "SELECT fingerprint, json FROM contradictions WHERE analysis_id = ?"
+            f" AND fingerprint IN ({','.join('?' * len(fps))}) ORDER BY id LIMIT ?",
+            [analysis, *fps, limit],
+        )
+    elif claim is not None:
+        rows = store.query(
+            "SELECT c.fingerprint, c.json FROM contradictions c, json_each(c.claims_json) j"
+            " WHERE c.analysis_id = ? AND j.value = ? ORDER BY c.id LIMIT ?",
+            (analysis, claim, limit),
+        )
+    else:
+        return []
+    return [(r[0], contradiction_from_dict(json.loads(r[1]))) for r in rows]
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def claim_ids(store: Store, analysis: str) -> list[str]:
+    rows = store.query(
+        "SELECT DISTINCT claim_id FROM distributions WHERE analysis_id = ? ORDER BY claim_id",
+        (analysis,),
+    )
+    return [r[0] for r in rows]
+
+
+def claim_text(store: Store, run_id: str, claim: str) -> str:
+    """The claim's statement from the run's suite snapshot, when the run stored one."""
+    for suite in store.get_run(run_id).get("suites") or []:
+        for c in (suite.get("claims") or []) if isinstance(suite, dict) else []:
+            if isinstance(c, dict) and c.get("id") == claim:
+                return str(c.get("text", ""))
+    return ""
+
+
+def claim_distributions(store: Store, analysis: str, claim: str) -> pd.DataFrame:
+    """One claim's stance counts per framing (and "all") with p(affirm) and its interval."""
+    df = stance_heatmap(store, analysis)
+    df = df[df["claim"] == claim].drop(columns=["claim"])
+    order = {f: i for i, f in enumerate((*FRAMINGS, "all"))}
+    return df.sort_values("framing", key=lambda s: s.map(lambda f: order.get(f, 9))).reset_index(
+        drop=True
+    )
+
+
+def claim_clusters(store: Store, analysis: str, claim: str) -> list[AnswerCluster]:
+    return store.analysis_clusters(analysis, claim)
+
+
+# --------------------------------------------------------------------------- exports
+
+
+class _SelectionStore(Store):
+    """The same connection, but an analysis's bugs are only the selected ones.
+
+    `export.build_payload` gathers every bug of a run (with a triage lookup per bug); handing it
+    this view of the store builds the very same payload for just the selection, at a cost that
+    does not grow with the run's size.
+    """
+
+    def __init__(self, store: Store, fingerprints: Sequence[str]) -> None:
+        super().__init__(store.conn, store.path, store.readonly)
+        self._wanted = list(dict.fromkeys(fingerprints))
+
+    def bugs_for_analysis(self, analysis_id: str) -> list[Bug]:
+        return [bug_occurrence(self, analysis_id, fp) for fp in self._wanted]
+
+
+def export_selection(store: Store, run_id: str, fingerprints: Sequence[str]) -> dict[str, str]:
+    """The selected bugs of a run rendered in every ticket format: {format: text}.
+
+    Uses the export package's own payload (whitelisted run fields, triage status, history) and
+    renderers, so a dashboard export matches `behaviordbg export` except for which bugs it holds.
+    """
+    from .export import FORMATS, build_payload, render
+
+    payload = build_payload(_SelectionStore(store, fingerprints), run_id)
+    return {fmt: render(fmt, payload) for fmt in FORMATS}
+
+
+def export_suffixes() -> dict[str, str]:
+    """File suffix per export format, for download file names."""
+    from .export import FORMATS
+
+    return {name: fmt.suffix for name, fmt in FORMATS.items()}
+
+
+def compare_runs(store: Store, run_a: str, run_b: str) -> dict[str, pd.DataFrame]:
+    """The triage diff of two runs (baseline a, compared b) as one table per change.
+
+    Delegates to behaviordbg.triage.diff_runs, which says "resolved" only when the drop is
+    significant; here it is only turned into tables.
+    """
+    from dataclasses import asdict
+
+    from .triage import diff_runs
+
+    diff = diff_runs(store, run_a, run_b)
+    cols = ["fingerprint", "kind", "title", "status", "severity_a", "severity_b", "rate_a",
+            "rate_b", "p_value", "note"]
+    out = {}
+    for name in ("new", "resolved", "not_reproduced", "changed", "persisting"):
+        out[name] = pd.DataFrame([{k: asdict(c)[k] for k in cols} for c in getattr(diff, name)],
+                                 columns=cols)
+    return out
