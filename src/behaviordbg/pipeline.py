@@ -250,7 +250,9 @@ async def _run_probes(
         else:
             assert plan is not None
             queries, refs, manifest = plan
-            cache_url = f"local://{model}" if local_info is not None else redact_url(url)
+            # The embedded server's port changes per run: key its cache by the model file instead.
+            cache_url = (f"local://{model}@{str(local_info.get('model_sha256', ''))[:16]}"
+                         if local_info is not None else redact_url(url))
             params = GenParams(model=model, base_url=cache_url, temperature=opts.temperature,
                                max_tokens=opts.max_tokens)
             options = {
