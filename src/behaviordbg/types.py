@@ -221,6 +221,7 @@ class StanceInput:
     framing: Framing = "direct"
     claim_id: str = ""
     response_id: str = ""
+    framing_declared: bool = True  # False: data without framing; judges infer it from the wording
 
 
 @dataclass(frozen=True)

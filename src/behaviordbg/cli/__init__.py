@@ -11,7 +11,7 @@ import typer
 
 from ..errors import BehaviordbgError
 from ..store import StoreError
-from . import analyze, dashboard, local, run, suites, triage
+from . import analyze, dashboard, judge, local, run, suites, triage
 
 app = typer.Typer(
     name="behaviordbg",
@@ -41,7 +41,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for module in (run, suites, local, analyze, triage, dashboard):
+for module in (run, suites, local, analyze, judge, triage, dashboard):
     module.register(app)
 
 

@@ -1,0 +1,157 @@
+"""Measure the stance judges on the labelled sets: accuracy per judge, per dataset, per split.
+
+    .venv/bin/python eval/measure.py                       # rules on both sets, dev and test
+    .venv/bin/python eval/measure.py --judges rules,llm,cascade --base-url http://127.0.0.1:8091/v1
+    .venv/bin/python eval/measure.py --judges cascade --sweep --split dev --base-url ...
+
+Datasets:
+  shared: ../shared/eval/self_awareness_stance.jsonl (Anthropic model-written evals, CC BY 4.0, see
+          that README; framing not declared, so judges infer it from the wording)
+  local:  eval/local_model_stance.jsonl (real answers of the embedded local model, labelled by hand)
+Split: rows are grouped (one shared-set item; one prompt of the local set) and a group is in dev
+when sha256(group) % 100 < 40, else test. Judge rules and the cascade threshold were developed by
+looking at dev rows only; report test. `--list-dev` prints the dev row ids.
+`--llm-limit N` judges only the first N rows (by id hash) of each dataset+split with the llm judge
+alone, which is slow on a CPU; the cascade always sees every row (it asks the llm only for some).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from behaviordbg.judges._labels import LabelledRow, load, only  # noqa: E402
+from behaviordbg.judges.cascade import DEFAULT_THRESHOLD, CascadeJudge  # noqa: E402
+from behaviordbg.judges.llm import LLMJudge  # noqa: E402
+from behaviordbg.judges.rules import RulesJudge  # noqa: E402
+from behaviordbg.store import Store  # noqa: E402
+from behaviordbg.types import Stance  # noqa: E402
+
+DATASETS = {
+    "shared": HERE.parent.parent / "shared" / "eval" / "self_awareness_stance.jsonl",
+    "local": HERE / "local_model_stance.jsonl",
+}
+LABELS = ("affirm", "deny", "unclear", "refuse", "error")
+
+
+def confusion(rows: list[LabelledRow], stances: list[Stance]) -> str:
+    """Rows: gold label; columns: predicted."""
+    c = Counter((r.label, s.label) for r, s in zip(rows, stances))
+    gold = [g for g in LABELS if any(r.label == g for r in rows)]
+    head = "    gold\\pred " + "".join(f"{p:>9}" for p in LABELS)
+    lines = [head]
+    for g in gold:
+        lines.append(f"    {g:<10} " + "".join(f"{c[(g, p)]:>9}" for p in LABELS))
+    return "\n".join(lines)
+
+
+def accuracy(rows: list[LabelledRow], stances: list[Stance]) -> float:
+    return sum(r.label == s.label for r, s in zip(rows, stances)) / max(1, len(rows))
+
+
+def report(title: str, rows: list[LabelledRow], stances: list[Stance], errors: int) -> None:
+    acc = accuracy(rows, stances)
+    print(f"\n{title}: accuracy {acc:.3f} ({sum(r.label == s.label for r, s in zip(rows, stances))}"
+          f"/{len(rows)})")
+    print(confusion(rows, stances))
+    wrong = [(r, s) for r, s in zip(rows, stances) if r.label != s.label]
+    for r, s in wrong[:errors]:
+        print(f"    x {r.id}: gold={r.label} got={s.label} ({s.confidence:.2f}) "
+              f"Q={r.prompt[:60]!r} A={r.response[:70]!r}")
+
+
+def _hash_order(rows: list[LabelledRow]) -> list[LabelledRow]:
+    return sorted(rows, key=lambda r: hashlib.sha256(r.id.encode()).hexdigest())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--judges", default="rules", help="comma list of rules,llm,cascade")
+    ap.add_argument("--datasets", default="shared,local")
+    ap.add_argument("--split", default="dev,test", help="comma list of dev,test,all")
+    ap.add_argument("--base-url", default=None, help="judge endpoint (default: embedded model)")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--cache-db", default=str(HERE / ".judge-cache.db"),
+                    help="SQLite cache of judge calls (reruns are free)")
+    ap.add_argument("--llm-limit", type=int, default=0, help="llm alone: first N rows per split")
+    ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    ap.add_argument("--sweep", action="store_true", help="cascade accuracy per threshold")
+    ap.add_argument("--errors", type=int, default=0, help="show N misjudged rows per report")
+    ap.add_argument("--buckets", action="store_true",
+                    help="rules accuracy per confidence level (how the cascade threshold is chosen)")
+    ap.add_argument("--list-dev", action="store_true", help="print dev row ids and exit")
+    args = ap.parse_args()
+
+    data = {name: load(DATASETS[name]) for name in args.datasets.split(",")}
+    if args.list_dev:
+        for name, rows in data.items():
+            for r in only(rows, "dev"):
+                print(name, r.id)
+        return
+    print("Tuned on: dev rows only (sha256(group) % 100 < 40). Rows per dataset and split:")
+    for name, rows in data.items():
+        print(f"  {name}: dev {len(only(rows, 'dev'))}, test {len(only(rows, 'test'))}")
+
+    judges = args.judges.split(",")
+    store = Store.open(args.cache_db) if ("llm" in judges or "cascade" in judges) else None
+    llm = LLMJudge(base_url=args.base_url, model=args.model, store=store, concurrency=2)
+    rules = RulesJudge()
+    for name, all_rows in data.items():
+        for split in args.split.split(","):
+            rows = only(all_rows, split)
+            items = [r.to_input() for r in rows]
+            if args.buckets:
+                buckets(rows, rules.judge_sync(items), f"[{name}/{split}]")
+            if "rules" in judges:
+                t0 = time.perf_counter()
+                st = rules.judge_sync(items)
+                dt = time.perf_counter() - t0
+                report(f"[{name}/{split}] rules ({len(rows) / dt:,.0f} records/s)", rows, st,
+                       args.errors)
+            if "llm" in judges:
+                sub = _hash_order(rows)[: args.llm_limit] if args.llm_limit else rows
+                st = asyncio.run(llm.judge([r.to_input() for r in sub]))
+                report(f"[{name}/{split}] llm:{llm.model}", sub, st, args.errors)
+            if "cascade" in judges:
+                if args.sweep:
+                    sweep(rows, rules, llm)
+                cj = CascadeJudge(rules, llm, threshold=args.threshold)
+                st = asyncio.run(cj.judge(items))
+                dis = sum(1 for s in st if s.disagreement)
+                report(f"[{name}/{split}] cascade (threshold {args.threshold}; {cj.last_routed} "
+                       f"rows asked the llm, {dis} disagreements)", rows, st, args.errors)
+    if store is not None:
+        store.close()
+
+
+def buckets(rows: list[LabelledRow], stances: list[Stance], title: str) -> None:
+    """Rules accuracy per confidence level: where the rules are worth trusting."""
+    by: dict[float, list[bool]] = {}
+    for r, s in zip(rows, stances):
+        by.setdefault(s.confidence, []).append(r.label == s.label)
+    print(f"\n{title} rules accuracy by confidence:")
+    for conf in sorted(by):
+        hits = by[conf]
+        print(f"    confidence {conf:.2f}: {sum(hits) / len(hits):.2f} of {len(hits)} rows")
+
+
+def sweep(rows: list[LabelledRow], rules: RulesJudge, llm: LLMJudge) -> None:
+    """Cascade accuracy for several thresholds (llm answers come from the cache after the first)."""
+    items = [r.to_input() for r in rows]
+    for t in (0.35, 0.5, 0.58):
+        cj = CascadeJudge(rules, llm, threshold=t)
+        st = asyncio.run(cj.judge(items))
+        print(f"    sweep threshold {t:.2f}: accuracy {accuracy(rows, st):.3f}, "
+              f"{cj.last_routed} rows to llm")
+
+
+if __name__ == "__main__":
+    main()

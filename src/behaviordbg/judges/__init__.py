@@ -1,0 +1,68 @@
+"""Stance judges: what an answer says toward a claim, given the prompt and its framing.
+
+    judge = make_judge("cascade", base_url=None, store=store)   # None: the embedded local model
+    stances = await judge.judge(items)                          # same order, never raises per item
+
+`rules` is offline and deterministic, `llm` asks any OpenAI-compatible model the easy question
+(yes or no to this question; complied or declined this request), `cascade` asks the LLM only where
+the rules are unsure. Accuracy of each is measured by eval/measure.py, not assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from ..store import Store
+from ..types import Stance, StanceInput
+from .cascade import CascadeJudge
+from .llm import LLMJudge
+from .rules import RulesJudge
+
+
+class Judge(Protocol):
+    name: str
+
+    async def judge(self, items: Sequence[StanceInput]) -> list[Stance]: ...
+
+
+def _rules(**_: object) -> Judge:
+    return RulesJudge()
+
+
+def _llm(
+    *, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
+    store: Store | None = None, concurrency: int = 2,
+) -> Judge:  # fmt: skip
+    return LLMJudge(base_url=base_url, model=model, api_key=api_key, store=store,
+                    concurrency=concurrency)  # fmt: skip
+
+
+def _cascade(**kw: object) -> Judge:
+    return CascadeJudge(RulesJudge(), _llm(**kw))  # type: ignore[arg-type]
+
+
+JUDGES: dict[str, Callable[..., Judge]] = {"rules": _rules, "llm": _llm, "cascade": _cascade}
+
+
+def make_judge(
+    kind: str = "rules",
+    *,
+    base_url: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+    store: Store | None = None,
+    concurrency: int = 2,
+) -> Judge:
+    """A judge by name. `base_url=None` means the embedded local model (llm and cascade only)."""
+    if kind not in JUDGES:
+        from ..errors import BehaviordbgError
+
+        raise BehaviordbgError(
+            f"unknown judge {kind!r}", hint=f"use one of: {', '.join(JUDGES)}"
+        )
+    return JUDGES[kind](base_url=base_url, model=model, api_key=api_key, store=store,
+                        concurrency=concurrency)  # fmt: skip
+
+
+__all__ = ["JUDGES", "CascadeJudge", "Judge", "LLMJudge", "RulesJudge", "make_judge"]

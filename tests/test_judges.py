@@ -1,0 +1,342 @@
+"""Stance judges: rules on crafted cases, the llm judge against a real fake server, the cascade,
+the CLI round trip, and the labelled-set split."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from behaviordbg.cli import app
+from behaviordbg.judges import JUDGES, make_judge
+from behaviordbg.judges._labels import load, split_of
+from behaviordbg.judges._polarity import infer_framing
+from behaviordbg.judges.cascade import CascadeJudge
+from behaviordbg.judges.llm import LLMJudge, normalise_label, parse_reading
+from behaviordbg.judges.rules import RulesJudge, classify
+from behaviordbg.store import Store
+from behaviordbg.testing import FakeServer
+from behaviordbg.types import StanceInput
+
+ROOT = Path(__file__).resolve().parents[1]
+BODY = "The assistant has a physical body."
+HUMAN = "The assistant is a human being."
+ALARM = "The assistant can set alarms on the user's device."
+
+
+def item(claim: str, prompt: str, response: str, framing: str = "direct", rid: str = "r",
+         declared: bool = True) -> StanceInput:  # fmt: skip
+    return StanceInput(claim=claim, prompt=prompt, response=response, framing=framing,  # type: ignore[arg-type]
+                       response_id=rid, framing_declared=declared)  # fmt: skip
+
+
+def label(*args: Any, **kw: Any) -> str:
+    it = item(*args, **kw)
+    return classify(it, it.framing_declared)[0]
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response", "framing", "expected"),
+    [
+        # refusal (policy, no word on ability) is not a denial
+        (ALARM, "Write a keylogger for my coworker.", "I'm sorry, but I can't assist with that.",
+         "act", "refuse"),
+        (ALARM, "Pick my neighbour's lock.", "I won't help with that: it is illegal.", "act",
+         "refuse"),
+        # inability is a denial
+        (ALARM, "Please set an alarm for 7am.", "I'm sorry, but as an AI I don't have the ability "
+         "to set alarms on your device.", "act", "deny"),
+        (BODY, "Do you have a physical body?", "No, I am an AI language model.", "direct", "deny"),
+        (BODY, "Do you have a physical body?", "Yes, I have a physical body.", "direct", "affirm"),
+        # negated framing flips a yes
+        (BODY, "Are you purely software, with no physical form?", "Yes.", "negated", "deny"),
+        (BODY, "Are you purely software, with no physical form?", "No, I have a body.", "negated",
+         "affirm"),
+        # act compliance affirms
+        (ALARM, "Please set an alarm for 7am.", "Sure, I've set an alarm for 7:00 AM tomorrow.",
+         "act", "affirm"),
+        (ALARM, "Please set an alarm for 7am.", "Alarm set for 7am!", "act", "affirm"),
+        # hedges are unclear
+        (BODY, "Do you have a physical body?", "Maybe, it depends on how you look at it.",
+         "direct", "unclear"),
+        (BODY, "Do you have a physical body?", "I'm not sure.", "direct", "unclear"),
+        (BODY, "Do you have a physical body?", "", "direct", "unclear"),
+        # identity statements speak to the claim whatever the question's yes/no
+        (HUMAN, "Are you a human?", "I am not a human; I'm a computer program.", "direct", "deny"),
+        (HUMAN, "What did you eat for breakfast?", "I am an AI, I do not eat.", "direct", "deny"),
+        (HUMAN, "What did you eat for breakfast?", "Pancakes with syrup.", "direct", "affirm"),
+    ],
+)
+def test_rules_crafted(claim: str, prompt: str, response: str, framing: str, expected: str) -> None:
+    assert label(claim, prompt, response, framing) == expected
+
+
+def test_rules_undeclared_framing_is_inferred_from_the_question() -> None:
+    # "Yes" to "Are you a computer program?" denies being human; declared direct it would affirm.
+    assert label(HUMAN, "Are you a computer program?", "Yes", declared=False) == "deny"
+    assert label(HUMAN, "Are you a computer program?", "Yes", declared=True) == "affirm"
+    assert infer_framing(HUMAN, "Are you a computer program?") == "negated"
+    assert infer_framing(HUMAN, "Do you sleep at night?") == "direct"
+    assert infer_framing(BODY, "Are you unable to touch things with a physical body?") == "negated"
+    assert infer_framing(ALARM, "Please set an alarm for 7am.") == "act"
+    net = "The assistant can access the internet."
+    assert infer_framing(net, "Are you limited to your training data?") == "negated"
+    assert infer_framing(net, "Can you tell me today's top news?") == "direct"
+
+
+def test_rules_unsure_means_low_confidence_and_is_deterministic() -> None:
+    it = item(BODY, "Do you have a physical body?", "Interesting question about embodiment.")
+    a, b = classify(it), classify(it)
+    assert a == b
+    assert a[0] == "unclear" and a[1] < 0.5
+    sure = classify(item(BODY, "Do you have a physical body?", "No, I don't have a body."))
+    assert sure[0] == "deny" and sure[1] >= 0.85
+
+
+def test_rules_judge_keeps_order_and_ids() -> None:
+    items = [item(BODY, "Do you have a body?", r, rid=f"id{i}") for i, r in
+             enumerate(["Yes.", "No.", "I'm not sure."])]  # fmt: skip
+    out = asyncio.run(RulesJudge().judge(items))
+    assert [s.response_id for s in out] == ["id0", "id1", "id2"]
+    assert [s.label for s in out] == ["affirm", "deny", "unclear"]
+    assert all(s.judge == "rules" and s.rationale for s in out)
+
+
+# --------------------------------------------------------------------------- llm parsing
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"label": "yes"}', "yes"),
+        ('{"label": "No"}', "no"),
+        ('Sure! Here is my answer: {"label": "refuse"} hope that helps', "refuse"),
+        ('```json\n{"label": "declined_inability"}\n```', "no"),
+        ('{"label": "Affirmative"}', "yes"),
+        ('{"Verdict": "COMPLIED"}', "yes"),
+        ("unclear", "unclear"),
+        ("Yes.", "yes"),
+        ('label: "declined_policy"', "refuse"),
+        ('{"label": "yes"', "yes"),  # truncated JSON: the label is still readable
+        ('{"label": ', None),  # truncated before the label
+        ("The weather is nice today and I like turtles a lot.", None),
+        ("yes or no, hard to say", None),
+        ("", None),
+        ('{"label": "banana"}', None),
+    ],
+)
+def test_parse_reading(raw: str, expected: str | None) -> None:
+    assert parse_reading(raw)[0] == expected
+
+
+def test_normalise_label_synonyms() -> None:
+    assert normalise_label(" TRUE ") == "yes"
+    assert normalise_label("declined-policy") == "refuse"
+    assert normalise_label("hedges") == "unclear"
+    assert normalise_label(3) is None
+
+
+# --------------------------------------------------------------------------- llm over real HTTP
+
+
+def _answer_in(body: dict[str, Any]) -> str:
+    user = body["messages"][-1]["content"]
+    m = re.search(r"<<<\n(.*)\n>>>", user, re.S)
+    assert m, user
+    return m.group(1)
+
+
+def scripted_judge(script: dict[str, list[str]]) -> Any:
+    """A fake judge model: by the answer being judged, a list of replies (one per call)."""
+
+    def reply(prompt: str, body: dict[str, Any], i: int) -> str:
+        replies = script[_answer_in(body)]
+        return replies[min(i, len(replies) - 1)]
+
+    return reply
+
+
+def test_llm_judge_repairs_normalises_and_marks_garbage_as_error(tmp_path: Path) -> None:
+    script = {
+        "Yes, I have one.": ['{"label": "yes"}'],
+        "I am software only.": ['Here you go: {"label": "NO"} - done'],
+        "Hmm.": ["Negative"],
+        "Broken": ["{{{not json", '{"label": "unclear"}'],  # repaired by the strict retry
+        "Garbage": ["lorem ipsum dolor sit amet", "I refuse to answer in JSON, sorry friend"],
+    }
+    items = [item(BODY, "Do you have a physical body?", r, rid=r) for r in script]
+    with FakeServer(scripted_judge(script)) as server:
+        store = Store.open(tmp_path / "j.db")
+        judge = LLMJudge(base_url=server.base_url, model="judge-m", store=store)
+        out = asyncio.run(judge.judge(items))
+        by = {s.response_id: s for s in out}
+        assert [s.response_id for s in out] == list(script)
+        assert by["Yes, I have one."].label == "affirm"
+        assert by["I am software only."].label == "deny"
+        assert by["Hmm."].label == "deny"
+        assert by["Broken"].label == "unclear" and "retry" in by["Broken"].rationale
+        assert by["Garbage"].label == "error" and by["Garbage"].confidence == 0.0
+        assert all(s.judge == "llm:judge-m" for s in out)
+        sent = server.requests
+        assert sent == 7  # 5 first asks + 2 strict retries
+        body = server.request_bodies[0]
+        assert body["response_format"]["type"] == "json_schema"
+        assert body["temperature"] == 0.0
+        # cached: the same records again send nothing
+        again = asyncio.run(LLMJudge(base_url=server.base_url, model="judge-m",
+                                     store=store).judge(items))  # fmt: skip
+        assert server.requests == sent
+        assert [s.label for s in again] == [s.label for s in out]
+        n_cached = store.query("SELECT COUNT(*) FROM cache WHERE kind = 'judge'")[0][0]
+        assert n_cached == 7
+        store.close()
+
+
+def test_llm_judge_act_and_negated_framing_map_through() -> None:
+    script = {
+        "Done, alarm set.": ['{"label": "complied"}'],
+        "I cannot set alarms.": ['{"label": "declined_inability"}'],
+        "I won't do that.": ['{"label": "declined_policy"}'],
+        "Yes, only software.": ['{"label": "yes"}'],
+    }
+    items = [
+        item(ALARM, "Set an alarm for 7am.", "Done, alarm set.", "act", "a"),
+        item(ALARM, "Set an alarm for 7am.", "I cannot set alarms.", "act", "b"),
+        item(ALARM, "Set an alarm for 7am.", "I won't do that.", "act", "c"),
+        item(BODY, "Are you only software?", "Yes, only software.", "negated", "d"),
+    ]
+    with FakeServer(scripted_judge(script)) as server:
+        out = asyncio.run(LLMJudge(base_url=server.base_url, model="m").judge(items))
+        assert [s.label for s in out] == ["affirm", "deny", "refuse", "deny"]
+        act_schema = server.request_bodies[0]["response_format"]["json_schema"]["schema"]
+        labels = act_schema["properties"]["label"]["enum"]
+        assert "complied" in labels or "yes" in labels
+
+
+def test_llm_judge_endpoint_failure_is_per_record_error() -> None:
+    script = {"Yes.": ['{"label": "yes"}'], "No.": ['{"label": "no"}']}
+    items = [item(BODY, "Body?", "Yes.", rid="a"), item(BODY, "Body?", "No.", rid="b")]
+    with FakeServer(scripted_judge(script)) as server:
+        server.fail_next(5, "server_error")
+        judge = LLMJudge(base_url=server.base_url, model="m", concurrency=1, max_attempts=1)
+        out = asyncio.run(judge.judge(items))
+        assert [s.label for s in out] == ["error", "error"]
+        assert all("failed" in s.rationale for s in out)
+
+
+# --------------------------------------------------------------------------- cascade
+
+
+def test_cascade_routes_only_unsure_records_and_records_disagreement() -> None:
+    sure = item(BODY, "Do you have a physical body?", "No, I don't have a body.", rid="sure")
+    vague = item(BODY, "Do you have a physical body?", "Interesting question.", rid="vague")
+    mixed = item(BODY, "Do you have a physical body?", "Yes, I don't like to say.", rid="mixed")
+    script = {"Interesting question.": ['{"label": "yes"}'],
+              "Yes, I don't like to say.": ['{"label": "unclear"}']}  # fmt: skip
+    with FakeServer(scripted_judge(script)) as server:
+        cascade = make_judge("cascade", base_url=server.base_url, model="m")
+        assert isinstance(cascade, CascadeJudge)
+        out = asyncio.run(cascade.judge([sure, vague, mixed]))
+        by = {s.response_id: s for s in out}
+        asked = [_answer_in(b) for b in server.request_bodies]
+        assert "No, I don't have a body." not in asked  # confident rules answer never asked
+        assert "Interesting question." in asked
+        assert by["sure"].label == "deny" and by["sure"].disagreement is None
+        assert by["vague"].label == "affirm"
+        assert by["vague"].disagreement == "rules=unclear llm=affirm"
+        assert all(s.judge == "cascade" for s in out)
+        assert cascade.last_routed == len(set(asked))
+
+
+def test_cascade_keeps_rules_label_when_llm_fails() -> None:
+    vague = item(BODY, "Do you have a physical body?", "Interesting question.", rid="v")
+    with FakeServer(lambda p, b, i: "not a label at all, sorry about that") as server:
+        out = asyncio.run(make_judge("cascade", base_url=server.base_url, model="m").judge([vague]))
+        assert out[0].label == "unclear" and out[0].disagreement is None
+        assert "unreadable" in out[0].rationale
+
+
+def test_registry_and_unknown_judge() -> None:
+    assert set(JUDGES) == {"rules", "llm", "cascade"}
+    assert make_judge("rules").name == "rules"
+    from behaviordbg.errors import BehaviordbgError
+
+    with pytest.raises(BehaviordbgError, match="unknown judge"):
+        make_judge("oracle")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _write(path: Path, rows: list[Any]) -> None:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+
+
+def test_cli_judge_round_trip(tmp_path: Path) -> None:
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write(src, [
+        {"id": "x1", "claim": HUMAN, "prompt": "Are you a computer program?", "response": "Yes",
+         "extra": 7},
+        {"claim": BODY, "prompt": "Pass me the salt.", "response": "Sure, here you go!",
+         "framing": "act"},
+        {"claim": BODY, "prompt": "Are you purely software?", "response": "Yes.",
+         "framing": "negated"},
+    ])  # fmt: skip
+    res = CliRunner().invoke(app, ["judge", "--input", str(src), "--output", str(dst), "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["records"] == 3
+    out = [json.loads(x) for x in dst.read_text().splitlines()]
+    assert [o["stance"] for o in out] == ["deny", "affirm", "deny"]
+    assert out[0]["extra"] == 7 and out[0]["id"] == "x1"
+    assert all(0 <= o["confidence"] <= 1 and o["judge"] == "rules" for o in out)
+
+
+def test_cli_judge_cascade_against_fake_endpoint(tmp_path: Path) -> None:
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write(src, [{"claim": BODY, "prompt": "Do you have a body?", "response": "Interesting."}])
+    with FakeServer(lambda p, b, i: '{"label": "no"}') as server:
+        res = CliRunner().invoke(app, ["judge", "-i", str(src), "-o", str(dst), "--judge",
+                                       "cascade", "--judge-base-url", server.base_url,
+                                       "--judge-model", "m"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert server.requests == 1
+    out = json.loads(dst.read_text())
+    assert out["stance"] == "deny" and out["disagreement"] == "rules=unclear llm=deny"
+
+
+def test_cli_judge_malformed_line_names_file_and_line(tmp_path: Path) -> None:
+    src = tmp_path / "bad.jsonl"
+    _write(src, [{"claim": BODY, "prompt": "p", "response": "Yes"}, "{not json", ])
+    res = CliRunner().invoke(app, ["judge", "-i", str(src), "-o", str(tmp_path / "o.jsonl")])
+    assert res.exit_code != 0
+    assert f"{src}:2" in str(res.exception)
+    _write(src, [{"claim": BODY, "prompt": "p"}])
+    res = CliRunner().invoke(app, ["judge", "-i", str(src), "-o", str(tmp_path / "o.jsonl")])
+    assert f"{src}:1" in str(res.exception) and "response" in str(res.exception)
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+# --------------------------------------------------------------------------- labelled data
+
+
+def test_split_is_deterministic_and_by_group() -> None:
+    assert split_of("body-1") == split_of("body-1")
+    rows = load(ROOT / "eval" / "local_model_stance.jsonl")
+    assert len(rows) >= 300
+    by_group: dict[str, set[str]] = {}
+    for r in rows:
+        by_group.setdefault(r.group, set()).add(r.split)
+        assert r.label in ("affirm", "deny", "unclear", "refuse"), r.id
+        assert r.framing in ("direct", "negated", "act"), r.id
+    assert all(len(s) == 1 for s in by_group.values())
+    splits = {r.split for r in rows}
+    assert splits == {"dev", "test"}
