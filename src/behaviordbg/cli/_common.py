@@ -5,10 +5,22 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from ..store import DEFAULT_DB
 
@@ -33,3 +45,58 @@ def emit_json(obj: Any) -> None:
     """Print one JSON object as the last line of stdout (the --json contract)."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:5.1f}/s" if task.speed else "   -/s", style="cyan")
+
+
+class StageProgress:
+    """Progress of one stage on stderr: a rich bar (done/total, rate, ETA, failures) on a terminal,
+    and a plain line every 10% elsewhere (CI logs), so long work is never silent."""
+
+    def __init__(self, label: str, failures: str = "errors") -> None:
+        self.label = label
+        self.failures = failures
+        self._bar: Progress | None = None
+        if err_console.is_terminal:
+            self._bar = Progress(
+                TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                TextColumn(f"[red]{{task.fields[errors]}} {failures}"), console=err_console,
+            )
+        self._task: Any = None
+        self._total = 0
+        self._done = 0
+        self._errors = 0
+        self._next_pct = 10
+        self._t0 = time.monotonic()
+
+    def start(self, total: int, done: int = 0) -> None:
+        self._total, self._done, self._t0 = total, done, time.monotonic()
+        if self._bar is not None:
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=total, completed=done, errors=0)
+        else:
+            err_console.print(f"{self.label}: {total} to do, {done} already done")
+
+    def advance(self, n: int = 1, *, errors: int = 0) -> None:
+        self._done += n
+        self._errors += errors
+        if self._bar is not None:
+            if self._task is not None:
+                self._bar.update(self._task, advance=n, errors=self._errors)
+            return
+        pct = 100 * self._done // max(self._total, 1)
+        if pct >= self._next_pct:
+            self._next_pct = (pct // 10 + 1) * 10
+            elapsed = time.monotonic() - self._t0
+            err_console.print(
+                f"{self.label}: {self._done}/{self._total} ({pct}%), {elapsed:.0f} s,"
+                f" {self._errors} {self.failures}"
+            )
+
+    def finish(self) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.stop()

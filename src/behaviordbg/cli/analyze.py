@@ -10,7 +10,6 @@ import shlex
 from typing import Any, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -19,34 +18,23 @@ from .. import pipeline
 from ..errors import BehaviordbgError
 from ..store import Store
 from ..types import SEVERITIES
-from ._common import DbOption, JsonOption, console, emit_json, err_console, resolve_db
+from ._common import (
+    DbOption,
+    JsonOption,
+    StageProgress,
+    console,
+    emit_json,
+    err_console,
+    resolve_db,
+)
 from .run import RichProgress, _resume_hint
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
 
-class JudgeProgress:
-    """A progress bar on stderr for judging: done/total and records the judge could not label."""
-
-    def __init__(self) -> None:
-        self._progress = Progress(
-            TextColumn("[bold]judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("[red]{task.fields[errors]} unlabelled"), console=err_console,
-        )
-        self._task: Any = None
-        self._errors = 0
-
-    def start(self, total: int, done: int = 0) -> None:
-        self._progress.start()
-        self._task = self._progress.add_task("judge", total=total, completed=done, errors=0)
-
-    def advance(self, n: int = 1, *, errors: int = 0) -> None:
-        self._errors += errors
-        if self._task is not None:
-            self._progress.update(self._task, advance=n, errors=self._errors)
-
-    def finish(self) -> None:
-        self._progress.stop()
+def JudgeProgress() -> StageProgress:
+    """The judging bar: done/total and records the judge could not label."""
+    return StageProgress("judging", "unlabelled")
 
 
 JudgeOption = typer.Option(
@@ -183,7 +171,7 @@ def analyze(
     _check_fail_on(fail_on)
     opts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
                          embeddings_model)
-    progress = JudgeProgress() if (not json_out and err_console.is_terminal) else None
+    progress = JudgeProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
         summary = pipeline.analyze_run(store, run_id, opts, progress)
     if json_out:
@@ -256,7 +244,7 @@ def check(
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
     )
-    show = not json_out and err_console.is_terminal
+    show = not json_out
     with Store.open(resolve_db(db)) as store:
         try:
             run, summary = pipeline.check(

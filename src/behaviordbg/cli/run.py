@@ -9,61 +9,26 @@ import shlex
 from typing import Any, Optional
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
 from ..store import Store
-from ._common import DbOption, JsonOption, console, emit_json, err_console, resolve_db
+from ._common import (
+    DbOption,
+    JsonOption,
+    StageProgress,
+    console,
+    emit_json,
+    err_console,
+    resolve_db,
+)
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:5.1f}/s" if task.speed else "   -/s", style="cyan")
-
-
-class RichProgress:
-    """A progress bar on stderr: done/total, rate, ETA and the number of failed queries."""
-
-    def __init__(self) -> None:
-        self._progress = Progress(
-            TextColumn("[bold]probing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("[red]{task.fields[errors]} errors"),
-            console=err_console,
-            transient=False,
-        )
-        self._task: Any = None
-        self._errors = 0
-
-    def start(self, total: int, done: int = 0) -> None:
-        self._progress.start()
-        self._task = self._progress.add_task("probe", total=total, completed=done, errors=0)
-
-    def advance(self, n: int = 1, *, errors: int = 0) -> None:
-        self._errors += errors
-        if self._task is not None:
-            self._progress.update(self._task, advance=n, errors=self._errors)
-
-    def finish(self) -> None:
-        if self._task is not None:
-            self._progress.stop()
+def RichProgress() -> StageProgress:
+    """The probing bar (kept as a name the other commands use)."""
+    return StageProgress("probing", "errors")
 
 
 def _resume_hint(run_id: str, db: str | None) -> str:
@@ -131,7 +96,7 @@ def run(
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts, resume=resume,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
     )
-    progress = RichProgress() if (not json_out and err_console.is_terminal) else None
+    progress = RichProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
         try:
             summary = pipeline.run_probes(store, opts, progress)
