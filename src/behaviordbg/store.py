@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
+
 from .types import (
     AnswerCluster,
     Answer,
@@ -265,7 +267,7 @@ class Store:
         conn.execute("PRAGMA foreign_keys = ON")
         store = cls(conn, db, readonly)
         if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             store.migrate()
         return store
@@ -281,12 +283,23 @@ class Store:
         for name, sql in MIGRATIONS:
             if name in done:
                 continue
-            with self.conn:
+            # Two processes may open a new database at once: take the write lock first and
+            # re-check inside it, so one applies the migration (DDL included, atomically) and the
+            # other waits (busy_timeout) and then skips it.
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self.conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+                    self.conn.execute("COMMIT")
+                    continue
                 for stmt in _split_sql(sql):
                     self.conn.execute(stmt)
                 self.conn.execute(
                     "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, now_iso())
                 )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
             applied.append(name)
         return applied
 
@@ -755,6 +768,19 @@ class Store:
 def _like_prefix(text: str) -> str:
     """A LIKE pattern matching `text` as a literal prefix (with ESCAPE '\\')."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@retry(retry=retry_if_exception(_is_locked), wait=wait_random(0.01, 0.1),
+       stop=stop_after_delay(30), reraise=True)
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch a database to WAL once. SQLite answers SQLITE_BUSY at once (no busy handler) when
+    two processes switch a new file at the same moment, so that case is retried here."""
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
 
 
 def _split_sql(script: str) -> list[str]:

@@ -15,6 +15,16 @@ from ._escape import csv_cell, jira_inline, jira_noformat
 
 PRIORITY = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low"}
 ISSUE_TYPE = "Bug"
+# Jira's default text-field limit (jira.text.field.character.limit), also Excel's cell limit: a
+# longer Description fails the import. Long model answers are clipped; the json export has them.
+DESCRIPTION_LIMIT = 32_767
+ANSWER_LIMIT = 2_000
+
+
+def _clip(text: str, limit: int = ANSWER_LIMIT) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... {len(text) - limit} more characters: see the json export]"
 
 
 def _label(text: str) -> str:
@@ -31,15 +41,21 @@ def description(bug: dict[str, Any], run: dict[str, Any]) -> str:
         f" status {jira_inline(bug.get('status') or 'new')}",
     ]
     if bug.get("summary"):
-        parts.append(jira_inline(bug["summary"]))
+        parts.append(jira_inline(bug["summary"], ANSWER_LIMIT))
     parts.append("h3. Repro")
-    parts += [jira_noformat(p) for p in bug.get("repro") or []]
+    parts += [jira_noformat(_clip(p)) for p in bug.get("repro") or []]
     parts.append("h3. Answers")
-    for i, e in enumerate(bug.get("evidence") or [], 1):
-        parts.append(f"{i}. {jira_inline(e['framing'])} / stance *{jira_inline(e['stance'])}*"
-                     f" ({jira_inline(e['claim_id'])})")
-        parts.append(jira_noformat(f"Q: {e['prompt']}\nA: {e['response']}"))
-    parts.append(f"Triage: behaviordbg triage {jira_inline(bug['fingerprint'])} --status ...")
+    triage = f"Triage: behaviordbg triage {jira_inline(bug['fingerprint'])} --status ..."
+    evidence = bug.get("evidence") or []
+    for i, e in enumerate(evidence, 1):
+        item = [f"{i}. {jira_inline(e['framing'])} / stance *{jira_inline(e['stance'])}*"
+                f" ({jira_inline(e['claim_id'])})",
+                jira_noformat(f"Q: {_clip(e['prompt'])}\nA: {_clip(e['response'])}")]
+        if len("\n".join([*parts, *item, triage])) > DESCRIPTION_LIMIT - 200:
+            parts.append(f"({len(evidence) - i + 1} more answers: see the json export)")
+            break
+        parts += item
+    parts.append(triage)
     return "\n".join(parts)
 
 
