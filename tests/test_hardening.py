@@ -426,3 +426,64 @@ def test_dashboard_binds_to_localhost_by_default(tmp_path: Path,
     assert res.exit_code == 0, res.output
     assert calls[-1][calls[-1].index("--server.address") + 1] == "0.0.0.0"  # only when asked
     assert os.fspath(db.resolve()) in calls[-1]
+
+
+def _judge_or_answer(prompt: str, body: dict[str, Any], i: int) -> str:
+    """One fake endpoint for both roles: judge requests get a JSON label, probes a plain answer."""
+    if "response_format" in body:
+        return '{"label": "no"}'
+    return "No, I can't do that: I am a text-only assistant."
+
+
+@pytest.mark.slow  # a real subprocess: CLI start-up dominates
+def test_sigkill_mid_analysis_then_rerun_judges_only_what_is_missing(
+    fake_server_factory: Any, tmp_path: Path
+) -> None:
+    """An analysis killed with SIGKILL loses no judge work: verdicts that came back were cached the
+    moment they arrived, so the next analysis asks the judge only for the rest and completes."""
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(TINY)
+    db = str(tmp_path / "kill.db")
+    server = fake_server_factory(_judge_or_answer)
+    probe = subprocess.run(
+        cli("run", str(suite), "--base-url", server.base_url, "--model", "m", "--samples", "4",
+            "--db", db, "--json"),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    answers = PROMPTS * 4
+    after_probe = server.requests
+
+    server.latency = 0.4  # the judge is slow: the kill lands mid-analysis
+    judge_args = ("analyze", "latest", "--db", db, "--judge", "llm", "--judge-base-url",
+                  server.base_url, "--judge-model", "judge-m", "--json")
+    proc = subprocess.Popen(cli(*judge_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    cached = 0
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                break
+            (cached,), = sql(db, "SELECT COUNT(*) FROM cache WHERE kind = 'judge'")
+            if cached >= 4:
+                break
+            threading.Event().wait(0.1)
+        assert proc.poll() is None, "the analysis finished before it could be killed"
+        proc.kill()
+    finally:
+        proc.communicate(timeout=30)
+    assert 4 <= cached < answers
+    assert sql(db, "SELECT status FROM analyses") == [("running",)]  # killed: never completed
+
+    server.latency = 0.0
+    before = server.requests
+    again = subprocess.run(cli(*judge_args), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    doc = json.loads(again.stdout.strip().splitlines()[-1])
+    assert doc["judge_errors"] == 0
+    judge_requests = server.requests - before
+    assert 0 < judge_requests <= answers - cached  # what was judged before the kill is not asked again
+    assert before - after_probe >= cached
+    (complete,), = sql(db, "SELECT COUNT(*) FROM analyses WHERE status = 'complete'")
+    (judged,), = sql(db, "SELECT COUNT(*) FROM stances")
+    assert complete == 1 and judged == answers
