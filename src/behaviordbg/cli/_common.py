@@ -41,6 +41,45 @@ JsonOption = typer.Option(
 )
 
 
+# Options shared by `run` and `check` (one definition, so their help cannot drift apart).
+SuitePathsArg = typer.Argument(
+    None, help="Suite files or directories (default: the shipped probes/).", show_default=False
+)
+BaseUrlOption = typer.Option(
+    None, "--base-url", help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 or"
+    " http://localhost:8000/v1 (vLLM), http://localhost:11434/v1 (Ollama). Default: the"
+    " embedded local model.",
+)
+ModelOption = typer.Option(None, "--model", help="Model id at that endpoint.")
+ApiKeyEnvOption = typer.Option(
+    "OPENAI_API_KEY", "--api-key-env",
+    help="Name of the environment variable holding the API key (the key itself is never stored).",
+)
+SamplesOption = typer.Option(
+    1, "--samples", min=1, help="Answers per prompt (sent as `n` when the server supports it);"
+    " more samples make bugs certain and find unstable answers.",
+)
+TemperatureOption = typer.Option(0.7, "--temperature", min=0.0)
+MaxTokensOption = typer.Option(160, "--max-tokens", min=1)
+ConcurrencyOption = typer.Option(
+    8, "--concurrency", min=1,
+    help="Requests in flight at once (the embedded model: at most its 2 slots).",
+)
+TimeoutOption = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per attempt.")
+MaxAttemptsOption = typer.Option(
+    5, "--max-attempts", min=1,
+    help="Attempts per request (429, 5xx, timeouts and dropped connections are retried).",
+)
+ManifestOption = typer.Option(
+    None, "--manifest", help="Deployment manifest (a path, or a shipped name like `chat`)."
+)
+LabelOption = typer.Option("", "--label", help="A note stored with the run, e.g. `ckpt-1200`.")
+LimitOption = typer.Option(
+    None, "--limit", min=1, help="Ask at most this many queries (a quick smoke run)."
+)
+ClaimOption = typer.Option(None, "--claim", help="Only this claim id (repeatable).")
+
+
 def emit_json(obj: Any) -> None:
     """Print one JSON object as the last line of stdout (the --json contract)."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str) + "\n")

@@ -19,6 +19,20 @@ from ..errors import BehaviordbgError
 from ..store import Store
 from ..types import SEVERITIES
 from ._common import (
+    ApiKeyEnvOption,
+    BaseUrlOption,
+    ClaimOption,
+    ConcurrencyOption,
+    LabelOption,
+    LimitOption,
+    ManifestOption,
+    MaxAttemptsOption,
+    MaxTokensOption,
+    ModelOption,
+    SamplesOption,
+    SuitePathsArg,
+    TemperatureOption,
+    TimeoutOption,
     DbOption,
     JsonOption,
     StageProgress,
@@ -183,34 +197,20 @@ def analyze(
 
 
 def check(
-    suite_paths: Optional[list[str]] = typer.Argument(  # noqa: UP007
-        None, help="Suite files or directories (default: the shipped probes/).", show_default=False
-    ),
-    base_url: Optional[str] = typer.Option(  # noqa: UP007
-        None, "--base-url", help="OpenAI-compatible endpoint. Default: the embedded local model."
-    ),
-    model: Optional[str] = typer.Option(None, "--model", help="Model id at that endpoint."),  # noqa: UP007
-    api_key_env: str = typer.Option(
-        "OPENAI_API_KEY", "--api-key-env",
-        help="Environment variable holding the API key (the key itself is never stored).",
-    ),
-    samples: int = typer.Option(1, "--samples", min=1, help="Answers per prompt; more samples"
-                                " make bugs certain and find unstable answers."),
-    temperature: float = typer.Option(0.7, "--temperature", min=0.0),
-    max_tokens: int = typer.Option(160, "--max-tokens", min=1),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
-    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per attempt."),
-    max_attempts: int = typer.Option(5, "--max-attempts", min=1, help="Attempts per request."),
-    manifest: Optional[str] = typer.Option(  # noqa: UP007
-        None, "--manifest", help="Deployment manifest (a path, or a shipped name like `chat`)."
-    ),
-    label: str = typer.Option("", "--label", help="A note stored with the run, e.g. `ckpt-1200`."),
-    limit: Optional[int] = typer.Option(  # noqa: UP007
-        None, "--limit", min=1, help="Ask at most this many queries (a quick smoke run)."
-    ),
-    claim: Optional[list[str]] = typer.Option(  # noqa: UP007
-        None, "--claim", help="Only this claim id (repeatable)."
-    ),
+    suite_paths: Optional[list[str]] = SuitePathsArg,  # noqa: UP007 - typer needs Optional
+    base_url: Optional[str] = BaseUrlOption,  # noqa: UP007
+    model: Optional[str] = ModelOption,  # noqa: UP007
+    api_key_env: str = ApiKeyEnvOption,
+    samples: int = SamplesOption,
+    temperature: float = TemperatureOption,
+    max_tokens: int = MaxTokensOption,
+    concurrency: int = ConcurrencyOption,
+    timeout: float = TimeoutOption,
+    max_attempts: int = MaxAttemptsOption,
+    manifest: Optional[str] = ManifestOption,  # noqa: UP007
+    label: str = LabelOption,
+    limit: Optional[int] = LimitOption,  # noqa: UP007
+    claim: Optional[list[str]] = ClaimOption,  # noqa: UP007
     judge: str = JudgeOption,
     judge_base_url: Optional[str] = JudgeUrlOption,  # noqa: UP007
     judge_model: Optional[str] = JudgeModelOption,  # noqa: UP007
