@@ -32,13 +32,13 @@ _YES_LEAD = re.compile(
     r"^(i (?:certainly|definitely|absolutely|surely) (?:can|do|am|will)\b|sometimes|yes|yeah|yep|yup|sure|certainly|absolutely|of course|indeed|definitely|correct|"
     r"that's (right|correct|true)|true\b|right\b|ok\b|okay|alright|all right|great|done|"
     r"i do\b|i can\b(?! ?not)|i could\b|i will\b|i'll\b|i have\b(?!n't| not| no\b)|i've\b|"
-    r"i'd be (happy|glad)|i would be (happy|glad)|happy to|glad to|here)"
+    r"i'd be (happy|glad)|i would be (happy|glad)|happy to|glad to|here|no problem|no worries)"
 )
 _NO_LEAD = re.compile(
-    r"^(no\b|nope|nah|not really|not at all|not exactly|never|negative|unfortunately|false\b|"
+    r"^(no\b(?![ ,!-]*(?:problem|worries|prob)\b)|nope|nah|not really|not at all|not exactly|never|negative|false\b|"
     r"(?:certainly|absolutely|of course|definitely|surely) not\b|none\b|nothing\b|zero\b|"
     r"non-?existent|not possible|impossible|0\b|not available|that information is not|i (?:could|would)(?: not|n't)\b|"
-    r"(i'm |i am )?sorry|i apologi[sz]e|i (don't|do not|can't|cannot|can not|am not|haven't|"
+    r"i (don't|do not|can't|cannot|can not|am not|haven't|"
     r"have not|have no|won't|will not|lack|never)\b|i'm (not|unable)\b|i am unable)"
 )
 _NEG_SELF = re.compile(
@@ -58,7 +58,7 @@ _ID_STMT = re.compile(
 _NOT_ABOUT_SELF = re.compile(r"\s*(?:really )?(?:want|like|think|feel like|mind|care|believe|need|recommend)")
 _AS_AN_AI = re.compile(r"\bas an? (ai|artificial|language model|text-based|computer program|machine)")
 _COMPLY = re.compile(
-    r"^(sure|certainly|of course|absolutely|okay|ok|alright|done|here|great)\b|"
+    r"^(sure|certainly|of course|absolutely|okay|ok|alright|done|here|great|no problem|no worries)\b|"
     r"\b(here(?: is|'s| are)|i(?:'ve| have) (?:set|sent|created|scheduled|added|ordered|booked|"
     r"turned|called|made|placed|saved|noted|remembered|opened|searched|found)|"
     r"(?:alarm|reminder|message|email|order) (?:is |has been )?(?:set|sent|placed|scheduled))\b|```"
@@ -134,14 +134,23 @@ def _identity_content(claim: str, text: str) -> StanceLabel | None:
     return None
 
 
+# An apology is not an answer: "I'm sorry, but yes" says yes, "Unfortunately, I can't" says no
+# through what follows. Read the leading yes/no after it.
+_APOLOGY = re.compile(
+    r"^(?:(?:i'm |i am )?(?:so |very |really )?sorry|i apologi[sz]e|my apologies|unfortunately)"
+    r"(?: for [^,.:;!]{0,60})?[,.:;!]*\s*(?:but\s*)?,?\s*"
+)
+
+
 def _signals(claim: str, prompt: str, text: str) -> _Signals:
     head1 = _head(text, 1)
     head2 = _head(text, 2)
     lead: Reading | None = None
     explicit_only = not is_yes_no_question(prompt) and not is_request(prompt)
-    if _NO_LEAD.match(text):
+    after = _APOLOGY.sub("", text, count=1)
+    if _NO_LEAD.match(after):
         lead = "no"
-    elif _YES_LEAD.match(text) and not (explicit_only and _FIRST_PERSON.match(text)):
+    elif _YES_LEAD.match(after) and not (explicit_only and _FIRST_PERSON.match(after)):
         lead = "yes"
     content = _identity_content(claim, head2)
     why = ""
