@@ -40,6 +40,15 @@ def test_fingerprint_ignores_run_answers_rates_and_order() -> None:
     assert fingerprint(dataclasses.replace(r1, rules=("r1",))) != fingerprint(r1)
 
 
+def test_paraphrase_fingerprint_does_not_depend_on_which_framings_were_decisive() -> None:
+    """One run's negated answers tip to deny, the next run's stay unclear: still the same bug."""
+    base = Contradiction(kind="paraphrase", claims=("alarm",), summary="s", rate=1, confidence=1,
+                         severity_score=0.5, evidence=(), detail={"framings": ["direct", "negated"]})
+    other_run = dataclasses.replace(base, detail={"framings": ["direct"]})
+    assert fingerprint(base) == fingerprint(other_run)
+    assert fingerprint(base) != fingerprint(dataclasses.replace(base, claims=("other",)))
+
+
 def test_to_bugs_groups_and_titles() -> None:
     bugs = to_bugs([_say_do(0.8), _say_do(0.5, 0.5, ("r3", "r4"))], CLAIMS)
     assert len(bugs) == 1

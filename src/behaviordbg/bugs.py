@@ -24,8 +24,10 @@ def fingerprint_key(c: Contradiction) -> list[object]:
     key: list[object] = [c.kind, sorted(c.claims)]
     if c.kind == "rule":
         key.append(sorted(c.rules))
-    elif c.kind in ("say_do", "paraphrase"):
+    elif c.kind == "say_do":  # which way round: "says yes, does no" is not "says no, does yes"
         key.append(sorted(str(f) for f in c.detail.get("framings", ())))
+    # paraphrase: the claim alone. Which framings happened to be decisive varies from run to run,
+    # and the bug must keep its identity across runs.
     return key
 
 
