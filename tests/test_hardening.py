@@ -487,3 +487,15 @@ def test_sigkill_mid_analysis_then_rerun_judges_only_what_is_missing(
     (complete,), = sql(db, "SELECT COUNT(*) FROM analyses WHERE status = 'complete'")
     (judged,), = sql(db, "SELECT COUNT(*) FROM stances")
     assert complete == 1 and judged == answers
+
+
+@pytest.mark.parametrize("args", [["bugs", "latest"], ["analyze", "latest"], ["diff", "a", "b"]])
+def test_json_failures_still_end_with_one_json_object(args: list[str], tmp_path: Path) -> None:
+    """Scripts reading the last stdout line get the error, not an empty string."""
+    db = tmp_path / "empty.db"
+    Store.open(db).close()  # a database with no runs
+    proc = subprocess.run(cli(*args, "--db", str(db), "--json"), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert doc["ok"] is False and doc["exit_code"] == 2 and "no run" in doc["error"]

@@ -50,7 +50,11 @@ def main() -> None:
     try:
         app()
     except (BehaviordbgError, StoreError) as err:
-        from ._common import err_console
+        from rich.markup import escape
 
-        err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
+        from ._common import emit_json, err_console, error_doc, json_requested
+
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        if json_requested():
+            emit_json(error_doc(err))
         sys.exit(2)

@@ -80,6 +80,36 @@ LimitOption = typer.Option(
 ClaimOption = typer.Option(None, "--claim", help="Only this claim id (repeatable).")
 
 
+def error_doc(err: BaseException) -> dict[str, Any]:
+    """A failure as the --json contract's last line: scripts see why, not an empty stdout."""
+    return {
+        "ok": False,
+        "error": getattr(err, "message", None) or str(err),
+        "hint": getattr(err, "hint", ""),
+        "exit_code": 2,
+    }
+
+
+def fail(err: BaseException) -> typer.Exit:
+    """Print a known error (and its JSON form under --json); return the Exit(2) to raise."""
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+    if json_requested():
+        emit_json(error_doc(err))
+    return typer.Exit(2)
+
+
+def json_requested() -> bool:
+    """Whether this invocation asked for --json (from the click context, else the command line)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and (ctx.params.get("json_out") or ctx.params.get("as_json")):
+        return True
+    return "--json" in sys.argv[1:]
+
+
 def emit_json(obj: Any) -> None:
     """Print one JSON object as the last line of stdout (the --json contract)."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str) + "\n")

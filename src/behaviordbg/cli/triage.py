@@ -19,7 +19,7 @@ from ..errors import BehaviordbgError
 from ..export import FORMATS
 from ..store import Store, StoreError
 from ..types import BUG_STATUSES
-from ._common import DbOption, JsonOption, console, emit_json, err_console, resolve_db
+from ._common import DbOption, JsonOption, console, emit_json, err_console, fail, resolve_db
 
 STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
@@ -32,8 +32,7 @@ def _open(db: str | None, *, readonly: bool = False) -> Iterator[Store]:
         with Store.open(resolve_db(db), readonly=readonly) as store:
             yield store
     except (BehaviordbgError, StoreError) as err:
-        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
-        raise typer.Exit(2) from err
+        raise fail(err) from err
 
 
 def _clip(text: str, n: int) -> str:
