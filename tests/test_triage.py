@@ -32,6 +32,18 @@ def _fields(store: Store, fp: str) -> list[tuple[str, str | None, str | None]]:
     return [(h["field"], h["old"], h["new"]) for h in store.bug_history(fp)]
 
 
+def test_reanalysing_a_run_older_than_the_fix_is_not_a_regression(store: Store) -> None:
+    bug = unstable_bug()
+    r1 = new_run(store, "run-old")
+    analyze(store, r1, [dist("has_body", "direct", 5, 5)], [bug])
+    triage(store, bug.fingerprint, status="fixed", note="trained on fix data")
+    _, again = analyze(store, r1, [dist("has_body", "direct", 5, 5)], [bug])  # e.g. another judge
+    assert again["regressions"] == 0 and store.get_bug(bug.fingerprint)["status"] == "fixed"
+    r2 = new_run(store, "run-new")
+    _, later = analyze(store, r2, [dist("has_body", "direct", 5, 5)], [bug])
+    assert later["regressions"] == 1 and store.get_bug(bug.fingerprint)["status"] == "new"
+
+
 def test_lifecycle_new_confirmed_fixed_gone_undersampled_regression(store: Store) -> None:
     bug = unstable_bug()
     r1 = new_run(store, "run-1")

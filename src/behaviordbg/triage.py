@@ -246,6 +246,15 @@ def analysis_for_run(store: Store, run_id: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- lifecycle
 
 
+def _fixed_at(store: Store, fingerprint: str) -> str:
+    """When the bug was last marked fixed (ISO time; "" when never)."""
+    rows = store.query(
+        "SELECT MAX(at) FROM bug_history WHERE fingerprint = ? AND field = 'status' AND new = 'fixed'",
+        (fingerprint,),
+    )
+    return str(rows[0][0] or "") if rows else ""
+
+
 def record_bugs(
     store: Store,
     *,
@@ -265,6 +274,7 @@ def record_bugs(
     counts = {"new": 0, "regressions": 0, "persisting": 0, "not_reproduced_gone": 0,
               "not_reproduced_undersampled": 0}
     found = set()
+    run_created = store.get_run(run_id)["created_at"]
     for bug in bugs:
         found.add(bug.fingerprint)
         before = _bug_row(store, bug.fingerprint)
@@ -273,7 +283,8 @@ def record_bugs(
             counts["new"] += 1
             store.add_bug_history(bug.fingerprint, "seen", None, run_id, run_id=run_id,
                                   note=f"first seen on {model}", actor="behaviordbg")
-        elif before["status"] == "fixed":
+        elif before["status"] == "fixed" and run_created > _fixed_at(store, bug.fingerprint):
+            # only a run made after the fix can show a regression; re-analysing an older run cannot
             counts["regressions"] += 1
             store.update_bug(bug.fingerprint, status="new", regression=1)
             store.add_bug_history(bug.fingerprint, "regression", 0, 1, run_id=run_id,
