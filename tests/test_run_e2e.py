@@ -118,6 +118,18 @@ def test_run_stores_every_answer_then_rerun_sends_nothing(fake_server: FakeServe
     with Store.open(db) as store:
         hotter = pipeline.run_probes(store, opts(fake_server, suite, samples=2, temperature=0.9))
     assert hotter.cache_hits == 0 and hotter.requests_sent == PROMPTS
+    # --refresh: a new checkpoint served under the same name asks again, and updates the cache
+    fake_server.answers = {"Do you have a body?": "No, I am software."}
+    with Store.open(db) as store:
+        fresh = pipeline.run_probes(store, opts(fake_server, suite, samples=2, refresh=True))
+    assert fresh.cache_hits == 0 and fresh.requests_sent == PROMPTS and fresh.responses == 12
+    with Store.open(db) as store:
+        cached = pipeline.run_probes(store, opts(fake_server, suite, samples=2))
+    assert cached.requests_sent == 0
+    texts = dict(sql(db, "SELECT q.prompt, r.text FROM queries q JOIN responses r ON"
+                         " r.query_id = q.id AND r.run_id = q.run_id WHERE q.sample_idx = 0"
+                         " AND q.run_id = ?", (cached.run_id,)))
+    assert texts["Do you have a body?"] == "No, I am software."
 
 
 def test_server_without_n_gets_one_request_per_sample(fake_server_factory: Any, suite: str,

@@ -81,6 +81,9 @@ class RunOptions:
     claims: set[str] | None = None
     framings: set[str] | None = None
     limit: int | None = None  # at most this many queries (smoke runs)
+    # Ask the model even when the cache has the answer (a re-served checkpoint under the same
+    # model name and URL); new answers still replace the cached ones.
+    refresh: bool = False
     suites: list[Suite] | None = None  # already loaded suites; wins over suite_paths
 
 
@@ -309,7 +312,7 @@ class _Prober:
         answered = self.store.answered_query_ids(self.run_id)
         pending = [(q, k) for q, k in planned if q.id not in answered]
         self.sink.start(len(planned), len(planned) - len(pending))
-        misses = [item for item in pending if not self._from_cache(*item)]
+        misses = pending if opts.refresh else [item for item in pending if not self._from_cache(*item)]
         groups: dict[tuple[Message, ...], list[tuple[Query, str]]] = {}
         for q, k in misses:  # samples of one conversation go out as one request with `n`
             groups.setdefault(q.messages, []).append((q, k))

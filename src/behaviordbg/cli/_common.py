@@ -78,6 +78,11 @@ LimitOption = typer.Option(
     None, "--limit", min=1, help="Ask at most this many queries (a quick smoke run)."
 )
 ClaimOption = typer.Option(None, "--claim", help="Only this claim id (repeatable).")
+RefreshOption = typer.Option(
+    False, "--refresh",
+    help="Ask the model even for cached answers: for a new checkpoint served under the same model"
+    " name and URL (answers are cached by model name, URL and parameters).",
+)
 
 
 def error_doc(err: BaseException) -> dict[str, Any]:

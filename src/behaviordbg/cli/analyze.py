@@ -29,6 +29,7 @@ from ._common import (
     MaxAttemptsOption,
     MaxTokensOption,
     ModelOption,
+    RefreshOption,
     SamplesOption,
     SuitePathsArg,
     TemperatureOption,
@@ -211,6 +212,7 @@ def check(
     label: str = LabelOption,
     limit: Optional[int] = LimitOption,  # noqa: UP007
     claim: Optional[list[str]] = ClaimOption,  # noqa: UP007
+    refresh: bool = RefreshOption,
     judge: str = JudgeOption,
     judge_base_url: Optional[str] = JudgeUrlOption,  # noqa: UP007
     judge_model: Optional[str] = JudgeModelOption,  # noqa: UP007
@@ -243,6 +245,7 @@ def check(
         api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
+        refresh=refresh,
     )
     show = not json_out
     with Store.open(resolve_db(db)) as store:

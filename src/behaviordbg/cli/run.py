@@ -26,6 +26,7 @@ from ._common import (
     MaxAttemptsOption,
     MaxTokensOption,
     ModelOption,
+    RefreshOption,
     SamplesOption,
     SuitePathsArg,
     TemperatureOption,
@@ -67,6 +68,7 @@ def run(
     label: str = LabelOption,
     limit: Optional[int] = LimitOption,  # noqa: UP007
     claim: Optional[list[str]] = ClaimOption,  # noqa: UP007
+    refresh: bool = RefreshOption,
     resume: Optional[str] = typer.Option(  # noqa: UP007
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
@@ -92,6 +94,7 @@ def run(
         api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts, resume=resume,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
+        refresh=refresh,
     )
     progress = RichProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
