@@ -698,10 +698,18 @@ async def _embed(
     from .client import ModelClient as _ModelClient
     from .client import RequestFailed as _RequestFailed
 
+    if "***" in base:
+        raise BehaviordbgError(
+            "the run's endpoint had credentials in its URL, which are never stored",
+            hint="pass --judge-base-url with the full URL for --embeddings",
+        )
+    # The run's own endpoint gets the run's own key variable, never the judge's.
+    key_env = (opts.judge_api_key_env if opts.judge_base_url
+               else run["params"].get("api_key_env") or opts.judge_api_key_env)
     model = opts.embeddings_model or opts.judge_model or run["model"]
-    api_key = os.environ.get(opts.judge_api_key_env) or None
+    api_key = os.environ.get(key_env) or None
     vectors: dict[str, list[float]] = {}
-    async with _ModelClient(base, api_key, concurrency=2, api_key_env=opts.judge_api_key_env) as client:
+    async with _ModelClient(base, api_key, concurrency=2, api_key_env=key_env) as client:
         for start in range(0, len(answers), EMBED_BATCH):
             batch = answers[start : start + EMBED_BATCH]
             try:
