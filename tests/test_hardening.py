@@ -499,3 +499,11 @@ def test_json_failures_still_end_with_one_json_object(args: list[str], tmp_path:
     assert proc.returncode == 2
     doc = json.loads(proc.stdout.strip().splitlines()[-1])
     assert doc["ok"] is False and doc["exit_code"] == 2 and "no run" in doc["error"]
+
+
+def test_redacted_urls_keep_ipv6_hosts_and_hide_credentials() -> None:
+    from behaviordbg.store import redact_url
+
+    assert redact_url("http://[::1]:8000/v1") == "http://[::1]:8000/v1"
+    assert redact_url("https://user:pw@host:9/v1?api_key=s3cret&x=1") == (
+        "https://***@host:9/v1?api_key=***&x=1")

@@ -156,6 +156,11 @@ def _local_serve() -> Iterator[Any]:
 def _endpoint(opts: RunOptions, run: dict[str, Any] | None) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
     """(URL to call, model name, embedded-model facts or None) for a new or resumed run."""
     stored_url = run["base_url"] if run else None
+    if stored_url and "***" in stored_url and not opts.base_url:
+        raise BehaviordbgError(
+            f"run {run['id'] if run else ''} was made against a URL with credentials, which are"
+            " never stored", hint="resume with --base-url and the full URL again",
+        )
     if opts.base_url or (stored_url and not stored_url.startswith("local://")):
         model = opts.model or (run["model"] if run else None)
         if not model:

@@ -210,6 +210,8 @@ def redact_url(url: str) -> str:
     """Drop user:password@ from a URL and blank secret-looking query parameters."""
     parts = urlsplit(url)
     netloc = parts.hostname or ""
+    if ":" in netloc:  # IPv6 literal: keep its brackets
+        netloc = f"[{netloc}]"
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     if parts.username or parts.password:
