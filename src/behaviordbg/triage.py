@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import BehaviordbgError
 from .store import Store, StoreError, now_iso
-from .types import BUG_STATUSES, SEVERITIES, Bug, StanceDistribution, bug_from_dict
+from .types import BUG_STATUSES, Bug, StanceDistribution, bug_from_dict
 
 MIN_DECISIVE_PER_CELL = 5
 """Decisive (affirm + deny) answers needed in every involved claim/framing before "gone" is said."""
@@ -521,7 +521,3 @@ def _precision_row(key: dict[str, str], c: dict[str, int]) -> dict[str, Any]:
             "triaged": n, "precision": c["confirmed"] / n if n else None,
             "low": lo, "high": hi}
 
-
-def severity_rank(severity: str) -> int:
-    """0 for critical .. 3 for low (for sorting)."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)

@@ -221,10 +221,6 @@ class LLMJudge:
         self._chat = chat
         self._use_schema = True  # dropped for servers that reject response_format
 
-    @property
-    def judge_name(self) -> str:
-        return f"{NAME}:{self.model or 'local'}"
-
     async def judge(self, items: Sequence[StanceInput]) -> list[Stance]:
         """One Stance per item, same order. A record that cannot be labelled gets label "error"."""
         if not items:
