@@ -9,12 +9,12 @@ javascript: link) that the dashboard must show as plain text.
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from behaviordbg._stats import wilson
 from behaviordbg.store import Store
 from behaviordbg.types import (
     AnswerCluster,
@@ -96,17 +96,6 @@ class SeedInfo:
     analyses: tuple[str, str]
     hostile_response_id: str
     hostile_fingerprint: str
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for k successes in n trials."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
 
 
 def fingerprint(kind: str, claims: tuple[str, ...]) -> str:

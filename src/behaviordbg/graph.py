@@ -17,13 +17,14 @@ with certain=False and a lower severity, so a single unlucky sample never looks 
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import networkx as nx
+
+from ._stats import wilson
 
 from .types import (
     Answer,
@@ -38,7 +39,6 @@ from .types import (
     Suite,
 )
 
-Z = 1.96  # 95% Wilson interval
 EVIDENCE_PER_SIDE = 2
 KIND_WEIGHT: dict[str, float] = {
     "manifest": 1.0, "say_do": 1.0, "rule": 0.95, "paraphrase": 0.8, "unstable": 0.6,
@@ -58,17 +58,6 @@ class _Judged(NamedTuple):
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def wilson(k: int, n: int, z: float = Z) -> tuple[float, float]:
-    """Wilson score interval for k successes in n trials; (0, 1) when n == 0."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _distribution(claim_id: str, framing: str, labels: Iterable[str]) -> StanceDistribution:

@@ -17,12 +17,12 @@ counts feed Fisher's exact test.
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ._stats import wilson
 from .errors import BehaviordbgError
 from .store import Store, StoreError, now_iso
 from .types import BUG_STATUSES, Bug, StanceDistribution, bug_from_dict
@@ -65,17 +65,6 @@ class Counts:
         return self.cells > 0 and self.missing_cells == 0 and (
             self.min_cell_decisive >= MIN_DECISIVE_PER_CELL
         )
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a proportion (sane at 0 and n, unlike the normal interval)."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def fisher_p(a: Counts, b: Counts, alternative: str = "two-sided") -> float | None:
