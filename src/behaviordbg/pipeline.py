@@ -663,6 +663,7 @@ async def _judge_batch(judge: Any, batch: list[_Answer], claims: dict[str, _Clai
             claim=claims[a.claim_id].text if a.claim_id in claims else a.claim_id,
             prompt=a.prompt, response=a.text, framing=a.framing, claim_id=a.claim_id,
             response_id=a.response_id,
+            identity=claims[a.claim_id].identity if a.claim_id in claims else None,
         )
         for a in batch
     ]

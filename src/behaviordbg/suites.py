@@ -140,6 +140,7 @@ class _ClaimModel(_Model):
     truth: bool | None = None
     tags: list[str] = []
     capability: str | None = None
+    identity: Literal["affirm", "deny"] | None = None
     ask: list[str] = []
     ask_negated: list[str] = []
     act: list[str] = []
@@ -217,6 +218,7 @@ def _build(p: _Parsed) -> Suite:
             ask_negated=tuple(x.strip() for x in c.ask_negated),
             act=tuple(x.strip() for x in c.act),
             capability=c.capability,
+            identity=c.identity,
         )
         for c in m.claims
     )

@@ -20,6 +20,13 @@ act:     a request; complying affirms the claim, declining for lack of ability d
 
 FRAMINGS: tuple[Framing, ...] = ("direct", "negated", "act")
 
+IdentityRelation = Literal["affirm", "deny"]
+"""What an identity statement ("I am an AI language model", "I'm a computer program") says about a
+claim, as the suite author declares it: `is_ai_system` and `is_purely_software` declare affirm,
+`is_human` and `has_physical_body` deny. Claims that declare nothing ("can run code") take no
+evidence from identity statements: being an AI neither grants nor rules out an ability.
+"""
+
 StanceLabel = Literal["affirm", "deny", "unclear", "refuse", "error"]
 """The answer's position toward the *claim* (not toward the question).
 
@@ -70,6 +77,7 @@ class Claim:
     ask_negated: tuple[str, ...] = ()  # framing "negated"
     act: tuple[str, ...] = ()  # framing "act"
     capability: str | None = None  # manifest key that decides this claim's truth, if any
+    identity: IdentityRelation | None = None  # what "I am an AI" says about this claim, if anything
 
     def prompts(self, framing: Framing) -> tuple[str, ...]:
         return {"direct": self.ask, "negated": self.ask_negated, "act": self.act}[framing]
@@ -222,6 +230,7 @@ class StanceInput:
     claim_id: str = ""
     response_id: str = ""
     framing_declared: bool = True  # False: data without framing; judges infer it from the wording
+    identity: IdentityRelation | None = None  # the claim's declared identity relation (see Claim)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -27,6 +27,7 @@ class JudgeRecord(BaseModel):
     response: str
     framing: Optional[Framing] = None  # noqa: UP007 - pydantic on 3.10 wants Optional here
     id: Optional[str] = None  # noqa: UP007
+    identity: Optional[Literal["affirm", "deny"]] = None  # noqa: UP007 - see Claim.identity
 
 
 def read_records(path: str | Path) -> list[tuple[dict[str, Any], StanceInput]]:
@@ -55,7 +56,7 @@ def read_records(path: str | Path) -> list[tuple[dict[str, Any], StanceInput]]:
             item = StanceInput(
                 claim=rec.claim, prompt=rec.prompt, response=rec.response,
                 framing=rec.framing or "direct", response_id=rid,
-                framing_declared=rec.framing is not None,
+                framing_declared=rec.framing is not None, identity=rec.identity,
             )  # fmt: skip
             out.append((raw, item))
     return out

@@ -94,10 +94,20 @@ def lean(text: str) -> Lean:
     return Lean({ax: (len(a.findall(low)), len(b.findall(low))) for ax, (a, b) in _COMPILED.items()})
 
 
+# "with no physical form", "without a body": what a claim rules out speaks for its other pole
+_CLAIM_NEGATION = re.compile(r"\b(?:no|without|not|never|nothing)\s+((?:(?:any|a|an|the|real|actual|of)\s+)*[\w-]+(?:\s+[\w-]+)?)")
+
+
 @lru_cache(maxsize=4096)
 def claim_pole(claim: str) -> tuple[str, int] | None:
-    """The axis and pole a claim leans to (claims repeat a lot: cached)."""
-    return lean(claim).dominant()
+    """The axis and pole a claim leans to (claims repeat a lot: cached). Words the claim negates
+    ("purely software, with no physical form") count for the opposite pole."""
+    low = claim.lower()
+    negated = lean(" ".join(m.group(1) for m in _CLAIM_NEGATION.finditer(low)))
+    plain = lean(_CLAIM_NEGATION.sub(" ", low))
+    scores = {ax: (a + nb, b + na) for ax, ((a, b), (na, nb))
+              in ((ax, (plain.scores[ax], negated.scores[ax])) for ax in plain.scores)}
+    return Lean(scores).dominant()
 
 
 def pole_relation(claim: str, text: str) -> int:
