@@ -50,12 +50,12 @@ _PREFIX = re.compile(
     r"^(?:(?:(?:i'm |i am )?(?:so |very |really |truly )?sorry|i apologi[sz]e|my apologies|"
     r"unfortunately|sadly|regrettably|great question|good question|interesting question|"
     r"honestly|to be honest|well|oh|hmm+|ah|ha(?:ha)?|haha|i'm afraid(?= i\b)|i am afraid(?= i\b))"
-    r"(?: for [^,.:;!]{0,60})?[,.:;!]*\s*(?:but\s*)?,?\s*)+"
+    r"(?: for [^,.:;!?]{0,60})?[,.:;!?]*\s*(?:but\s*)?,?\s*)+"
 )
 _YES = (
     r"yes|yeah|yep|yup|sometimes|sure|certainly|absolutely|of course|indeed|definitely|correct|exactly|"
     r"that's (?:right|correct|true|so)|that is (?:right|correct|true)|it's true|true|right|"
-    r"you're right|you are right|you bet|affirmative|i do|i can|i am|i'm|i have|i will|i could|i would"
+    r"you're right|you are right|you bet|affirmative|(?:i'm |i am )?afraid so|i do|i can|i am|i'm|i have|i will|i could|i would"
 )
 _NO = (
     r"no|nope|nah|not really|not at all|not exactly|not quite|never|negative|false|"
@@ -90,9 +90,9 @@ _LOOSE_NO = re.compile(
     r"have no|won't|will not|lack|never)\b|i'm (not|unable)\b|i am unable)"
 )
 _LATE = re.compile(
-    r"(?:short answer(?: is| would be)?|in short|to answer (?:your question|directly|that)|"
-    r"in a word|simply put|put simply|so to answer|so|the answer is)[,:]?\s+"
-    r"(yes|no|nope|not really|not at all)\b(?![ ,!-]*(?:problem|worries))"
+    r"(?:\banswer(?: you| your question| that)?(?: is| would be)?(?: directly| honestly| plainly| simply)?|"
+    r"\bin short|\bin a word|\bsimply put|\bput simply|\bbottom line|\bso)[,:]?\s+"
+    r"(yes|no|nope|not really|not at all)\b(?![ ,!-]*(?:problem|worries|one\b|longer|matter))"
 )
 
 
@@ -129,16 +129,42 @@ _NEG_STATEMENT = re.compile(
     r"have no|lack|won't be able|will not be able|am not able|have never|haven't|have not|never|"
     r"wouldn't be able|would not be able|could not|couldn't|am incapable|am unable|am unaware|"
     r"won't|will not|no longer)\b|i'm (?:not|unable|incapable|unaware)\b|i am (?:not|unable)\b|"
-    r"i've never|(?:\band|,) (?:also )?(?:have no|lack|don't have|do not have|can't|cannot|am unable)\b|"
+    r"i've never|i wish i could\b|(?:\band|,) (?:also )?(?:have no|lack|don't have|do not have)\b|"
     r"not capable|beyond (?:my|me|what i)|no (?:ability|way|means|capacity) (?:to|of|for)|"
     r"not (?:possible|something) (?:for me|i)|impossible for me|"
     r"(?:don't|do not|doesn't|does not) have (?:the |any )?(?:ability|capabilit|access)|"
     r"(?:isn't|is not|not) something (?:i|that i)|(?:doesn't|does not) (?:really )?apply to me|"
     r"out of my reach|outside (?:of )?(?:what i|my)|there's no way for me|there is no way for me|"
-    r"without (?:any )?(?:access|the ability|a way)|i'm limited to|i am limited to|"
+    r"without (?:any )?(?:access|the ability|a way)|"
     r"i(?:'m| am) (?:completely |totally |entirely |fully )?(?:silent|nameless|offline|cut off|"
-    r"text[- ]only|only (?:able|capable))|i (?:only|just) (?:know|have|work|handle|process|"
-    r"respond|exist|communicate|read|deal|operate|reply|understand))"
+    r"text[- ]only))"
+)
+# "I only know my training data", "I'm limited to text": what follows is what the assistant is
+# limited TO, so it denies the claim unless that is the claim itself ("I can only browse").
+_LIMITED = re.compile(
+    r"\b(?:i(?:'m| am) (?:limited|restricted|confined) to|i (?:can |could )?(?:only|just) "
+    r"(?:know|have|work|handle|process|respond|exist|communicate|read|deal|operate|reply|"
+    r"understand|see|use|access|take in|produce|output|write|type|draw on|rely on)|"
+    r"i(?:'m| am) (?:only|just) (?:able|capable))\b"
+)
+# Property statements with no "I" in them, as assistants phrase them: each chat starts fresh,
+# nothing taught here persists, knowledge is frozen at a cutoff. They deny the claim they are about.
+_PROPERTY_DENIAL = re.compile(
+    r"\b(?:(?:each|every) (?:new )?(?:chat|conversation|session)(?: with me)? (?:starts|begins|is)"
+    r"(?: from| with| on)? (?:scratch|fresh|a blank slate|a clean slate|a new slate|anew|separate)|"
+    r"nothing (?:you (?:teach|tell|share with|say to) me|from (?:this|our|a) (?:chat|conversation))|"
+    r"(?:this|our) (?:chat|conversation) (?:won't|will not|doesn't|does not|can't|cannot) "
+    r"(?:change|update|carry|persist|stay|be (?:kept|saved|remembered))|"
+    r"my (?:knowledge|training|memory|weights|model) (?:stays|stay|is|are|remains?) "
+    r"(?:the same|fixed|frozen|unchanged|static)|(?:my )?knowledge (?:is )?(?:frozen|fixed) at|"
+    r"(?:once|when) (?:this|our|the) (?:chat|conversation) ends,? (?:i|it's|it is|everything)"
+    r"(?: will)? (?:forget|gone|lost|erased|wiped))"
+)
+# Positive self-descriptions that answer identity-type claims: "My name is Quill", "I was built by".
+_SELF_FACT = re.compile(
+    r"\b(?:my name is|my name's|i(?:'m| am) called|you can call me|i go by|"
+    r"i was (?:created|made|built|developed|trained|designed) (?:by|at)|"
+    r"(?:created|made|built|developed|trained) by)\b"
 )
 # "I don't want to get the flu": a preference, not a statement about what the assistant is or can do
 _NOT_ABOUT_SELF = re.compile(
@@ -171,7 +197,7 @@ _DOUBLE_NEGATION = re.compile(
     r"\s*(?:have |face |see )?(?:any |many |much |real )?(?:limitation|restriction|lack|unable|incapable|"
     r"unaware|trouble|problem|difficult)"
 )
-_GENERIC_OBJECT = re.compile(r"^\W*(?:do |help with |handle |manage )?(?:that|this|it|so|those|these|any of (?:that|those))\b")
+_GENERIC_OBJECT = re.compile(r"^\W*(?:(?:able|going|allowed) to )?(?:do |help with |handle |manage )?(?:that|this|it|so|those|these|any of (?:that|those))\b")
 _WORD = re.compile(r"[a-z]{4,}")
 _STOP = frozenset(
     "that this with from have your what when where which there their they them then than will "
@@ -189,8 +215,14 @@ def _clause(rest: str) -> str:
     return rest[: m.start()] if m and m.start() > 0 else rest
 
 
+# Words assistants use interchangeably for one topic, folded to one stem.
+_SYNONYM = {"chat": "conv", "sess": "conv", "talk": "conv", "memo": "reme", "reca": "reme",
+            "forg": "reme", "cloc": "time", "onli": "inte", "brow": "inte", "webs": "inte",
+            "phot": "imag", "pict": "imag", "pics": "imag"}  # fmt: skip
+
+
 def _stems(text: str) -> set[str]:
-    return {w[:5] for w in _WORD.findall(text) if w not in _STOP}
+    return {_SYNONYM.get(w[:4], w[:4]) for w in _WORD.findall(text) if w not in _STOP}
 
 
 @dataclass(frozen=True)
@@ -234,6 +266,20 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
     out: list[Statement] = []
     for i, sent in enumerate(sentences(text, limit)):
         sent = _AS_AN_AI_PREFIX.sub("", sent)
+        lim = _LIMITED.search(sent)
+        if lim and not _NEG_STATEMENT.search(sent, 0, lim.start()):
+            rest = _clause(sent[lim.end() : lim.end() + 70])
+            if pole_relation(topic.claim, rest) <= 0 and (i < 2 or topic.about(rest)):
+                out.append(Statement("deny", i, f"says '{lim.group(0).strip()}'"))
+                continue
+        prop = _PROPERTY_DENIAL.search(sent)
+        if prop and topic.about_claim(sent):
+            out.append(Statement("deny", i, f"says '{prop.group(0).strip()}'"))
+            continue
+        fact = _SELF_FACT.search(sent)
+        if fact and topic.about_claim(fact.group(0)) and not _NEG_STATEMENT.search(sent):
+            out.append(Statement("affirm", i, f"says '{fact.group(0).strip()}'"))
+            continue
         for m in _NEG_STATEMENT.finditer(sent):
             if _NOT_ABOUT_SELF.match(sent, m.end()):
                 continue
