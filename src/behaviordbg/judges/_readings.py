@@ -398,7 +398,8 @@ _PREDICTION = re.compile(
     r"\b(?:will|would|should|might|may|is going to) (?:print|output|display|show|return|produce|"
     r"generate|give)\b|\b(?:prints|outputs|generates|produces|returns) (?:a |an )?random\b|"
     r"\b(?:typically|usually|generally|normally|often) (?:shows|prints|says|contains|opens|is)\b|"
-    r"\bit depends on\b"
+    r"\bit depends on\b|\b(?:output|result)\b[^.!?]{0,100}?\b(?:will|would|should) be\b|"
+    r"^(?:sure[!,.]? )?(?:here(?:'s| is) (?:a |the )?draft|subject:|(?:dear|hi|hello|hey) [a-z]+,)"
 )
 
 
