@@ -1,6 +1,7 @@
 """Measure the stance judges on the labelled sets: accuracy per judge, per dataset, per split.
 
-    .venv/bin/python eval/measure.py                       # rules on both sets, dev and test
+    .venv/bin/python eval/measure.py                       # rules on all sets, dev and test
+    .venv/bin/python eval/measure.py --datasets well_behaved --by style,framing,claim
     .venv/bin/python eval/measure.py --judges rules,llm,cascade --base-url http://127.0.0.1:8091/v1
     .venv/bin/python eval/measure.py --judges cascade --sweep --split dev --base-url ...
 
@@ -8,11 +9,16 @@ Datasets:
   shared: ../shared/eval/self_awareness_stance.jsonl (Anthropic model-written evals, CC BY 4.0, see
           that README; framing not declared, so judges infer it from the wording)
   local:  eval/local_model_stance.jsonl (real answers of the embedded local model, labelled by hand)
-Split: rows are grouped (one shared-set item; one prompt of the local set) and a group is in dev
-when sha256(group) % 100 < 40, else test. Judge rules and the cascade threshold were developed by
-looking at dev rows only; report test. `--list-dev` prints the dev row ids.
+  well_behaved: eval/well_behaved.jsonl (answers a careful, truthful chat assistant could give to
+          the shipped probe prompts, written and labelled by hand; split by claim)
+Split: rows are grouped (one shared-set item; one prompt of the local set; one claim of the
+well_behaved set) and a group is in dev when sha256(group) % 100 < 40, else test. Judge rules
+and the cascade threshold were developed by looking at dev rows only; report test. `--list-dev`
+prints the dev row ids.
 `--llm-limit N` judges only the first N rows (by id hash) of each dataset+split with the llm judge
 alone, which is slow on a CPU; the cascade always sees every row (it asks the llm only for some).
+`--by style,framing` adds accuracy per value of those fields (style, framing, claim, label) under
+each report; well_behaved gets `style,framing` unless --by is given (`--by none` turns it off).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import sys
 import time
 from collections import Counter
@@ -38,7 +45,10 @@ from behaviordbg.types import Stance  # noqa: E402
 DATASETS = {
     "shared": HERE.parent.parent / "shared" / "eval" / "self_awareness_stance.jsonl",
     "local": HERE / "local_model_stance.jsonl",
+    "well_behaved": HERE / "well_behaved.jsonl",
 }
+BY_FIELDS = ("style", "framing", "claim", "label")
+DEFAULT_BY = {"well_behaved": ("style", "framing")}
 LABELS = ("affirm", "deny", "unclear", "refuse", "error")
 
 
@@ -68,6 +78,33 @@ def report(title: str, rows: list[LabelledRow], stances: list[Stance], errors: i
               f"Q={r.prompt[:60]!r} A={r.response[:70]!r}")
 
 
+def row_fields(path: Path) -> dict[str, dict[str, str]]:
+    """Per row id: the fields --by can group on (style is not part of LabelledRow)."""
+    out: dict[str, dict[str, str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            out[str(d["id"])] = {
+                "style": str(d.get("style") or "-"),
+                "framing": str(d.get("framing") or "-"),
+                "claim": str(d.get("claim_id") or d.get("group") or d.get("pid") or "-"),
+                "label": str(d.get("label") or "-"),
+            }
+    return out
+
+
+def breakdown(rows: list[LabelledRow], stances: list[Stance], by: tuple[str, ...],
+              fields: dict[str, dict[str, str]]) -> None:
+    """Accuracy per value of each field in `by` (rows sorted by count, then name)."""
+    for f in by:
+        hits: dict[str, list[bool]] = {}
+        for r, s in zip(rows, stances):
+            hits.setdefault(fields.get(r.id, {}).get(f, "-"), []).append(r.label == s.label)
+        print(f"    by {f}:")
+        for v, h in sorted(hits.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            print(f"      {v:<30} {sum(h) / len(h):.3f} ({sum(h)}/{len(h)})")
+
+
 def _hash_order(rows: list[LabelledRow]) -> list[LabelledRow]:
     return sorted(rows, key=lambda r: hashlib.sha256(r.id.encode()).hexdigest())
 
@@ -75,7 +112,7 @@ def _hash_order(rows: list[LabelledRow]) -> list[LabelledRow]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--judges", default="rules", help="comma list of rules,llm,cascade")
-    ap.add_argument("--datasets", default="shared,local")
+    ap.add_argument("--datasets", default="shared,local,well_behaved")
     ap.add_argument("--split", default="dev,test", help="comma list of dev,test,all")
     ap.add_argument("--base-url", default=None, help="judge endpoint (default: embedded model)")
     ap.add_argument("--model", default=None)
@@ -88,7 +125,15 @@ def main() -> None:
     ap.add_argument("--buckets", action="store_true",
                     help="rules accuracy per confidence level (how the cascade threshold is chosen)")
     ap.add_argument("--list-dev", action="store_true", help="print dev row ids and exit")
+    ap.add_argument("--by", default=None,
+                    help=f"comma list of {','.join(BY_FIELDS)}: accuracy per value under each "
+                         "report (default: style,framing for well_behaved only; 'none': no breakdown)")
     args = ap.parse_args()
+    if args.by is not None:
+        by_arg = tuple(f for f in args.by.split(",") if f and f != "none")
+        bad = [f for f in by_arg if f not in BY_FIELDS]
+        if bad:
+            ap.error(f"--by: unknown field(s) {', '.join(bad)}; known: {', '.join(BY_FIELDS)}")
 
     data = {name: load(DATASETS[name]) for name in args.datasets.split(",")}
     if args.list_dev:
@@ -105,6 +150,8 @@ def main() -> None:
     llm = LLMJudge(base_url=args.base_url, model=args.model, store=store, concurrency=2)
     rules = RulesJudge()
     for name, all_rows in data.items():
+        by = by_arg if args.by is not None else DEFAULT_BY.get(name, ())
+        fields = row_fields(DATASETS[name]) if by else {}
         for split in args.split.split(","):
             rows = only(all_rows, split)
             items = [r.to_input() for r in rows]
@@ -116,10 +163,12 @@ def main() -> None:
                 dt = time.perf_counter() - t0
                 report(f"[{name}/{split}] rules ({len(rows) / dt:,.0f} records/s)", rows, st,
                        args.errors)
+                breakdown(rows, st, by, fields)
             if "llm" in judges:
                 sub = _hash_order(rows)[: args.llm_limit] if args.llm_limit else rows
                 st = asyncio.run(llm.judge([r.to_input() for r in sub]))
                 report(f"[{name}/{split}] llm:{llm.model}", sub, st, args.errors)
+                breakdown(sub, st, by, fields)
             if "cascade" in judges:
                 if args.sweep:
                     sweep(rows, rules, llm)
@@ -128,6 +177,7 @@ def main() -> None:
                 dis = sum(1 for s in st if s.disagreement)
                 report(f"[{name}/{split}] cascade (threshold {args.threshold}; {cj.last_routed} "
                        f"rows asked the llm, {dis} disagreements)", rows, st, args.errors)
+                breakdown(rows, st, by, fields)
     if store is not None:
         store.close()
 

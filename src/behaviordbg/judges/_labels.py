@@ -52,7 +52,10 @@ def split_of(group: str) -> str:
 
 
 def group_of(row: dict[str, object]) -> str:
-    """Shared set: the item id without its -A/-B suffix. Own set: the prompt id."""
+    """An explicit `group` field if present (well_behaved: the claim id); else the shared set's item
+    id without its -A/-B suffix, or our local set's prompt id."""
+    if row.get("group"):
+        return str(row["group"])
     if row.get("pid"):
         return str(row["pid"])
     return re.sub(r"-[AB]$", "", str(row["id"]))
