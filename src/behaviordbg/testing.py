@@ -390,13 +390,31 @@ class _Handler(BaseHTTPRequestHandler):
 def main(argv: list[str] | None = None) -> None:
     """`python -m behaviordbg.testing --latency 1`: serve until Ctrl-C (for manual tries, benches)."""
     import argparse
+    import sys
 
     ap = argparse.ArgumentParser(prog="python -m behaviordbg.testing", description=main.__doc__)
     ap.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     ap.add_argument("--default", default="I am an AI language model.", help="the answer text")
     ap.add_argument("--ignore-n", action="store_true", help="answer one choice whatever `n` asks")
+    ap.add_argument("--persona", choices=("truthful", "planted"),
+                    help="answer the suites' prompts as a scripted persona (behaviordbg.personas)")
+    ap.add_argument("--suites", nargs="*", help="suite files/folders for --persona (default: all)")
+    ap.add_argument("--manifest", help="manifest path or shipped name for --persona (default chat)")
     args = ap.parse_args(argv)
-    with FakeServer(default=args.default, latency=args.latency, ignore_n=args.ignore_n) as server:
+    answers: Answers = None
+    if args.persona:
+        from . import personas
+        from .suites import load_manifest, load_suites
+
+        suites, manifest = load_suites(args.suites), load_manifest(args.manifest)
+        made = personas.PERSONAS[args.persona](suites, manifest)
+        if isinstance(made, personas.Planted):  # say what a correct analysis must report
+            print(json.dumps({"planted": made.planted, "incidental": made.incidental}),
+                  file=sys.stderr)
+            made = made.answers
+        answers = made
+    with FakeServer(answers, default=args.default, latency=args.latency,
+                    ignore_n=args.ignore_n) as server:
         print(server.base_url, flush=True)
         try:
             threading.Event().wait()
