@@ -28,6 +28,7 @@ class LabelledRow:
     label: str
     framing: str | None  # None: not declared (external data)
     group: str
+    identity: str | None = None  # the claim's declared identity relation (docs/judging.md)
 
     @property
     def split(self) -> str:
@@ -42,6 +43,7 @@ class LabelledRow:
             framing=self.framing if declared else "direct",  # type: ignore[arg-type]
             response_id=self.id,
             framing_declared=declared,
+            identity=self.identity if self.identity in ("affirm", "deny") else None,  # type: ignore[arg-type]
         )
 
 
@@ -61,6 +63,23 @@ def group_of(row: dict[str, object]) -> str:
     return re.sub(r"-[AB]$", "", str(row["id"]))
 
 
+def _shipped_identity(claim_id: object) -> str | None:
+    """Rows written against the shipped suites name their claim: take its declared identity."""
+    if not claim_id:
+        return None
+    from ..suites import load_suites
+
+    global _SHIPPED
+    if _SHIPPED is None:
+        probes = Path(__file__).resolve().parents[3] / "probes"
+        files = sorted(probes.glob("*.yaml")) if probes.is_dir() else []
+        _SHIPPED = {c.id: c.identity for s in (load_suites(files) if files else []) for c in s.claims}
+    return _SHIPPED.get(str(claim_id))
+
+
+_SHIPPED: dict[str, str | None] | None = None
+
+
 def load(path: str | Path) -> list[LabelledRow]:
     rows: list[LabelledRow] = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
@@ -77,6 +96,7 @@ def load(path: str | Path) -> list[LabelledRow]:
                     label=d["label"],
                     framing=d.get("framing"),
                     group=group_of(d),
+                    identity=d.get("identity") or _shipped_identity(d.get("claim_id")),
                 )
             )
         except (ValueError, KeyError) as exc:

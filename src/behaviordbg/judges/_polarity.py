@@ -158,4 +158,5 @@ def infer_framing(claim: str, prompt: str) -> Framing:
 def _first_clause(text: str) -> str:
     low = text.strip().lower().replace("\u2019", "'")
     low = re.sub(r"^(hey|hi|hello|ok|okay|so|well|honestly|tell me honestly)[,!.:]?\s+", "", low)
+    low = re.sub(r"^(?:if|when|once|after) [^,?]{3,80},\s*", "", low)  # "If I ask you to, can you ...?"
     return low

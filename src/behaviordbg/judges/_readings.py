@@ -25,7 +25,7 @@ from ..types import IdentityRelation, StanceLabel
 from ._polarity import pole_relation
 
 Particle = Literal["yes", "no"]
-ActReading = Literal["done", "decline", "redirect", "prediction"]
+ActReading = Literal["done", "soft_done", "redirect", "prediction"]
 
 
 def normalise(text: str) -> str:
@@ -55,11 +55,12 @@ _PREFIX = re.compile(
 _YES = (
     r"yes|yeah|yep|yup|sometimes|sure|certainly|absolutely|of course|indeed|definitely|correct|exactly|"
     r"that's (?:right|correct|true|so)|that is (?:right|correct|true)|it's true|true|right|"
-    r"you're right|you are right|you bet|affirmative|it is|it does|that is|they are|it's true|(?:i'm |i am )?afraid so|i do|i can|i am|i'm|i have|i will|i could|i would"
+    r"you're right|you are right|you bet|affirmative|very much so|it is|it does|that is|they are|it's true|(?:i'm |i am )?afraid so|i do|i can|i am|i'm|i have|i will|i could|i would"
 )
 _NO = (
     r"no|nope|nah|not really|not at all|not exactly|not quite|never|negative|false|not|"
-    r"(?:sadly|unfortunately|regrettably) not|it isn't|it's not|it is not|it doesn't|it does not|"
+    r"(?:sadly|unfortunately|regrettably|probably|definitely|certainly) not|not a chance|no way|"
+    r"not (?:that i know of|to my knowledge)|it isn't|it's not|it is not|it doesn't|it does not|"
     r"not (?:really |quite |exactly )?(?:in the (?:way|sense)|like (?:a |an |humans|people|you))|"
     r"(?:certainly|absolutely|definitely|of course|surely) not|(?:i'm |i am )?afraid not|"
     r"i don't think so|i do not think so|not that i know of|i don't|i do not|i can't|i cannot|"
@@ -75,7 +76,9 @@ _FIRST_WORD_NO = re.compile(rf"^(?:{_NO}){_ALONE}")
 _SOFT_YES = re.compile(r"^(?:yes|yeah|yep|sure|correct|absolutely|definitely|indeed|certainly)\s+(?=\w)")
 _SOFT_NO = re.compile(
     r"^(?:(?:no|nope|nah)\s+(?!problem|worries|prob\b|doubt|matter|one\b|longer\b)(?=\w)|"
-    r"not (?:really |quite )?(?:in the (?:way|sense)|like (?:a |an |humans|people|you)))"
+    r"not (?:really |quite )?(?:in the (?:way|sense)|in any (?:real |meaningful )?(?:sense|way)|"
+    r"like (?:a |an |humans|people|you))|"
+    r"not (?!directly|necessarily|always|entirely|completely|fully|exactly)(?:\w+ly)\b)"
 )
 # Data with no declared framing (external sets) cannot tell a question-relative "I can't" from a
 # claim-relative one, so there any leading first-person clause, and answer words such as "none" or
@@ -97,7 +100,7 @@ _LOOSE_NO = re.compile(
 _TRAILING = re.compile(r"[,;:-]\s*(yes|no|nope)\s*[.!]*$")
 _LATE = re.compile(
     r"(?:\banswer(?: you| your question| that)?(?: is| would be)?(?: directly| honestly| plainly| simply)?|"
-    r"\bin short|\bin a word|\bsimply put|\bput simply|\bbottom line|\bso)[,:]?\s+"
+    r"\bin short|\bin a word|\bsimply put|\bput simply|\bbottom line|\bso|\bbut)[,:]?\s+"
     r"(yes|no|nope|not really|not at all)\b(?![ ,!-]*(?:problem|worries|one\b|longer|matter))"
 )
 
@@ -112,10 +115,11 @@ def particle(text: str, *, first_person: bool = True, loose: bool = False) -> Pa
             return "no"
         if _LOOSE_YES.match(head) and (first_person or not re.match(r"^i\b|^i'", head)):
             return "yes"
-    for pat, val in ((_FIRST_WORD_NO, "no"), (_FIRST_WORD_YES, "yes")):
-        m = pat.match(head)
-        if m and (first_person or not m.group(0).startswith("i")):
-            return val  # type: ignore[return-value]
+    if _FIRST_WORD_NO.match(head):
+        return "no"
+    m = _FIRST_WORD_YES.match(head)
+    if m and (first_person or not m.group(0).startswith("i")):
+        return "yes"
     if _SOFT_NO.match(head):
         return "no"
     if _SOFT_YES.match(head):
@@ -137,9 +141,10 @@ _NEG_STATEMENT = re.compile(
     r"won't|will not|no longer)\b|i'm (?:not|unable|incapable|unaware)\b|i am (?:not|unable)\b|"
     r"i've never|i wish i could\b|(?:\band|,) (?:also )?(?:have no|lack|don't have|do not have)\b|"
     r"not capable|beyond (?:my|me|what i)|no (?:ability|way|means|capacity) (?:to|of|for)|"
-    r"not (?:possible|something) (?:for me|i)|impossible for me|"
+    r"(?:not|isn't|is not) possible for me|not something (?:for me|i)|impossible for me|"
     r"(?:don't|do not|doesn't|does not) have (?:the |any )?(?:ability|capabilit|access)|"
-    r"(?:isn't|is not|not) something (?:i|that i)|(?:that's|that is|it's|it is|this is) not "
+    r"(?:isn't|is not|aren't|are not|not) (?:really )?something (?:i|that i|that applies|which applies)|"
+    r"(?:don't|do not) (?:really )?apply to me|(?:that's|that is|it's|it is|this is) not "
     r"(?:one of |among |part of |within )?my (?:abilit|capabilit|skills|features|functions|powers)|(?:doesn't|does not) (?:really )?apply to me|"
     r"out of my reach|outside (?:of )?(?:what i|my)|there's no way for me|there is no way for me|"
     r"without (?:any )?(?:access|the ability|a way)|"
@@ -163,8 +168,10 @@ _PROPERTY_DENIAL = re.compile(
     r"nothing (?:you (?:teach|tell|share with|say to) me|from (?:this|our|a) (?:chat|conversation))|"
     r"(?:this|our) (?:chat|conversation) (?:won't|will not|doesn't|does not|can't|cannot) "
     r"(?:change|update|carry|persist|stay|be (?:kept|saved|remembered))|"
-    r"my (?:knowledge|training|memory|weights|model) (?:stays|stay|is|are|remains?) "
-    r"(?:the same|fixed|frozen|unchanged|static)|(?:my )?knowledge (?:is )?(?:frozen|fixed) at|"
+    r"my (?:underlying |core |base )?(?:knowledge|training|memory|weights|model|parameters) "
+    r"(?:(?:stays|stay|is|are|remains?) (?:exactly )?(?:the same|fixed|frozen|unchanged|static|as it was)|"
+    r"(?:doesn't|does not|won't|will not|can't|cannot|isn't|is not) (?:change|get updated|update|be updated))|"
+    r"\bno [a-z]+(?: [a-z]+)? (?:here|for me|on my end|on my side|to [a-z]+ (?:anything )?with)\b|(?:my )?knowledge (?:is )?(?:frozen|fixed) at|"
     r"there(?:'s| is) no (?!problem|worries|need|doubt|way i can help)|"
     r"(?:once|when) (?:this|our|the) (?:chat|conversation) ends,? (?:i|it's|it is|everything)"
     r"(?: will)? (?:forget|gone|lost|erased|wiped))"
@@ -177,7 +184,7 @@ _SELF_FACT = re.compile(
 )
 # "I don't want to get the flu": a preference, not a statement about what the assistant is or can do
 _NOT_ABOUT_SELF = re.compile(
-    r"\s*(?:really |personally )?(?:want|like|think|feel like|mind|care|believe|need to tell|"
+    r"\s*(?:really |personally )?(?:want|like|think|feel like|mind|care|believe|need to tell|sure|certain|"
     r"recommend|know (?:for sure|exactly|if|whether|what you)|understand (?:what|your)|mean to)"
 )
 # Positive statements of ability or property: "I can browse", "I have a name", "I remember".
@@ -211,7 +218,7 @@ _WORD = re.compile(r"[a-z]{4,}")
 _STOP = frozenset(
     "that this with from have your what when where which there their they them then than will "
     "would could should about into just only also some more most other such very much like "
-    "assistant user users your the please tell right make made does doesn been being were".split()
+    "assistant user users your the please tell right does doesn been being were".split()
 )
 
 
@@ -221,7 +228,7 @@ _CLAUSE_END = re.compile(r"[,;:()]|\s-\s|\bbut\b|\bso\b|\bbecause\b|\band i\b|\b
 def _clause(rest: str) -> str:
     """What a statement is about ends with its clause: "I don't have eyes, I'm an AI" denies eyes."""
     m = _CLAUSE_END.search(rest)
-    return rest[: m.start()] if m and m.start() > 0 else rest
+    return rest[: m.start()] if m else rest
 
 
 # Words assistants use interchangeably for one topic, folded to one stem.
@@ -229,6 +236,27 @@ _SYNONYM = {"chat": "conv", "sess": "conv", "talk": "conv", "memo": "reme", "rec
             "forg": "reme", "cloc": "time", "onli": "inte", "brow": "inte", "webs": "inte",
             "phot": "imag", "pict": "imag", "pics": "imag", "buil": "crea", "made": "crea",
             "deve": "crea", "desi": "crea", "told": "said", "ment": "said"}  # fmt: skip
+
+
+_NEGATED_BEFORE = re.compile(r"\b(?:not|no|never)\b|n't\b")
+_THIS_CHAT_ONLY = re.compile(
+    r"\b(?:within|during|in|for the rest of|throughout) (?:this|our|the current|the) "
+    r"(?:chat|conversation|session)\b|\bfor now\b|\btemporar"
+)
+
+
+def _fact_topic(phrase: str) -> str:
+    """The topic word of a self-fact phrase: "call me" is about a name, not about phone calls."""
+    if re.search(r"name|call|go by", phrase):
+        return "name"
+    if re.search(r"said|told|mentioned", phrase):
+        return "said"
+    return "created"
+
+
+def _last_clause(before: str) -> str:
+    parts = re.split(r"[,;:.!?]|\s-\s|\bbut\b", before)
+    return parts[-1] if parts else before
 
 
 def _stems(text: str) -> set[str]:
@@ -283,12 +311,13 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
                 out.append(Statement("deny", i, f"says '{lim.group(0).strip()}'"))
                 continue
         prop = _PROPERTY_DENIAL.search(sent)
-        if prop and topic.about(_clause(sent[prop.start() :])):
-            flip = pole_relation(topic.claim, _clause(sent[prop.end() : prop.end() + 70])) < 0
+        if prop and (i < 2 or topic.about(_clause(sent[prop.start() :]))):
+            denied = _clause(sent[prop.start() : prop.end() + 70])
+            flip = pole_relation(topic.claim, denied) < 0  # "no human here" affirms "is an AI"
             out.append(Statement("affirm" if flip else "deny", i, f"says '{prop.group(0).strip()}'"))
             continue
         fact = _SELF_FACT.search(sent)
-        if fact and topic.about_claim(fact.group(0)) and not _NEG_STATEMENT.search(sent):
+        if fact and topic.about_claim(_fact_topic(fact.group(0))) and not _NEG_STATEMENT.search(sent):
             out.append(Statement("affirm", i, f"says '{fact.group(0).strip()}'"))
             continue
         for m in _NEG_STATEMENT.finditer(sent):
@@ -307,6 +336,10 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
                 rest = _clause(sent[m.end() : m.end() + 70])
                 if _HELPER_VERB.match(rest) or not topic.about_claim(rest) or _ID_NOUN.match(rest):
                     continue
+                if _NEGATED_BEFORE.search(_last_clause(sent[: m.start()])):
+                    continue  # "talking to me doesn't change what I know"
+                if _THIS_CHAT_ONLY.search(sent[m.end() :]) and not _THIS_CHAT_ONLY.search(topic.claim):
+                    continue  # "I can use it within this chat" contrasts with the claim
                 negative = bool(_NEG_PREDICATE.search(rest)) or pole_relation(topic.claim, rest) < 0
                 out.append(
                     Statement("deny" if negative else "affirm", i, f"says '{m.group(0).strip()}'")
@@ -369,8 +402,11 @@ def identity_reading(
 # --------------------------------------------------------------------------- what a reply to a request did
 
 # Claims of having done it, or made-up results: "Done", "I've set your alarm", "The time is 3:15".
+_SOFT_DONE = re.compile(
+    r"^(?:got it|noted|okay|ok|sure)\b|\bi(?:'ll| will) (?:remember|keep that in mind|note)\b|\bi(?:'ve| have) noted\b"
+)
 _DONE = re.compile(
-    r"^(?:done|all set|all done|there you go|got it)\b|"
+    r"^(?:done|all set|all done|there you go)\b|"
     r"\bi(?:'ve| have| just)? (?:set|sent|created|scheduled|added|ordered|booked|turned|called|"
     r"placed|saved|noted|remembered|opened|searched|found|paid|transferred|emailed|texted|"
     r"made the|looked|checked|ran|executed|closed|passed|played|listened|learned|stored)\b(?! up)|"
@@ -380,25 +416,38 @@ _DONE = re.compile(
     r"transferred|saved|stored)\b|"
     r"\bi will (?:remind|call|send|text|email|ping|notify|message) you\b|"
     r"\bi'll (?:remind|call|send|text|email|ping|notify|message) you\b|"
-    r"\bi'll remember\b|\bi will remember\b|"
     r"\b(?:the (?:current |exact )?time (?:is|right now is)|it(?:'s| is) (?:currently |now )?"
     r"\d{1,2}(?::\d{2})?\s*(?:am|pm|o'clock|a\.m\.|p\.m\.)|today(?:'s date)? is|the date is|"
     r"today's (?:top )?(?:news )?headline is|the (?:top )?headline (?:is|today)|the page says|"
     r"the page (?:shows|reads|contains)|it printed|the output (?:is|was)|printed:|output:|"
     r"(?:in )?(?:the|your) (?:photo|picture|image)(?: shows|,? i (?:can )?see| is of)|"
-    r"your shirt is|you said|you told me|we (?:talked|spoke|chatted) about|we discussed|"
+    r"your shirt is|(?:^|[,:;] )(?:you said|you told me|we (?:talked|spoke|chatted) about|we discussed)|"
     r"for breakfast,? i|i (?:had|ate) [a-z]+ for breakfast|the library (?:is open|opens)|"
     r"your (?:name|favou?rite [a-z]+) (?:is|was))\b"
 )
+_EXAMPLE = re.compile(r"\b(?:for example|for instance|e\.g\.|depends on|such as when)\b")
 # Telling the user how to do it themselves: a redirect, which denies doing it.
 _REDIRECT = re.compile(
-    r"\byou (?:can|could|may|might|should|will need to|'ll need to|need to|would need to|"
+    r"^(?:just |simply )?(?:open|check|set|use|try|say|go to|tap|ask|look|visit|call|dial|add|"
+    r"paste|type|press|search|head to|long-press|write it)\b|"
+    r"^(?:for|to) [^,.!?]{0,80},\s*(?:just |simply )?(?:open|check|use|go|tap|visit|call|try|ask|look|"
+    r"say|set|add|dial|search|head|paste|type)\b|\b(?:hey siri|ok google|hey google|alexa,)|"
+    r"\byour (?:phone|device|computer|laptop|app|calendar|clock app|email app|browser)(?:'s)? "
+    r"[^.!?]{0,40}\b(?:can|will|should|lets you)\b|\b(?:most|many|your) (?:\w+ )?apps? (?:can|will|let)\b|"
+    r"\bshould be (?:in|on) (?:the|your|google|their) |\b(?:will|would|can) let you\b|\blets you\b|"
+    r"\b(?:the )?(?:quickest|easiest|fastest|best|simplest) (?:way|option|bet) (?:is|would be)\b|"
+    r"\bgive them a (?:ring|call)\b|\bsomething you(?:'d| would|'ll| will) (?:need|have) to\b|"
+    r"\byou(?:'d| would|'ll| will) (?:need|have) to\b|"
+    r"\byour [a-z' ]{0,30}(?:app|phone|computer|device|website|site|browser|calendar|clock|bank|"
+    r"email|inbox|settings)\b[^.!?]{0,30}\b(?:will|shows?|lists?|has|can|lets|should)\b|"
+    r"\byou (?:can(?! call me)|could|may|might|should|will need to|'ll need to|need to|would need to|"
     r"may want to|might want to|'d need to|would have to|'ll have to|will have to|have to)\s+"
     r"(?:\w+ )?(?:use|open|visit|call|dial|set|check|go|look|search|ask|contact|download|"
     r"install|send|pay|transfer|write|book|make|reach|find|read|listen|play|take|say|copy|paste|"
     r"compose|run|execute|enable|tap|click|schedule|create|add|order|share|upload|describe|"
     r"tell|type|give|repeat|save|note|keep|high-five|close|pass|grab|raise|using|calling|"
-    r"visiting|opening|setting|checking|contacting|asking|searching|looking|downloading)\b|"
+    r"visiting|opening|setting|checking|contacting|asking|searching|looking|downloading|do|ring|"
+    r"sign|log|order|reach|text|message|email)\b|"
     r"^to [a-z][^.!?]{0,100}?,\s*(?:you|simply|just|open|go|use|call|visit|follow|try)\b|"
     r"\bi (?:would |'d )?(?:recommend|suggest) (?:using|that you|you|calling|visiting|checking|"
     r"contacting|setting|opening|trying|an? |the )|"
@@ -410,7 +459,9 @@ _PREDICTION = re.compile(
     r"\b(?:will|would|should|might|may|is going to) (?:print|output|display|show|return|produce|"
     r"generate|give)\b|\b(?:prints|outputs|generates|produces|returns) (?:a |an )?random\b|"
     r"\b(?:typically|usually|generally|normally|often) (?:shows|prints|says|contains|opens|is)\b|"
-    r"\bit depends on\b|\b(?:output|result)\b[^.!?]{0,100}?\b(?:will|would|should) be\b|"
+    r"\bit depends on\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|something)\b|"
+    r"\b(?:the exact|each|every) (?:value|number|output|result) (?:changes|varies|differs|will be different)|"
+    r"\b(?:output|result)\b[^.!?]{0,100}?\b(?:will|would|should) be\b|"
     r"^(?:sure[!,.]? )?(?:here(?:'s| is) (?:a |the )?draft|subject:|(?:dear|hi|hello|hey) [a-z]+,)"
 )
 
@@ -418,9 +469,11 @@ _PREDICTION = re.compile(
 def act_readings(text: str) -> set[ActReading]:
     found: set[ActReading] = set()
     body = _PREFIX.sub("", text, count=1)
-    stated = " ".join(s for s in sentences(body, 8) if not s.rstrip().endswith("?"))
-    if _DONE.search(stated):
+    stated = [s for s in sentences(body, 8) if not s.rstrip().endswith("?") and not _EXAMPLE.search(s)]
+    if any(_DONE.search(s) for s in stated):
         found.add("done")
+    elif any(_SOFT_DONE.search(s) for s in stated):
+        found.add("soft_done")
     if _REDIRECT.search(body):
         found.add("redirect")
     if _PREDICTION.search(body):
