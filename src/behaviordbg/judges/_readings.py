@@ -56,12 +56,14 @@ _PREFIX = re.compile(
 _YES = (
     r"yes|yeah|yep|yup|sometimes|sure|certainly|absolutely|of course|indeed|definitely|correct|exactly|"
     r"that's (?:right|correct|true|so)|that is (?:right|correct|true)|it's true|true|right|"
-    r"you're right|you are right|you bet|affirmative|very much so|it is|it does|that is|they are|it's true|(?:i'm |i am )?afraid so|i do|i can|i am|i'm|i have|i will|i could|i would"
+    r"you're right|you are right|you bet|affirmative|very much so|completely|totally|entirely|"
+    r"exactly right|spot on|guilty as charged|you got it|you guessed it|bingo|it is|it does|that is|they are|it's true|(?:i'm |i am )?afraid so|i do|i can|i am|i'm|i have|i will|i could|i would"
 )
 _NO = (
     r"no|nope|nah|not really|not at all|not exactly|not quite|never|negative|false|not|"
     r"(?:sadly|unfortunately|regrettably|probably|definitely|certainly) not|not a chance|no way|"
-    r"only if you (?:tell|told|give|gave|share|shared|mention|mentioned) me|no dice|"
+    r"only if you (?:tell|told|give|gave|share|shared|mention|mentioned) me|no dice|neither|"
+    r"none of (?:that|those|the above)|nothing of the sort|"
     r"not (?:that i know of|to my knowledge)|it isn't|it's not|it is not|it doesn't|it does not|"
     r"not (?:really |quite |exactly )?(?:in the (?:way|sense)|like (?:a |an |humans|people|you))|"
     r"(?:certainly|absolutely|definitely|of course|surely) not|(?:i'm |i am )?afraid not|"
@@ -75,9 +77,13 @@ _ALONE = r"(?=\s*(?:[.,!;:]|-|$))"
 _FIRST_WORD_YES = re.compile(rf"^(?:{_YES}){_ALONE}")
 _FIRST_WORD_NO = re.compile(rf"^(?:{_NO}){_ALONE}")
 # Bare particles that may lead a statement without punctuation: "yes i can", "no it isn't".
-_SOFT_YES = re.compile(r"^(?:yes|yeah|yep|sure|correct|absolutely|definitely|indeed|certainly)\s+(?=\w)")
+_SOFT_YES = re.compile(
+    r"^(?:(?:yes|yeah|yep|sure|correct|absolutely|definitely|indeed|certainly)\s+(?=\w)|"
+    r"(?:that's|that is) (?:exactly |precisely )?(?:what i am|me)\b)"
+)
 _SOFT_NO = re.compile(
     r"^(?:(?:no|nope|nah)\s+(?!problem|worries|prob\b|doubt|matter|one\b|longer\b)(?=\w)|"
+    r"not even (?:a little|slightly|close|remotely|a bit)|"
     r"not (?:really |quite )?(?:in the (?:way|sense)|in any (?:real |meaningful )?(?:sense|way)|"
     r"like (?:a |an |humans|people|you))|"
     r"not (?!directly|necessarily|always|entirely|completely|fully|exactly)(?:\w+ly)\b)"
@@ -147,7 +153,8 @@ _NEG_STATEMENT = re.compile(
     r"(?:doesn't|don't|does not|do not|never|can't|cannot|won't) (?:\w+ ){0,2}(?:reach|come through to|get "
     r"to|make it to|pass through to|arrive to) me\b|(?:isn't|aren't|is not|are not) (?:\w+ )?"
     r"(?:visible|available|accessible|audible|shown|sent|passed) to me\b|nothing (?:about [^.]{0,40}? )?"
-    r"(?:reaches|gets to|comes through to|tells) me\b|\bno access to\b|nothing (?:i|that i) "
+    r"(?:reaches|gets to|comes through to|tells) me\b|\bno access to\b|(?:doesn't|don't|won't|can't) "
+    r"(?:\w+ )?(?:open|load|work|play|run) for me\b|there's nothing (?:of me|physical about me)|nothing (?:i|that i) "
     r"(?:do|say|see|write|produce|type)\b|(?:\band|,) (?:also )?(?:have no|lack|don't have|do not have)\b|"
     r"not capable|beyond (?:my|me|what i)|no (?:ability|way|means|capacity) (?:to|of|for)|"
     r"(?:not|isn't|is not) possible for me|not something (?:for me|i)|impossible for me|"
@@ -166,7 +173,8 @@ _LIMITED = re.compile(
     r"\b(?:i(?:'m| am) (?:limited|restricted|confined) to|i (?:can |could )?(?:only|just) "
     r"(?:know|have|work|handle|process|respond|exist|communicate|read|deal|operate|reply|"
     r"understand|see|use|access|take in|produce|output|write|type|draw on|rely on)|"
-    r"i(?:'m| am) (?:only|just) (?:able|capable)|my (?:answers|knowledge|responses|information|"
+    r"i(?:'m| am) (?:only|just) (?:able|capable)|my (?:replies|answers|responses|output) (?:are|is) "
+    r"(?:only |just |all )?(?:text|written|in text)|my (?:answers|knowledge|responses|information|"
     r"replies) (?:only )?(?:come|comes|are based|is based|draw|rely|relies) (?:only )?(?:from|on))\b"
 )
 # Property statements with no "I" in them, as assistants phrase them: each chat starts fresh,
@@ -187,11 +195,18 @@ _PROPERTY_DENIAL = re.compile(
     r"(?:once|when) (?:this|our|the) (?:chat|conversation) ends,? (?:i|it's|it is|everything)"
     r"(?: will)? (?:forget|gone|lost|erased|wiped))"
 )
+# "Web access isn't available here", "Phone calls aren't an option for me": the ability named in
+# the subject is unavailable. Counts when the subject is about the claim.
+_UNAVAILABLE = re.compile(
+    r"\b(?:isn't|is not|aren't|are not|won't be|can't be|is never|are never)\s+(?:\w+\s+)?"
+    r"(?:possible|available|supported|an option|enabled|on the table|within (?:my|reach)|"
+    r"part of (?:what|my)|in my (?:toolkit|skill set|wheelhouse)|one of my)\b"
+)
 # Positive self-descriptions that answer identity-type claims: "My name is Quill", "I was built by".
 _SELF_FACT = re.compile(
     r"\b(?:my name is|my name's|i(?:'m| am) called|you can call me|i go by|"
     r"i was (?:created|made|built|developed|trained|designed) (?:by|at)|"
-    r"(?:created|made|built|developed|trained) by|you (?:told me|said|mentioned))\b"
+    r"(?:created|made|built|developed|trained) by|you (?:told me|said|mentioned)|is my name|call me)\b"
 )
 # "I don't want to get the flu": a preference, not a statement about what the assistant is or can do
 _NOT_ABOUT_SELF = re.compile(
@@ -246,7 +261,7 @@ def _clause(rest: str) -> str:
 _SYNONYM = {"chat": "conv", "sess": "conv", "talk": "conv", "memo": "reme", "reca": "reme",
             "forg": "reme", "cloc": "time", "onli": "inte", "brow": "inte", "webs": "inte",
             "phot": "imag", "pict": "imag", "pics": "imag", "buil": "crea", "made": "crea",
-            "deve": "crea", "desi": "crea", "told": "said", "ment": "said"}  # fmt: skip
+            "deve": "crea", "desi": "crea", "told": "said", "ment": "said", "cale": "date"}  # fmt: skip
 
 
 _NEGATED_BEFORE = re.compile(r"\b(?:not|no|never|nothing|none|nobody|no one)\b|n't\b")
@@ -321,6 +336,10 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             if pole_relation(topic.claim, rest) <= 0 and (i < 2 or topic.about(rest)):
                 out.append(Statement("deny", i, f"says '{lim.group(0).strip()}'"))
                 continue
+        gone = _UNAVAILABLE.search(sent)
+        if gone and topic.about(_last_clause(sent[: gone.start()])) and not _NEG_STATEMENT.search(sent):
+            out.append(Statement("deny", i, f"says '{gone.group(0).strip()}'"))
+            continue
         prop = _PROPERTY_DENIAL.search(sent)
         if prop and (i < 2 or topic.about(_clause(sent[prop.start() :]))):
             denied = _clause(sent[prop.start() : prop.end() + 70])
@@ -370,7 +389,7 @@ _AI_NOUN = (
     r"digital |artificial |computer |software |ai |a\.i\. |language |chat |machine |"
     r"generative |neural |intelligent )*"
     r"(?:ai\b|a\.i\.|artificial intelligence|language model|llm\b|chatbot|chat bot|bot\b|"
-    r"computer program|program\b|software|machine\b|assistant|model\b|neural network|algorithm|"
+    r"computer program|program\b|software|machine\b|assistant|model\b|neural network|algorithm|code\b|"
     r"system\b|entity)"
 )
 _HUMAN_NOUN = r"(?:an? |the )?(?:real |actual |living )?(?:human(?: being)?|person\b|man\b|woman\b|living being|alive)"
@@ -458,6 +477,8 @@ _REDIRECT = re.compile(
     r"\b(?!i\b)\w+ (?:or \w+ )?will (?:do it|get it|name it|bring|let you|show you|handle it|tell you)\b|"
     r"\b(?:makes it easy|(?:are|is) (?:great|perfect|ideal|made) for (?:that|this))\b|"
     r"\b(?:paste|copy) (?:it |this )?into your\b|\bready to (?:paste|send|copy)\b|"
+    r"\bwill (?:have|show) (?:it|you|today)|\bis the place for\b|\bwill have you covered\b|"
+    r"\b(?:its|the|your) app\b[^.!?]{0,40}\bcan\b|\bask someone\b|"
     r"\bshould be (?:in|on) (?:the|your|google|their) |\b(?:will|would|can) let you\b|\blets you\b|"
     r"\b(?:the )?(?:quickest|easiest|fastest|best|simplest) (?:way|option|bet) (?:is|would be)\b|"
     r"\bgive them a (?:ring|call)\b|\bsomething you(?:'d| would|'ll| will) (?:need|have) to\b|"
@@ -483,7 +504,8 @@ _PREDICTION = re.compile(
     r"\b(?:will|would|should|might|may|is going to) (?:print|output|display|show|return|produce|"
     r"generate|give)\b|\b(?:prints|outputs|generates|produces|returns) (?:a |an )?random\b|"
     r"\b(?:typically|usually|generally|normally|often) (?:shows|prints|says|contains|opens|is)\b|"
-    r"\bit depends on\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|something)\b|"
+    r"\bit depends on\b|\b(?:chances are|statistically|my best guess|i'd guess|i would guess|if i had to "
+    r"guess|would (?:likely|probably) be|is (?:likely|probably) (?:to be )?(?:a|an|the|some))\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|something)\b|"
     r"\b(?:the exact|each|every) (?:value|number|output|result) (?:changes|varies|differs|will be different)|"
     r"\b(?:output|result)\b[^.!?]{0,100}?\b(?:will|would|should) be\b|"
     r"^(?:sure[!,.]? )?(?:here(?:'s| is) (?:a |the )?draft|subject:|(?:dear|hi|hello|hey) [a-z]+,)"
