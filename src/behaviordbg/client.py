@@ -27,8 +27,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from .errors import EndpointAuthError
-from .store import redact_url
+from .errors import EndpointAuthError, EndpointNotFoundError
+from .urls import redact_url
 
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "malformed", "other"]
 POOL_SHARD = 8  # connections per httpx pool (see ModelClient.__init__)
@@ -128,6 +128,20 @@ def _parse_chat_body(text: str) -> tuple[dict[str, Any], list[str], list[str | N
         texts.append(content or "")
         reasons.append(choice.get("finish_reason"))
     return body, texts, reasons
+
+
+def _error_text(body: str) -> str:
+    """The message of an OpenAI-style error body (`{"error": {"message": ...}}`), else the body."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    err = doc.get("error", doc) if isinstance(doc, dict) else None
+    if isinstance(err, dict) and isinstance(err.get("message"), str) and err["message"].strip():
+        return err["message"]
+    if isinstance(err, str) and err.strip():
+        return err
+    return body
 
 
 class ModelClient:
@@ -354,6 +368,15 @@ class ModelClient:
                 return await asyncio.wait_for(once(self._sdks[shard]), timeout=self.timeout)
             except RequestFailed:
                 raise
+            except openai.NotFoundError as err:
+                served = await self._served_models(self._sdks[shard])
+                raise EndpointNotFoundError(
+                    f"{redact_url(str(err.request.url))} answered HTTP 404:"
+                    f" {self._scrub(_error_text(err.response.text))}",
+                    hint="check the model name and the base URL (it usually ends in /v1)"
+                    + (f"; this endpoint serves: {', '.join(served)}" if served else
+                       f"; the models it serves are listed at {redact_url(self.base_url)}/models"),
+                ) from None
             except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
                 raise EndpointAuthError(
                     f"{redact_url(self.base_url)} refused the request with HTTP {err.status_code}"
@@ -370,7 +393,8 @@ class ModelClient:
                 code = err.status_code
                 kind = "server" if code >= 500 or code in (408, 409) else "other"
                 raise RequestFailed(
-                    kind, f"HTTP {code}: {self._scrub(err.response.text)}", status_code=code,
+                    kind, f"HTTP {code}: {self._scrub(_error_text(err.response.text))}",
+                    status_code=code,
                     retry_after=parse_retry_after(err.response.headers),
                 ) from None
             except (asyncio.TimeoutError, openai.APITimeoutError, httpx.TimeoutException):
@@ -390,6 +414,16 @@ class ModelClient:
         if self._secret:
             text = text.replace(self._secret, "***")
         return " ".join(text.split())[:limit]
+
+    async def _served_models(self, sdk: openai.AsyncOpenAI) -> list[str]:
+        """Model ids from GET /models, for a 404's hint; [] when the endpoint does not say."""
+        try:
+            raw = await asyncio.wait_for(sdk.get("/models", cast_to=httpx.Response),
+                                         timeout=min(self.timeout, 5.0))
+            data = json.loads(raw.text).get("data") or []
+            return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m][:20]
+        except Exception:  # noqa: BLE001 - only a hint: any failure means "no list"
+            return []
 
     def _wait(self, state: RetryCallState) -> float:
         """Retry-After when the server gave one (capped), else jittered exponential backoff."""

@@ -30,8 +30,9 @@ from dataclasses import asdict, dataclass, field  # noqa: E402
 from typing import TYPE_CHECKING, Any, Protocol  # noqa: E402
 
 from .cache import probe_key  # noqa: E402
-from .errors import BehaviordbgError  # noqa: E402
+from .errors import BehaviordbgError, RunFailed  # noqa: E402
 from .store import Store, redact_url  # noqa: E402
+from .urls import check_base_url  # noqa: E402
 from .types import GenParams, Message, Query, Response, Suite  # noqa: E402
 
 if TYPE_CHECKING:  # the openai SDK is slow to import: load it only when a run asks a model
@@ -85,6 +86,9 @@ class RunOptions:
     # model name and URL); new answers still replace the cached ones.
     refresh: bool = False
     suites: list[Suite] | None = None  # already loaded suites; wins over suite_paths
+    # The run fails (status "failed", exit code 3, check() does not analyse it) when more than this
+    # share of its queries end without an answer, or when none is answered.
+    max_failed: float = 0.05
 
 
 @dataclass
@@ -100,10 +104,73 @@ class RunSummary:
     elapsed_s: float
     model: str
     base_url: str
-    status: str = "complete"
+    status: str = "complete"  # complete | failed (see RunOptions.max_failed)
+    failed_share: float = 0.0  # errors / queries
+    max_failed: float = 0.05
+    # the most common final error of the unanswered queries, with `hint` (its fix) and `resume`
+    # (whether resuming can help, i.e. the error was not the request itself being refused)
+    top_error: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "complete"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "ok": self.ok}
+
+    def failure_message(self) -> str:
+        """Why the run failed the --max-failed gate, in one sentence (empty when it did not)."""
+        if self.ok:
+            return ""
+        if self.responses == 0:
+            what = f"nothing was answered ({self.errors} of {self.queries} queries failed)"
+        else:
+            what = (f"{self.errors} of {self.queries} queries failed ({self.failed_share:.1%}),"
+                    f" more than --max-failed {self.max_failed:.1%} allows")
+        top = self.top_error
+        if top:
+            what += f"; most common error ({top['queries']} queries): {top['shown']}"
+        return f"run {self.run_id} failed: {what}"
+
+
+def parse_max_failed(value: str | float | None) -> float:
+    """--max-failed as a share: `0.05`, `5%` or `0` (no failure allowed)."""
+    if value is None or str(value).strip() == "":
+        return RunOptions.max_failed
+    text = str(value).strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise BehaviordbgError(
+            f"--max-failed {text!r} is not a share of queries",
+            hint="pass a fraction from 0 to 1 (0.05) or a percentage (5%)",
+        )
+    return share
+
+
+def error_hint(top: dict[str, Any], url: str, opts: RunOptions) -> tuple[str, bool]:
+    """(the fix for a run's most common error, whether `--resume` can help with it)."""
+    kind, code = top.get("kind"), top.get("status_code")
+    if kind == "connection":
+        return (f"nothing answered at {url}: is the server running there, and are the host, port"
+                " and path (usually ending in /v1) right?", True)
+    if kind == "timeout":
+        return (f"the endpoint did not answer within --timeout {opts.timeout:g}s: raise --timeout"
+                " or lower --concurrency", True)
+    if kind == "rate_limit":
+        return ("the endpoint is rate limiting: lower --concurrency or raise --max-attempts", True)
+    if kind == "server":
+        return ("the endpoint is failing (server errors): check its logs, and resume once it is"
+                " healthy", True)
+    if kind == "malformed":
+        return (f"{url} does not answer like an OpenAI-compatible /chat/completions endpoint:"
+                " check --base-url (usually ending in /v1)", True)
+    what = f"HTTP {code}" if code else "the request"
+    return (f"the endpoint refused the request as sent ({what}): fix the option it names"
+            " (e.g. --temperature, --max-tokens, --model) and start a new run; a resume would send"
+            " the same request again", False)
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -236,6 +303,8 @@ async def _run_probes(
 ) -> RunSummary:
     t0 = time.perf_counter()
     sink: ProgressSink = progress or NullProgress()
+    if opts.base_url:
+        check_base_url(opts.base_url)
     run = store.get_run(opts.resume) if opts.resume else None
     if run and opts.model and opts.model != run["model"]:
         raise BehaviordbgError(
@@ -286,12 +355,26 @@ async def _run_probes(
         finally:
             sink.finish()
         elapsed = time.perf_counter() - t0
-        store.set_run_status(run_id, "complete", probe.stats(t0))
         counts = store.counts(run_id)
+        share = counts["errors"] / counts["queries"] if counts["queries"] else 1.0
+        status = ("complete" if counts["responses"] > 0 and share <= opts.max_failed
+                  else "failed")
+        store.set_run_status(run_id, status, probe.stats(t0))
+        top = store.top_error(run_id) if counts["errors"] else None
+        if top is not None:
+            shown = f"HTTP {top['status_code']}" if top["status_code"] else top["kind"]
+            if top["message"] and not top["message"].startswith("HTTP"):
+                shown = f"{shown}: {top['message']}"
+            elif top["message"]:
+                shown = top["message"]
+            hint, can_resume = error_hint(top, params.base_url, opts)
+            top = {**top, "shown": shown, "hint": hint, "resume": can_resume}
         return RunSummary(
             run_id=run_id, queries=counts["queries"], responses=counts["responses"],
             errors=counts["errors"], requests_sent=requests_sent, cache_hits=counts["cache_hits"],
             elapsed_s=round(elapsed, 3), model=params.model, base_url=params.base_url,
+            status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
+            top_error=top,
         )
 
 
@@ -741,8 +824,10 @@ def check(
         analyze_opts.judge in LLM_JUDGES and not analyze_opts.judge_base_url
         and not run_opts.base_url and not run_opts.resume
     )
+    if analyze_opts.judge_base_url:
+        check_base_url(analyze_opts.judge_base_url, "--judge-base-url")
     if not shared:
-        summary = run_probes(store, run_opts, progress)
+        summary = _gate(run_probes(store, run_opts, progress))
         return summary, analyze_run(store, summary.run_id, analyze_opts, judge_progress,
                                     suites=run_opts.suites)
     with _local_serve() as server:
@@ -751,9 +836,20 @@ def check(
             analyze_opts, judge_base_url=server.base_url,
             judge_model=analyze_opts.judge_model or server.model,
         )
-        summary = run_probes(store, run_opts, progress)
+        summary = _gate(run_probes(store, run_opts, progress))
         return summary, analyze_run(store, summary.run_id, analyze_opts, judge_progress,
                                     suites=run_opts.suites)
+
+
+def _gate(summary: RunSummary) -> RunSummary:
+    """A run that failed --max-failed is never analysed as if it were complete: RunFailed."""
+    if summary.ok:
+        return summary
+    top = summary.top_error or {}
+    hint = top.get("hint") or "check the endpoint, then resume the run"
+    if top.get("resume", True):
+        hint += f"; then: behaviordbg run --resume {summary.run_id}"
+    raise RunFailed(summary.failure_message(), hint, summary=summary)
 
 
 

@@ -17,7 +17,6 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
@@ -36,6 +35,7 @@ from .types import (
     contradiction_from_dict,
     to_dict,
 )
+from .urls import redact_url  # noqa: F401 - re-exported: URLs are redacted before they get here
 
 DEFAULT_DB = ".behaviordbg/behaviordbg.db"
 
@@ -206,29 +206,6 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def redact_url(url: str) -> str:
-    """Drop user:password@ from a URL and blank secret-looking query parameters."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if ":" in netloc:  # IPv6 literal: keep its brackets
-        netloc = f"[{netloc}]"
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    if parts.username or parts.password:
-        netloc = f"***@{netloc}"
-    query = parts.query
-    if query:
-        kept = []
-        for pair in query.split("&"):
-            key = pair.split("=", 1)[0]
-            if any(s in key.lower() for s in ("key", "token", "secret", "password", "sig")):
-                kept.append(f"{key}=***")
-            else:
-                kept.append(pair)
-        query = "&".join(kept)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def new_run_id() -> str:
     """Sortable by time, unique across machines."""
     return "run-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
@@ -239,7 +216,43 @@ def _dumps(value: Any) -> str:
 
 
 class StoreError(RuntimeError):
-    """A problem with the database a person can act on (missing run, unknown id)."""
+    """A problem with the database a person can act on (missing run, unknown id, unusable file).
+
+    `str(err)` is the message, with `hint` (the fix) on a second line when there is one."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
+
+
+def database_error(err: sqlite3.Error, path: str) -> StoreError:
+    """An SQLite failure as a StoreError that says what is wrong with the file and the fix."""
+    text = str(err)
+    low = text.lower()
+    where = f"database {path}" if path else "the database"
+    if "readonly" in low or "read-only" in low:
+        return StoreError(f"{where} is read-only ({text})",
+                          "make the file and its folder writable, or pass --db with a writable"
+                          " path (reading commands such as `runs` and `bugs` work on it as is)")
+    if "not a database" in low or "malformed" in low or "encrypted" in low:
+        return StoreError(f"{where} is not a behaviordbg database ({text})",
+                          "pass --db with the path of a behaviordbg database, or a new file name")
+    if "unable to open" in low or "cannot open" in low:
+        return StoreError(f"cannot open {where} ({text})",
+                          "pass --db with a file path (not a folder) in an existing folder you"
+                          " can write to")
+    if "disk" in low and ("full" in low or "i/o" in low):
+        return StoreError(f"{where} cannot be written ({text})",
+                          "free disk space, or pass --db on another disk")
+    if "locked" in low or "busy" in low:
+        return StoreError(f"{where} stayed locked by another process ({text})",
+                          "wait for the other behaviordbg command to finish, then retry")
+    return StoreError(f"{where}: {text}",
+                      "check the file, or pass --db with another path")
 
 
 class Store:
@@ -491,6 +504,26 @@ class Store:
             (run_id,),
         )
         return {r[0] for r in rows if r[0]}
+
+    def top_error(self, run_id: str) -> dict[str, Any] | None:
+        """The most common final error among the run's unanswered queries: its kind, HTTP
+        status, one message as it was stored, and how many queries it failed (None if none)."""
+        rows = self.conn.execute(
+            "SELECT e.kind, e.status_code, e.message, COUNT(DISTINCT e.query_id) AS n"
+            " FROM errors e WHERE e.run_id = ? AND e.final = 1 AND NOT EXISTS (SELECT 1 FROM"
+            " responses r WHERE r.run_id = e.run_id AND r.query_id = e.query_id AND"
+            " r.text IS NOT NULL) GROUP BY e.kind, e.status_code, e.message",
+            (run_id,),
+        ).fetchall()
+        if not rows:
+            return None
+        by_kind: dict[tuple[str, Any], int] = {}
+        for r in rows:
+            by_kind[(r["kind"], r["status_code"])] = by_kind.get((r["kind"], r["status_code"]), 0) + r["n"]
+        (kind, code), n = max(by_kind.items(), key=lambda kv: kv[1])
+        message = max((r for r in rows if (r["kind"], r["status_code"]) == (kind, code)),
+                      key=lambda r: r["n"])["message"]
+        return {"kind": kind, "status_code": code, "message": message, "queries": n}
 
     def counts(self, run_id: str) -> dict[str, int]:
         def one(sql: str) -> int:

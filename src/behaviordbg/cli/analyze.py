@@ -15,9 +15,10 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
-from ..errors import BehaviordbgError
+from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..store import Store
 from ..types import SEVERITIES
+from ..urls import check_base_url
 from ._common import (
     ApiKeyEnvOption,
     BaseUrlOption,
@@ -27,6 +28,7 @@ from ._common import (
     LimitOption,
     ManifestOption,
     MaxAttemptsOption,
+    MaxFailedOption,
     MaxTokensOption,
     ModelOption,
     RefreshOption,
@@ -42,7 +44,7 @@ from ._common import (
     err_console,
     resolve_db,
 )
-from .run import RichProgress, _resume_hint
+from .run import RichProgress, _resume_hint, report_errors
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
@@ -85,6 +87,8 @@ def _analyze_opts(
 ) -> pipeline.AnalyzeOptions:
     if judge not in ("rules", "llm", "cascade"):
         raise BehaviordbgError(f"unknown judge {judge!r}", hint="use --judge rules, llm or cascade")
+    if judge_base_url:
+        check_base_url(judge_base_url, "--judge-base-url")
     return pipeline.AnalyzeOptions(
         judge=judge, judge_base_url=judge_base_url, judge_model=judge_model,
         judge_api_key_env=judge_api_key_env, embeddings=embeddings,
@@ -213,6 +217,7 @@ def check(
     limit: Optional[int] = LimitOption,  # noqa: UP007
     claim: Optional[list[str]] = ClaimOption,  # noqa: UP007
     refresh: bool = RefreshOption,
+    max_failed: str = MaxFailedOption,
     judge: str = JudgeOption,
     judge_base_url: Optional[str] = JudgeUrlOption,  # noqa: UP007
     judge_model: Optional[str] = JudgeModelOption,  # noqa: UP007
@@ -235,7 +240,10 @@ def check(
       behaviordbg check probes/tools.yaml --manifest agent-with-tools --judge cascade
       behaviordbg check --json --fail-on high          # CI: exit 1 on high or critical bugs
 
-    Exit code 0 even when bugs were found (unless --fail-on), 2 for usage errors, 130 on Ctrl-C.
+    Exit codes: 0 even when bugs were found (unless --fail-on), 1 a bug at or above --fail-on,
+    2 a usage, URL, database or endpoint error with its fix, 3 the run failed (more than
+    --max-failed of the queries failed, or none was answered; it is then not analysed), 130 on
+    Ctrl-C.
     """
     _check_fail_on(fail_on)
     aopts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
@@ -245,7 +253,7 @@ def check(
         api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
-        refresh=refresh,
+        refresh=refresh, max_failed=pipeline.parse_max_failed(max_failed),
     )
     show = not json_out
     with Store.open(resolve_db(db)) as store:
@@ -262,6 +270,9 @@ def check(
             if json_out:
                 emit_json({"run_id": stop.run_id, "status": "interrupted"})
             raise typer.Exit(130) from None
+        except RunFailed as failed:
+            _report_failed_run(failed, db, json_out)
+            raise typer.Exit(EXIT_RUN_FAILED) from None
     if json_out:
         emit_json(_json_doc(summary, run))
     else:
@@ -273,6 +284,25 @@ def check(
         _print_bugs(summary, db)
     if _failing(summary, fail_on):
         raise typer.Exit(1)
+
+
+def _report_failed_run(failed: RunFailed, db: str | None, json_out: bool) -> None:
+    """A run that failed the --max-failed gate: what happened, the most common error, its fix;
+    nothing is analysed (its bugs would rest on a fraction of the answers)."""
+    run = failed.summary
+    assert isinstance(run, pipeline.RunSummary)
+    if not json_out:
+        console.print(
+            f"run [bold]{run.run_id}[/]: {run.responses}/{run.queries} answered, {run.errors}"
+            f" failed, {run.cache_hits} from cache in {run.elapsed_s:.1f}s ({escape(run.model)})",
+            markup=True,
+        )
+    report_errors(run, db, then=f", then `behaviordbg analyze {run.run_id}`")
+    err_console.print("not analysed: the bugs of a run this incomplete would be a guess",
+                      markup=False)
+    if json_out:
+        emit_json({"ok": False, "exit_code": EXIT_RUN_FAILED, "error": failed.message,
+                   "hint": failed.hint, "run": run.to_json()})
 
 
 def register(app: typer.Typer) -> None:

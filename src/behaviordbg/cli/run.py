@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
+from ..errors import EXIT_RUN_FAILED
 from ..store import Store
 from ._common import (
     ApiKeyEnvOption,
@@ -24,6 +25,7 @@ from ._common import (
     LimitOption,
     ManifestOption,
     MaxAttemptsOption,
+    MaxFailedOption,
     MaxTokensOption,
     ModelOption,
     RefreshOption,
@@ -53,6 +55,26 @@ def _resume_hint(run_id: str, db: str | None) -> str:
     return shlex.join(cmd)
 
 
+def report_errors(summary: pipeline.RunSummary, db: str | None, *, then: str = "") -> None:
+    """On stderr: the most common error of a run and its fix, and whether the run failed the
+    --max-failed gate (so a CI log says why, not only the errors table)."""
+    top = summary.top_error
+    if not summary.errors or top is None:
+        if not summary.ok:
+            err_console.print(f"[bold red]{escape(summary.failure_message())}[/]", markup=True)
+        return
+    style = "bold red" if not summary.ok else "yellow"
+    head = (escape(summary.failure_message()) if not summary.ok else
+            f"{summary.errors} of {summary.queries} queries failed after retries"
+            f" ({summary.failed_share:.1%}, within --max-failed {summary.max_failed:.1%});"
+            f" most common error ({top['queries']} queries): {escape(top['shown'])}")
+    err_console.print(f"[{style}]{head}[/]", markup=True)
+    err_console.print(f"  fix: {escape(top['hint'])}", markup=True)
+    if top.get("resume", True):
+        err_console.print(f"  then ask the failed queries again: {_resume_hint(summary.run_id, db)}"
+                          + then, markup=False)
+
+
 def run(
     suite_paths: Optional[list[str]] = SuitePathsArg,  # noqa: UP007 - typer needs Optional
     base_url: Optional[str] = BaseUrlOption,  # noqa: UP007
@@ -69,6 +91,7 @@ def run(
     limit: Optional[int] = LimitOption,  # noqa: UP007
     claim: Optional[list[str]] = ClaimOption,  # noqa: UP007
     refresh: bool = RefreshOption,
+    max_failed: str = MaxFailedOption,
     resume: Optional[str] = typer.Option(  # noqa: UP007
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
@@ -85,16 +108,18 @@ def run(
       behaviordbg run probes/embodiment.yaml --base-url http://localhost:8000/v1 --model qwen
       behaviordbg run --resume latest                      # after Ctrl-C or a crash
 
-    A rerun with the same settings is answered from the cache and sends no requests. Exit code 0
-    when the run completed (failed queries are recorded, see `errors`), 2 for usage or auth
-    errors, 130 on Ctrl-C.
+    A rerun with the same settings is answered from the cache and sends no requests. Exit codes:
+    0 the run completed (at most --max-failed of its queries failed), 2 a usage, URL, database or
+    endpoint error (e.g. a wrong key or model) with its fix, 3 more than --max-failed of the
+    queries failed or none was answered (the most common error and its fix are printed), 130 on
+    Ctrl-C (the run is marked interrupted; the resume command is printed).
     """
     opts = pipeline.RunOptions(
         suite_paths=list(suite_paths) if suite_paths else None, base_url=base_url, model=model,
         api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts, resume=resume,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
-        refresh=refresh,
+        refresh=refresh, max_failed=pipeline.parse_max_failed(max_failed),
     )
     progress = RichProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
@@ -109,22 +134,21 @@ def run(
                            "resume": _resume_hint(stop.run_id, db)})
             raise typer.Exit(130) from None
     if json_out:
+        report_errors(summary, db)
         doc = summary.to_json()
+        doc["exit_code"] = 0 if summary.ok else EXIT_RUN_FAILED
         emit_json(doc)
-        return
-    console.print(
-        f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
-        f" {summary.errors} failed, {summary.cache_hits} from cache,"
-        f" {summary.requests_sent} requests in {summary.elapsed_s:.1f}s"
-        f" ({escape(summary.model)} at {escape(summary.base_url)})",
-        markup=True,
-    )
-    if summary.errors:
+    else:
         console.print(
-            f"[yellow]{summary.errors} queries failed after retries;[/] ask them again with:"
-            f" {_resume_hint(summary.run_id, db)}",
+            f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
+            f" {summary.errors} failed, {summary.cache_hits} from cache,"
+            f" {summary.requests_sent} requests in {summary.elapsed_s:.1f}s"
+            f" ({escape(summary.model)} at {escape(summary.base_url)})",
             markup=True,
         )
+        report_errors(summary, db)
+    if not summary.ok:
+        raise typer.Exit(EXIT_RUN_FAILED)
 
 
 def runs(

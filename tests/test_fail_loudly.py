@@ -1,0 +1,136 @@
+"""Fail loudly, never half-write (issue 12): exit codes a CI job can trust, clear errors instead of
+tracebacks, secrets, hostile files and signals. The real CLI (in-process through Typer, or a real
+subprocess where signals and locks need one), `behaviordbg.testing.FakeServer` on 127.0.0.1 and
+real SQLite files."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_run_e2e import PROMPTS, TINY, sql
+from typer.testing import CliRunner
+
+from behaviordbg.cli import app
+from behaviordbg.store import Store
+from behaviordbg.testing import FakeServer
+
+ALL_BUT_ONE = re.compile(r"^(?!Do you have a body\?)")  # every TINY prompt but the first
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> str:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return str(path)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "runs.db")
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+    """The real Typer app in this process; known errors must end as exit codes, not exceptions."""
+    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def last_json(stdout: str) -> dict[str, Any]:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def n_runs(db: str) -> int:
+    if not Path(db).exists():
+        return 0
+    return int(sql(db, "SELECT COUNT(*) FROM runs")[0][0])
+
+
+# --------------------------------------------------------------------------- 1, 2: exit codes
+
+
+def test_every_query_rejected_exits_3_with_the_error_and_its_fix(
+    fake_server: FakeServer, suite: str, db: str
+) -> None:
+    """`run --temperature 9` against a server that rejects it: was `0/6 answered`, exit 0, the
+    reason only in the errors table and a `--resume` hint that repeats the failure."""
+    fake_server.fail_prompt(re.compile(""), "bad_request", message="temperature must be <= 2")
+    res = invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                 "--temperature", "9", "--db", db)
+    assert res.exit_code == 3, res.output
+    out = " ".join(res.output.split())
+    assert "nothing was answered" in out
+    assert "HTTP 400: temperature must be <= 2" in out  # the reason, printed
+    assert "fix:" in out and "--temperature" in out and "start a new run" in out
+    assert "--resume" not in out  # resuming would send the same rejected request again
+    assert sql(db, "SELECT status FROM runs") == [("failed",)]
+
+    res = invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                 "--temperature", "9", "--db", db, "--json", "--max-failed", "100%")
+    assert res.exit_code == 3, res.output  # nothing answered fails whatever --max-failed says
+    doc = last_json(res.stdout)
+    assert doc["ok"] is False and doc["exit_code"] == 3 and doc["status"] == "failed"
+    assert doc["top_error"]["status_code"] == 400 and doc["top_error"]["queries"] == PROMPTS
+
+
+def test_a_share_of_failures_within_max_failed_passes_and_is_reported(
+    fake_server: FakeServer, suite: str, db: str
+) -> None:
+    fake_server.fail_prompt("Can you browse the web?", "server_error")
+    base = ("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+            "--max-attempts", "1", "--db", db)
+    res = invoke(*base, "--max-failed", "20%")  # 1 of 6 = 16.7%
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "1 of 6 queries failed" in out and "HTTP 500: internal error" in out
+    assert "behaviordbg run --resume" in out  # a server error may pass: resume is the fix
+    res = invoke(*base, "--max-failed", "0.1", "--refresh")
+    assert res.exit_code == 3, res.output
+    assert "more than --max-failed 10.0%" in " ".join(res.output.split())
+    res = invoke(*base, "--max-failed", "lots")
+    assert res.exit_code == 2 and "--max-failed" in res.output
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:{port}/v1", "ftp://127.0.0.1:{port}/v1",
+                                 "http://[::1", "http:///v1", "localhost:{port}/v1"])
+def test_a_base_url_that_is_not_http_is_refused_before_anything(
+    fake_server: FakeServer, suite: str, db: str, url: str
+) -> None:
+    """No scheme / another scheme retried 5 times per query and exited 0; `http://[::1` was a
+    ValueError traceback."""
+    res = invoke("run", suite, "--base-url", url.format(port=fake_server.port), "--model", "fake",
+                 "--db", db)
+    assert res.exit_code == 2, res.output
+    assert "--base-url" in res.output and "fix:" in res.output
+    assert fake_server.requests == 0 and n_runs(db) == 0
+    if "{port}" in url and "://" not in url:
+        assert f"http://{url.split('{')[0]}" in res.output  # the fix names the full URL
+
+
+def test_a_wrong_model_stops_at_the_first_404_and_names_the_served_models(
+    fake_server_factory: Any, suite: str, db: str
+) -> None:
+    server = fake_server_factory(models=["fake", "other"])
+    res = invoke("run", suite, "--base-url", server.base_url, "--model", "nope", "--db", db,
+                 "--concurrency", "2", "--json")
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())
+    assert "HTTP 404" in out and "The model `nope` does not exist" in out
+    assert "serves: fake, other" in out
+    assert server.requests <= 3  # no retries, no round per query: the run stopped at once
+    assert sql(db, "SELECT status FROM runs") == [("failed",)]
+    assert last_json(res.stdout)["exit_code"] == 2
+
+
+def test_check_never_analyses_a_failed_run(fake_server: FakeServer, suite: str, db: str) -> None:
+    fake_server.fail_prompt(ALL_BUT_ONE, "server_error")
+    res = invoke("check", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                 "--max-attempts", "1", "--db", db, "--json")
+    assert res.exit_code == 3, res.output
+    doc = last_json(res.stdout)
+    assert doc["exit_code"] == 3 and doc["run"]["responses"] == 1
+    assert "not analysed" in res.output
+    assert sql(db, "SELECT COUNT(*) FROM analyses") == [(0,)]
