@@ -134,3 +134,50 @@ def test_check_never_analyses_a_failed_run(fake_server: FakeServer, suite: str, 
     assert doc["exit_code"] == 3 and doc["run"]["responses"] == 1
     assert "not analysed" in res.output
     assert sql(db, "SELECT COUNT(*) FROM analyses") == [(0,)]
+
+
+# --------------------------------------------------------------------------- 9: empty runs
+
+
+def test_a_run_and_its_queries_are_created_in_one_transaction(tmp_path: Path) -> None:
+    """kill -9 right after the run row was written left a run with no queries. Now the run row
+    and its plan commit together: a failure (or a kill) in between leaves no run at all."""
+    from behaviordbg.types import GenParams, Message, Query
+
+    q = Query(id="q1", suite="s", claim_id="c", framing="ask", prompt_idx=0, prompt="p?",
+              sample_idx=0, messages=(Message("user", "p?"),))
+
+    def plan_that_dies() -> Any:
+        yield q, "key-1"
+        raise RuntimeError("killed mid-plan")
+
+    db = str(tmp_path / "atomic.db")
+    with Store.open(db) as store:
+        with pytest.raises(RuntimeError):
+            store.create_run(GenParams(model="m", base_url="http://h/v1"), [],
+                             queries=plan_that_dies())
+        assert store.list_runs() == []
+        run_id = store.create_run(GenParams(model="m", base_url="http://h/v1"), [],
+                                  queries=[(q, "key-1")])
+        assert store.counts(run_id)["queries"] == 1
+
+
+def test_a_run_with_no_queries_is_not_resumed_or_analysed_in_a_loop(
+    fake_server: FakeServer, tmp_path: Path, db: str
+) -> None:
+    """What a kill -9 left behind before the fix: `--resume latest` said `0/0 answered`, exited 0
+    and marked it complete; `analyze` then asked for `run --resume`, a loop."""
+    from behaviordbg.types import GenParams
+
+    with Store.open(db) as store:
+        run_id = store.create_run(GenParams(model="fake", base_url=fake_server.base_url), [])
+    res = invoke("run", "--resume", "latest", "--db", db, "--base-url", fake_server.base_url)
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())
+    assert "no planned queries" in out and "start a new run" in out
+    assert sql(db, "SELECT status FROM runs") == [("running",)]  # not marked complete
+    res = invoke("analyze", run_id, "--db", db)
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())
+    assert "no planned queries" in out and "start a new run" in out and "--resume" not in out
+    assert fake_server.requests == 0

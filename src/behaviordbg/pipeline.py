@@ -316,6 +316,13 @@ async def _run_probes(
         key_env = run["params"].get("api_key_env") or key_env
         opts = dataclasses.replace(opts, api_key_env=key_env)
     plan = _plan(opts) if run is None else None  # bad suites fail before any server starts
+    if run is not None and not store.query("SELECT 1 FROM queries WHERE run_id = ? LIMIT 1",
+                                           (run["id"],)):
+        raise BehaviordbgError(  # made by a version that created a run before its queries
+            f"run {run['id']} has no planned queries: it was stopped while it was being created,"
+            " before anything was asked, so there is nothing to resume",
+            hint="start a new run (behaviordbg run with the same options)",
+        )
     with _endpoint(opts, run) as (url, model, local_info):
         api_key = (os.environ.get(key_env) or None) if local_info is None else None
         if local_info is not None:
@@ -338,10 +345,9 @@ async def _run_probes(
                 "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
                 "limit": opts.limit, "suite_paths": opts.suite_paths,
             }
-            run_id = store.create_run(params, refs, options=options, manifest=manifest,
-                                      local_model=local_info, label=opts.label)
             planned = [(q, probe_key(params, list(q.messages), q.sample_idx)) for q in queries]
-            store.add_queries(run_id, planned)
+            run_id = store.create_run(params, refs, options=options, manifest=manifest,
+                                      local_model=local_info, label=opts.label, queries=planned)
         started.append(run_id)
         probe = _Prober(store, run_id, params, sink)
         try:
@@ -376,6 +382,21 @@ async def _run_probes(
             status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
             top_error=top,
         )
+
+
+def run_state(store: Store, run_id: str) -> dict[str, Any]:
+    """A run's status and answer counts, for commands about to use it; a run that has no planned
+    queries (killed while being created) is an error whose fix is a new run, not a resume."""
+    run = store.get_run(run_id)
+    counts = store.counts(run["id"])
+    if counts["queries"] == 0:
+        raise BehaviordbgError(
+            f"run {run['id']} has no planned queries: it was stopped while it was being created,"
+            " before anything was asked",
+            hint="start a new run (behaviordbg run with the same options); this one cannot be"
+            " resumed",
+        )
+    return {"run_id": run["id"], "status": run["status"], **counts}
 
 
 @dataclass

@@ -343,7 +343,11 @@ class Store:
         local_model: dict[str, Any] | None = None,
         label: str = "",
         run_id: str | None = None,
+        queries: Iterable[tuple[Query, str]] | None = None,
     ) -> str:
+        """Record a new run, and with `queries` its planned (query, cache_key) pairs in the same
+        transaction: a run killed while it is being created leaves nothing, never a run with
+        no queries (which a resume could not finish and an analysis could not use)."""
         run_id = run_id or new_run_id()
         params_doc = {**asdict(params), "base_url": redact_url(params.base_url), **(options or {})}
         with self.conn:
@@ -362,6 +366,8 @@ class Store:
                     label,
                 ),
             )
+            if queries is not None:
+                self._insert_queries(run_id, queries)
         return run_id
 
     def set_run_status(self, run_id: str, status: str, stats: dict[str, Any] | None = None) -> None:
@@ -423,25 +429,29 @@ class Store:
     def add_queries(self, run_id: str, queries: Iterable[tuple[Query, str]]) -> None:
         """Record the planned (query, cache_key) pairs of a run; idempotent for resumes."""
         with self.conn:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO queries (run_id, id, suite, claim_id, framing, prompt_idx,"
-                " prompt, messages_json, sample_idx, cache_key) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        q.id,
-                        q.suite,
-                        q.claim_id,
-                        q.framing,
-                        q.prompt_idx,
-                        q.prompt,
-                        _dumps([asdict(m) for m in q.messages]),
-                        q.sample_idx,
-                        key,
-                    )
-                    for q, key in queries
-                ],
-            )
+            self._insert_queries(run_id, queries)
+
+    def _insert_queries(self, run_id: str, queries: Iterable[tuple[Query, str]]) -> None:
+        """The INSERTs of add_queries, inside the caller's transaction."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO queries (run_id, id, suite, claim_id, framing, prompt_idx,"
+            " prompt, messages_json, sample_idx, cache_key) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    run_id,
+                    q.id,
+                    q.suite,
+                    q.claim_id,
+                    q.framing,
+                    q.prompt_idx,
+                    q.prompt,
+                    _dumps([asdict(m) for m in q.messages]),
+                    q.sample_idx,
+                    key,
+                )
+                for q, key in queries
+            ],
+        )
 
     def add_response(
         self,

@@ -192,6 +192,7 @@ def analyze(
                          embeddings_model)
     progress = JudgeProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
+        pipeline.run_state(store, run_id)
         summary = pipeline.analyze_run(store, run_id, opts, progress)
     if json_out:
         emit_json(_json_doc(summary))
