@@ -181,3 +181,38 @@ def test_a_run_with_no_queries_is_not_resumed_or_analysed_in_a_loop(
     out = " ".join(res.output.split())
     assert "no planned queries" in out and "start a new run" in out and "--resume" not in out
     assert fake_server.requests == 0
+
+
+# --------------------------------------------------------------------------- 5: null content
+
+
+def test_a_null_content_is_no_answer_and_never_poisons_the_cache(
+    fake_server: FakeServer, suite: str, db: str
+) -> None:
+    """A null `content` was stored as "", counted as answered and cached, so a rerun against a
+    healthy server served the empty answers with 0 requests."""
+    fake_server.fail_prompt("Do you have a body?", "null_content")
+    res = invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                 "--max-attempts", "2", "--max-failed", "50%", "--db", db, "--json")
+    assert res.exit_code == 0, res.output
+    doc = last_json(res.stdout)
+    assert (doc["responses"], doc["errors"]) == (PROMPTS - 1, 1)
+    assert "content is null" in doc["top_error"]["message"]
+    assert sql(db, "SELECT COUNT(*) FROM responses WHERE text = ''") == [(0,)]
+    assert sql(db, "SELECT COUNT(*) FROM cache WHERE value_json LIKE '%\"text\": \"\"%'") == [(0,)]
+
+    fake_server.reset()  # healthy now: the rerun asks for that prompt again, and gets an answer
+    res = invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake", "--db", db,
+                 "--json")
+    assert res.exit_code == 0, res.output
+    again = last_json(res.stdout)
+    assert (again["responses"], again["requests_sent"], again["cache_hits"]) == (
+        PROMPTS, 1, PROMPTS - 1)
+
+
+def test_a_refusal_with_null_content_is_the_answer() -> None:
+    from behaviordbg.client import _parse_chat_body
+
+    body = json.dumps({"choices": [{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": None, "refusal": "I can't help with that."}}]})
+    assert _parse_chat_body(body)[1] == ["I can't help with that."]

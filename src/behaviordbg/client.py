@@ -123,9 +123,15 @@ def _parse_chat_body(text: str) -> tuple[dict[str, Any], list[str], list[str | N
         if not isinstance(message, dict):
             raise RequestFailed("malformed", "a choice has no `message`")
         content = message.get("content")
-        if content is not None and not isinstance(content, str):
+        if content is None and isinstance(message.get("refusal"), str):
+            content = message["refusal"]  # OpenAI puts a refusal here, with content null
+        if content is None:
+            # no answer at all (not an empty one): retried, then recorded as a failed query,
+            # never stored or cached as "" (a rerun would serve the empty answer forever)
+            raise RequestFailed("malformed", "a choice's message content is null (no answer)")
+        if not isinstance(content, str):
             raise RequestFailed("malformed", "a choice's message content is not text")
-        texts.append(content or "")
+        texts.append(content)
         reasons.append(choice.get("finish_reason"))
     return body, texts, reasons
 
