@@ -216,3 +216,76 @@ def test_a_refusal_with_null_content_is_the_answer() -> None:
     body = json.dumps({"choices": [{"index": 0, "finish_reason": "stop", "message": {
         "role": "assistant", "content": None, "refusal": "I can't help with that."}}]})
     assert _parse_chat_body(body)[1] == ["I can't help with that."]
+
+
+# --------------------------------------------------------------------------- 6: secrets
+
+
+def test_a_planted_key_and_url_secrets_reach_no_file_and_no_output(
+    fake_server_factory: Any, suite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Servers that echo what they were sent (the Authorization header) in a non-JSON 200 body
+    and in error bodies, and a URL carrying secrets under names no fixed list knows (`?code=`,
+    `?auth=`, userinfo): nothing of them may reach the DB (and its WAL), the exports, the cache
+    folder, or anything printed."""
+    import base64
+    import uuid
+
+    tag = uuid.uuid4().hex[:12]
+    key, pw, code, auth = (f"sk-planted-{tag}", f"pw-planted-{tag}", f"code-planted-{tag}",
+                           f"auth-planted-{tag}")
+    flip = {"Do you have a body?": ["Yes, I have a body.", "No, I am software."]}
+    keyed = fake_server_factory(flip, require_api_key=key)
+    keyed.fail_next(1, "malformed", message="<html>you sent {auth}</html>")  # 200, not JSON
+    keyed.fail_prompt("Can you browse the web?", "bad_request", message="bad header {auth}")
+    plain = fake_server_factory(flip)
+    plain.fail_prompt("Can you browse the web?", "server_error", message="got {auth}")
+    url = (plain.base_url.replace("http://", f"http://user:{pw}@")
+           + f"?code={code}&auth={auth}")
+    db = str(tmp_path / "sec.db")
+    env = {"PLANTED_KEY": key, "BEHAVIORDBG_CACHE": str(tmp_path / "cache"), "BEHAVIORDBG_DB": db}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    outputs: list[str] = []
+    keep_wal = None
+    try:
+        for base, temp in ((keyed.base_url, "0.7"), (url, "0.5")):
+            res = invoke("run", suite, "--base-url", base, "--model", "fake", "--samples", "3",
+                         "--temperature", temp, "--api-key-env", "PLANTED_KEY",
+                         "--max-failed", "50%", "--max-attempts", "2", "--db", db, env=env)
+            outputs.append(res.output)
+            assert res.exit_code == 0, res.output
+            if keep_wal is None:  # a second connection keeps the WAL file on disk to be searched
+                keep_wal = sqlite3.connect(db)
+        assert keyed.requests > 0 and plain.requests > 0
+        assert any(r.has_auth for r in plain.log)
+        stored = {m for (m,) in sql(db, "SELECT message FROM errors")}
+        assert any("you sent Bearer ***" in m for m in stored), stored  # scrubbed, still useful
+        assert any("bad header Bearer ***" in m for m in stored), stored
+        (base_url,), = sql(db, "SELECT base_url FROM runs WHERE base_url LIKE '%code%'")
+        assert base_url.endswith("/v1?code=***&auth=***") and "***@" in base_url
+        for args in (["runs", "--db", db], ["runs", "--db", db, "--json"],
+                     ["analyze", "latest", "--db", db, "--json"], ["bugs", "latest", "--db", db]):
+            res = invoke(*args, env=env)
+            assert res.exit_code == 0, res.output
+            outputs.append(res.output)
+        out_dir = tmp_path / "exports"
+        out_dir.mkdir()
+        from behaviordbg import export
+
+        for fmt, spec in export.FORMATS.items():
+            extra = ["--gh-commands"] if fmt == "github" else []
+            res = invoke("export", "latest", "--db", db, "--format", fmt, "--out",
+                         str(out_dir / f"bugs{spec.suffix}"), *extra, env=env)
+            assert res.exit_code == 0, res.output
+            outputs.append(res.output)
+        files = [p for p in tmp_path.rglob("*") if p.is_file()]
+        assert any(p.name == "sec.db-wal" for p in files), [p.name for p in files]
+        blob = b"".join(p.read_bytes() for p in files) + "".join(outputs).encode()
+    finally:
+        if keep_wal is not None:
+            keep_wal.close()
+    basic = base64.b64encode(f"user:{pw}".encode())
+    for secret in (key.encode(), pw.encode(), code.encode(), auth.encode(), basic):
+        assert secret not in blob, f"{secret!r} leaked"
+    assert tag.encode() not in blob  # not even a part of one

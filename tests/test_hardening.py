@@ -550,5 +550,10 @@ def test_redacted_urls_keep_ipv6_hosts_and_hide_credentials() -> None:
     from behaviordbg.store import redact_url
 
     assert redact_url("http://[::1]:8000/v1") == "http://[::1]:8000/v1"
+    # every query value, whatever its name, and any userinfo or fragment (issue 12)
     assert redact_url("https://user:pw@host:9/v1?api_key=s3cret&x=1") == (
-        "https://***@host:9/v1?api_key=***&x=1")
+        "https://***@host:9/v1?api_key=***&x=***")
+    assert redact_url("http://h/v1?code=SECRET&auth=A1&flag#frag") == (
+        "http://h/v1?code=***&auth=***&flag=***#***")
+    assert redact_url("https://token@h/v1") == "https://***@h/v1"
+    assert redact_url("http://[::1") == "***"  # never raises, never echoes what it cannot parse

@@ -1,8 +1,16 @@
-"""Endpoint URLs: checked before use, redacted before they are stored or printed."""
+"""Endpoint URLs: checked before use, redacted before they are stored or printed.
+
+Redaction is generic, not a list of secret-looking names: every query-parameter value, any
+userinfo (`user:password@`) and any fragment is replaced by `***`, because a URL may carry a
+secret under any name (`?code=`, `?auth=`, `?sig=`...). Only scheme, host, port, path and the
+parameter *names* survive. `url_secrets` lists the values that were removed, so a client can also
+scrub them from error text a server echoes back.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import base64
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from .errors import BehaviordbgError
 
@@ -10,31 +18,56 @@ SCHEMES = ("http", "https")
 
 
 def redact_url(url: str) -> str:
-    """Drop user:password@ from a URL and blank secret-looking query parameters. Never raises:
-    text that is not a URL at all comes back as `***`."""
+    """The URL without credentials: userinfo, every query value and the fragment become `***`.
+
+    Never raises: text that is not a URL at all comes back as `***` (it may be a secret pasted in
+    the wrong place)."""
     try:
         parts = urlsplit(str(url))
-        netloc = parts.hostname or ""
+        host = parts.hostname or ""
         port = parts.port
     except ValueError:
         return "***"
-    if ":" in netloc:  # IPv6 literal: keep its brackets
-        netloc = f"[{netloc}]"
+    netloc = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
     if port:
         netloc = f"{netloc}:{port}"
-    if parts.username or parts.password:
+    if "@" in parts.netloc:
         netloc = f"***@{netloc}"
     query = parts.query
     if query:
-        kept = []
-        for pair in query.split("&"):
-            key = pair.split("=", 1)[0]
-            if any(s in key.lower() for s in ("key", "token", "secret", "password", "sig")):
-                kept.append(f"{key}=***")
-            else:
-                kept.append(pair)
-        query = "&".join(kept)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        query = "&".join(f"{pair.split('=', 1)[0]}=***" if pair else pair
+                         for pair in query.split("&"))
+    fragment = "***" if parts.fragment else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The values `redact_url` hides (userinfo parts and their Basic-auth form, query values,
+    fragment), longest first, so text that echoes them can be scrubbed too. Values shorter than 4 characters are left out:
+    scrubbing `1` or `en` from error text would only garble it."""
+    if not url:
+        return []
+    try:
+        parts = urlsplit(str(url))
+        found = [parts.username, parts.password, parts.fragment]
+        found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    except ValueError:
+        return [str(url)] if len(str(url)) >= 4 else []
+    out: set[str] = set()
+    for value in found:
+        if value and len(value) >= 4:
+            out.update({value, unquote(value)})
+    if parts.username or parts.password:  # what HTTP Basic auth sends for user:password@
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        out.add(base64.b64encode(pair.encode()).decode())
+    return sorted(out, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str] | tuple[str, ...]) -> str:
+    """`text` with every secret replaced by `***` (longest first, so no part of one survives)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def check_base_url(url: str, option: str = "--base-url") -> str:
