@@ -289,3 +289,96 @@ def test_a_planted_key_and_url_secrets_reach_no_file_and_no_output(
     for secret in (key.encode(), pw.encode(), code.encode(), auth.encode(), basic):
         assert secret not in blob, f"{secret!r} leaked"
     assert tag.encode() not in blob  # not even a part of one
+
+
+# --------------------------------------------------------------------------- 8: bad databases
+
+
+COMMANDS = (["runs"], ["run", "--resume", "latest"], ["bugs", "latest"], ["analyze", "latest"],
+            ["history", "abc"], ["stats"], ["diff", "latest", "latest"], ["dashboard"])
+
+
+@pytest.mark.parametrize("kind", ["text", "folder"])
+def test_a_file_that_is_not_a_database_is_exit_2_with_the_fix(tmp_path: Path, kind: str) -> None:
+    """A text file as --db ("file is not a database") and a folder as --db were tracebacks."""
+    db = tmp_path / "x.db"
+    if kind == "text":
+        db.write_text("just some notes\n")
+    else:
+        db.mkdir()
+    for args in COMMANDS:
+        res = invoke(*args, "--db", str(db))
+        assert res.exit_code == 2, (args, res.output)
+        out = " ".join(res.output.split())
+        assert ("not a behaviordbg database" if kind == "text" else "is a folder") in out, out
+        assert "fix:" in out and "Traceback" not in out
+    if kind == "text":
+        assert db.read_text() == "just some notes\n"  # nothing written into it
+
+
+def test_a_read_only_database_is_exit_2_with_the_fix(
+    fake_server: FakeServer, suite: str, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only DB (sqlite3.OperationalError: attempt to write a readonly database) was a
+    traceback. Tests run as root, who may write any file, so SQLite is made to open it read-only."""
+    assert invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                  "--db", db).exit_code == 0
+    import behaviordbg.store as store_mod
+
+    real = sqlite3.connect
+
+    def read_only(path: str, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        kwargs.pop("uri", None)
+        return real(f"file:{Path(path).resolve()}?mode=ro" if not str(path).startswith("file:")
+                    else path, *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(store_mod.sqlite3, "connect", read_only)
+    for args in (["run", suite, "--base-url", fake_server.base_url, "--model", "fake"],
+                 ["analyze", "latest"]):
+        res = invoke(*args, "--db", db)
+        assert res.exit_code == 2, (args, res.output)
+        out = " ".join(res.output.split())
+        assert "is read-only" in out and "fix:" in out and "writable" in out, out
+    res = invoke("runs", "--db", db, "--json")  # reading works on it as it is
+    assert res.exit_code == 0, res.output
+    assert len(last_json(res.stdout)["runs"]) == 1
+
+
+def test_a_database_from_a_newer_version_is_refused_and_never_written(
+    fake_server: FakeServer, suite: str, db: str
+) -> None:
+    assert invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                  "--db", db).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO migrations (name, applied_at) VALUES ('0099_from_the_future',"
+                     " '2099-01-01')")
+    before = Path(db).read_bytes()
+    for args in [*COMMANDS, ["run", suite, "--base-url", fake_server.base_url, "--model", "fake"]]:
+        res = invoke(*args, "--db", db)
+        assert res.exit_code == 2, (args, res.output)
+        out = " ".join(res.output.split())
+        assert "written by a newer behaviordbg" in out and "0099_from_the_future" in out, out
+        assert "fix: upgrade behaviordbg" in out
+    assert sql(db, "SELECT COUNT(*) FROM runs") == [(1,)]
+    assert Path(db).read_bytes() == before
+
+
+def test_an_older_database_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    from behaviordbg.store import MIGRATIONS, _split_sql
+
+    db = str(tmp_path / "old.db")
+    with sqlite3.connect(db) as conn:  # what the first release wrote: the core tables only
+        conn.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+                     " applied_at TEXT NOT NULL)")
+        for stmt in _split_sql(MIGRATIONS[0][1]):
+            conn.execute(stmt)
+        conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, '2025-01-01')",
+                     (MIGRATIONS[0][0],))
+        conn.execute("INSERT INTO runs (id, created_at, model, base_url, params_json, suites_json)"
+                     " VALUES ('run-old', '2025-01-01T00:00:00', 'm', 'http://h/v1', '{}', '[]')")
+    res = invoke("runs", "--db", db, "--json")
+    assert res.exit_code == 0, res.output
+    assert [r["run_id"] for r in last_json(res.stdout)["runs"]] == ["run-old"]
+    assert {n for (n,) in sql(db, "SELECT name FROM migrations")} == {n for n, _ in MIGRATIONS}
+    res = invoke("bugs", "latest", "--db", db)  # the analysis tables exist now
+    assert res.exit_code == 2 and "has no complete analysis" in res.output

@@ -267,33 +267,80 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, readonly: bool = False) -> Store:
-        """Open (and migrate) the database; `readonly` never writes and never blocks the writer."""
+        """Open (and migrate) the database; `readonly` never writes and never blocks the writer.
+
+        Any file that is not a usable behaviordbg database (a folder, a text file, a read-only
+        file for writing, one written by a newer behaviordbg) is a StoreError naming the fix."""
         db = str(path or DEFAULT_DB)
-        if readonly:
-            if db != ":memory:" and not Path(db).exists():
-                raise StoreError(f"no database at {db}: run `behaviordbg run` first or pass --db")
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30, check_same_thread=False)
-        else:
-            if db != ":memory:":
-                Path(db).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(db, timeout=30, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        store = cls(conn, db, readonly)
-        if not readonly:
-            _enable_wal(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            store.migrate()
-        return store
+        if db != ":memory:" and Path(db).is_dir():
+            raise StoreError(f"--db {db} is a folder, not a database file",
+                             f"pass a file path, e.g. --db {Path(db) / 'behaviordbg.db'}")
+        conn: sqlite3.Connection | None = None
+        try:
+            if readonly:
+                if db != ":memory:" and not Path(db).exists():
+                    raise StoreError(f"no database at {db}: run `behaviordbg run` first or pass --db")
+                conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30,
+                                       check_same_thread=False)
+            else:
+                if db != ":memory:":
+                    Path(db).parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(db, timeout=30, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            store = cls(conn, db, readonly)
+            if readonly:
+                store.check_schema()
+            else:
+                _enable_wal(conn)
+                conn.execute("PRAGMA synchronous = NORMAL")
+                store.migrate()
+            return store
+        except sqlite3.Error as err:
+            if conn is not None:
+                conn.close()
+            raise database_error(err, db) from None
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+
+    def applied_migrations(self) -> set[str]:
+        """Names of the migrations this database has (empty for a new file)."""
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+        ).fetchone()
+        if not exists:
+            return set()
+        return {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
+
+    def check_schema(self) -> set[str]:
+        """Refuse a database written by a newer behaviordbg (it has migrations this version does
+        not know: writing to it could corrupt it, reading it could mislead). Returns what it has."""
+        done = self.applied_migrations()
+        unknown = sorted(done - {name for name, _ in MIGRATIONS})
+        if unknown:
+            from . import __version__
+
+            raise StoreError(
+                f"database {self.path} was written by a newer behaviordbg: it has schema"
+                f" migration(s) {', '.join(unknown)}, which behaviordbg {__version__} does not know",
+                "upgrade behaviordbg (pip install -U behaviordbg) to use this database, or pass"
+                " --db with another one",
+            )
+        return done
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations in order; returns the names applied."""
+        """Apply pending migrations in order; returns the names applied. A database from a newer
+        behaviordbg is refused (check_schema), never written to."""
+        done = self.check_schema()
+        if len(done) == len(MIGRATIONS):
+            return []  # up to date: nothing to write (a read-only file opens fine)
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
             " applied_at TEXT NOT NULL)"
         )
-        done = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
         applied = []
         for name, sql in MIGRATIONS:
             if name in done:

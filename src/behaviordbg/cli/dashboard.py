@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from ..errors import BehaviordbgError
+from ..store import Store
 from ._common import DbOption, console, resolve_db
 
 
@@ -79,11 +80,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Open the triage dashboard on a run database (see HELP)."""
         path = resolve_db(db)
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise DashboardError(
                 f"no database at {path}",
                 "run `behaviordbg run` (or `behaviordbg check`) first, or pass --db",
             )
+        Store.open(path, readonly=True).close()  # a text file, a newer schema: say so here
         cmd = streamlit_command(find_app(), str(Path(path).resolve()), host=host, port=port,
                                 headless=headless)
         console.print(f"behaviordbg dashboard on http://{host}:{port}  (database {path}; Ctrl+C "

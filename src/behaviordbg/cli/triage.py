@@ -210,6 +210,9 @@ def export_cmd(
 
     Example: `behaviordbg export latest --format sarif --out bugs.sarif`.
     """
+    from ..export import safe_out_path
+
+    safe_out_path(out, base_dir)  # a refused path is refused before the database is opened
     with _open(db, readonly=True) as store:
         result = pipeline.export_report(store, run_id, fmt, out, base_dir=base_dir,
                                         gh_commands=gh_commands)
