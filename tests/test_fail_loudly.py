@@ -382,3 +382,102 @@ def test_an_older_database_is_migrated_and_keeps_its_runs(tmp_path: Path) -> Non
     assert {n for (n,) in sql(db, "SELECT name FROM migrations")} == {n for n, _ in MIGRATIONS}
     res = invoke("bugs", "latest", "--db", db)  # the analysis tables exist now
     assert res.exit_code == 2 and "has no complete analysis" in res.output
+
+
+# --------------------------------------------------------------------------- 13: SIGTERM
+
+
+@pytest.mark.slow  # a real subprocess: CLI start-up dominates
+def test_sigterm_marks_the_run_interrupted_and_prints_the_resume_command(
+    fake_server_factory: Any, suite: str, db: str
+) -> None:
+    """SIGTERM (a cancelled CI job, `kill`) left the run "running", exited 143 without a hint."""
+    import signal
+    import subprocess
+
+    from test_run_e2e import answered_exactly_once, cli, wait_for_answers
+
+    server = fake_server_factory(latency=0.3, ignore_n=True)
+    proc = subprocess.Popen(
+        cli("run", suite, "--base-url", server.base_url, "--model", "fake", "--samples", "4",
+            "--concurrency", "1", "--db", db, "--json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for_answers(db, 2, proc)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    (run_id, status), = sql(db, "SELECT id, status FROM runs")
+    assert status == "interrupted"
+    assert f"behaviordbg run --resume {run_id} --db {db}" in " ".join(err.split())
+    doc = last_json(out)
+    assert doc["status"] == "interrupted" and doc["signal"] == "SIGTERM"
+    assert doc["exit_code"] == 143
+
+    server.latency = 0.0
+    res = invoke("run", "--resume", run_id, "--db", db, "--json")
+    assert res.exit_code == 0, res.output
+    answered_exactly_once(db, run_id)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow  # starts Streamlit for real
+def test_sigterm_to_the_dashboard_stops_its_streamlit_child(tmp_path: Path) -> None:
+    """`dashboard` left its Streamlit child listening, with no parent, after a SIGTERM."""
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    from test_run_e2e import cli
+
+    db = tmp_path / "d.db"
+    Store.open(db).close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(cli("dashboard", "--db", str(db), "--port", str(port)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the dashboard did not start listening")
+        children = _children(proc.pid)
+        assert children, "streamlit should run as a child process"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143
+    deadline = time.monotonic() + 30
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(c) for c in children), "the Streamlit child outlived the dashboard"
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # nothing listens any more

@@ -460,7 +460,7 @@ def test_dashboard_binds_to_localhost_by_default(tmp_path: Path,
     db = tmp_path / "d.db"
     Store.open(db).close()
     calls: list[list[str]] = []
-    monkeypatch.setattr(dash.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(dash, "serve", lambda cmd: calls.append(cmd) or 0)
     res = CliRunner().invoke(app, ["dashboard", "--db", str(db)])
     assert res.exit_code == 0, res.output
     (cmd,) = calls

@@ -174,12 +174,43 @@ def error_hint(top: dict[str, Any], url: str, opts: RunOptions) -> tuple[str, bo
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run: the run is marked interrupted and can be resumed."""
+    """Ctrl-C (or SIGTERM) during a run: the run is marked interrupted and can be resumed.
+    `signal` says which: "SIGINT" or "SIGTERM" (the CLI exits 130 or 143)."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, signal: str = "SIGINT") -> None:
         super().__init__(run_id)
         self.run_id = run_id
+        self.signal = signal
         self.resume_command = f"behaviordbg run --resume {run_id}"
+
+
+@contextlib.contextmanager
+def _sigterm_cancels(terminated: list[str]) -> Iterator[None]:
+    """While probing, SIGTERM is Ctrl-C: it cancels the run's task, which marks the run
+    interrupted (and stops the embedded server) on its way out. Main thread of a running loop
+    only; elsewhere SIGTERM keeps its usual meaning."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm() -> None:
+        terminated.append("SIGTERM")
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    except (RuntimeError, ValueError, NotImplementedError):  # not the main thread / no signals
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 _current_query: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -190,12 +221,24 @@ _current_query: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 def run_probes(store: Store, opts: RunOptions, progress: ProgressSink | None = None) -> RunSummary:
     """Run (or resume) a probe run to the end; Ctrl-C marks it interrupted (RunInterrupted)."""
     started: list[str] = []
+    terminated: list[str] = []
+
+    async def probe() -> RunSummary:
+        with _sigterm_cancels(terminated):
+            return await _run_probes(store, opts, progress, started)
+
     try:
-        return asyncio.run(_run_probes(store, opts, progress, started))
+        return asyncio.run(probe())
     except KeyboardInterrupt as err:
         if started and not isinstance(err, RunInterrupted):
             raise RunInterrupted(started[0]) from None
         raise
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        if started:
+            raise RunInterrupted(started[0], "SIGTERM") from None
+        raise KeyboardInterrupt("SIGTERM before the run was created") from None
 
 
 async def run_probes_async(

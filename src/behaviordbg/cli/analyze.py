@@ -44,7 +44,7 @@ from ._common import (
     err_console,
     resolve_db,
 )
-from .run import RichProgress, _resume_hint, report_errors
+from .run import RichProgress, _by, _resume_hint, interrupted_exit_code, report_errors
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
@@ -244,7 +244,7 @@ def check(
     Exit codes: 0 even when bugs were found (unless --fail-on), 1 a bug at or above --fail-on,
     2 a usage, URL, database or endpoint error with its fix, 3 the run failed (more than
     --max-failed of the queries failed, or none was answered; it is then not analysed), 130 on
-    Ctrl-C.
+    Ctrl-C and 143 on SIGTERM.
     """
     _check_fail_on(fail_on)
     aopts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
@@ -265,12 +265,13 @@ def check(
             )
         except pipeline.RunInterrupted as stop:
             err_console.print(
-                f"[yellow]interrupted.[/] resume with: {_resume_hint(stop.run_id, db)}, then"
-                f" `behaviordbg analyze {stop.run_id}`", markup=True,
+                f"[yellow]interrupted{_by(stop)}.[/] resume with: {_resume_hint(stop.run_id, db)},"
+                f" then `behaviordbg analyze {stop.run_id}`", markup=True,
             )
             if json_out:
-                emit_json({"run_id": stop.run_id, "status": "interrupted"})
-            raise typer.Exit(130) from None
+                emit_json({"run_id": stop.run_id, "status": "interrupted", "signal": stop.signal,
+                           "exit_code": interrupted_exit_code(stop)})
+            raise typer.Exit(interrupted_exit_code(stop)) from None
         except RunFailed as failed:
             _report_failed_run(failed, db, json_out)
             raise typer.Exit(EXIT_RUN_FAILED) from None

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
-from ..errors import EXIT_RUN_FAILED
+from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
 from ..store import Store
 from ._common import (
     ApiKeyEnvOption,
@@ -53,6 +53,15 @@ def _resume_hint(run_id: str, db: str | None) -> str:
     if db:
         cmd += ["--db", db]
     return shlex.join(cmd)
+
+
+def interrupted_exit_code(stop: pipeline.RunInterrupted) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM (the shells' 128 + signal number)."""
+    return EXIT_TERMINATED if stop.signal == "SIGTERM" else EXIT_INTERRUPTED
+
+
+def _by(stop: pipeline.RunInterrupted) -> str:
+    return " by SIGTERM" if stop.signal == "SIGTERM" else ""
 
 
 def report_errors(summary: pipeline.RunSummary, db: str | None, *, then: str = "") -> None:
@@ -112,7 +121,7 @@ def run(
     0 the run completed (at most --max-failed of its queries failed), 2 a usage, URL, database or
     endpoint error (e.g. a wrong key or model) with its fix, 3 more than --max-failed of the
     queries failed or none was answered (the most common error and its fix are printed), 130 on
-    Ctrl-C (the run is marked interrupted; the resume command is printed).
+    Ctrl-C and 143 on SIGTERM (the run is marked interrupted; the resume command is printed).
     """
     opts = pipeline.RunOptions(
         suite_paths=list(suite_paths) if suite_paths else None, base_url=base_url, model=model,
@@ -127,12 +136,14 @@ def run(
             summary = pipeline.run_probes(store, opts, progress)
         except pipeline.RunInterrupted as stop:
             err_console.print(
-                f"[yellow]interrupted.[/] resume with: {_resume_hint(stop.run_id, db)}", markup=True
+                f"[yellow]interrupted{_by(stop)}.[/] resume with: {_resume_hint(stop.run_id, db)}",
+                markup=True,
             )
             if json_out:
-                emit_json({"run_id": stop.run_id, "status": "interrupted",
-                           "resume": _resume_hint(stop.run_id, db)})
-            raise typer.Exit(130) from None
+                emit_json({"run_id": stop.run_id, "status": "interrupted", "signal": stop.signal,
+                           "resume": _resume_hint(stop.run_id, db),
+                           "exit_code": interrupted_exit_code(stop)})
+            raise typer.Exit(interrupted_exit_code(stop)) from None
     if json_out:
         report_errors(summary, db)
         doc = summary.to_json()
