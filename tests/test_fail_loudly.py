@@ -481,3 +481,46 @@ def test_sigterm_to_the_dashboard_stops_its_streamlit_child(tmp_path: Path) -> N
     assert not any(_alive(c) for c in children), "the Streamlit child outlived the dashboard"
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0  # nothing listens any more
+
+
+# --------------------------------------------------------------------------- 10: resume lock
+
+
+@pytest.mark.slow  # a real subprocess holds the run
+def test_a_second_resume_of_a_run_in_progress_is_refused(
+    fake_server_factory: Any, suite: str, db: str
+) -> None:
+    """Two `--resume`s of one run at once sent about twice the requests (402 for about 200)."""
+    import signal
+    import subprocess
+
+    from test_run_e2e import answered_exactly_once, cli, wait_for_answers
+
+    server = fake_server_factory(latency=0.3, ignore_n=True)
+    proc = subprocess.Popen(
+        cli("run", suite, "--base-url", server.base_url, "--model", "fake", "--samples", "4",
+            "--concurrency", "1", "--db", db),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for_answers(db, 2, proc)
+        (run_id,), = sql(db, "SELECT id FROM runs")
+        before = server.requests
+        res = invoke("run", "--resume", run_id, "--db", db)  # while the first still runs
+        assert res.exit_code == 2, res.output
+        out = " ".join(res.output.split())
+        assert "is being run right now by another behaviordbg process" in out
+        assert f"pid {proc.pid}" in out and "fix: wait for it to finish" in out
+        assert server.requests - before <= 2  # only the first process's own requests
+        proc.send_signal(signal.SIGKILL)  # the kernel drops the lock with its holder
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    server.latency = 0.0
+    res = invoke("run", "--resume", run_id, "--db", db, "--json")
+    assert res.exit_code == 0, res.output
+    answered_exactly_once(db, run_id)
+    # every query asked once over both processes, plus at most the one in flight at the kill
+    assert 24 <= server.requests <= 25
+    assert not Path(db + ".locks").exists()  # released and cleaned up

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol  # noqa: E402
 from .cache import probe_key  # noqa: E402
 from .errors import BehaviordbgError, RunFailed  # noqa: E402
 from .store import Store, redact_url  # noqa: E402
+from .locks import run_lock  # noqa: E402
 from .urls import check_base_url  # noqa: E402
 from .types import GenParams, Message, Query, Response, Suite  # noqa: E402
 
@@ -366,7 +367,10 @@ async def _run_probes(
             " before anything was asked, so there is nothing to resume",
             hint="start a new run (behaviordbg run with the same options)",
         )
-    with _endpoint(opts, run) as (url, model, local_info):
+    with contextlib.ExitStack() as held:
+        if run is not None:  # before any server starts: a second resume is refused at once
+            held.enter_context(run_lock(store.path, run["id"]))
+        url, model, local_info = held.enter_context(_endpoint(opts, run))
         api_key = (os.environ.get(key_env) or None) if local_info is None else None
         if local_info is not None:
             opts = _fit_to_local(opts, local_info)
@@ -391,6 +395,7 @@ async def _run_probes(
             planned = [(q, probe_key(params, list(q.messages), q.sample_idx)) for q in queries]
             run_id = store.create_run(params, refs, options=options, manifest=manifest,
                                       local_model=local_info, label=opts.label, queries=planned)
+            held.enter_context(run_lock(store.path, run_id))
         started.append(run_id)
         probe = _Prober(store, run_id, params, sink)
         try:
