@@ -524,3 +524,76 @@ def test_a_second_resume_of_a_run_in_progress_is_refused(
     # every query asked once over both processes, plus at most the one in flight at the kill
     assert 24 <= server.requests <= 25
     assert not Path(db + ".locks").exists()  # released and cleaned up
+
+
+# --------------------------------------------------------------------------- 4: triage
+
+
+def test_parallel_triage_notes_are_all_kept(tmp_path: Path) -> None:
+    """Eight parallel `triage FP --note ...`: the history kept all 8 but the `notes` column (what
+    exports and the dashboard show) kept 3, because the read, append and write of the notes ran
+    outside a transaction. Each writer here has its own connection to one SQLite file, as
+    separate processes would."""
+    import threading
+
+    from triage_seed import analyze as seed_analysis
+    from triage_seed import dist, new_run, unstable_bug
+
+    from behaviordbg.triage import triage
+
+    db = tmp_path / "t.db"
+    with Store.open(db) as store:
+        run = new_run(store, "run-a")
+        seed_analysis(store, run, [dist("has_body", "direct", 5, 5)], [unstable_bug()])
+    writers, rounds = 8, 3
+    errors: list[BaseException] = []
+
+    def note(i: int, r: int, barrier: threading.Barrier) -> None:
+        try:
+            with Store.open(db) as store:
+                barrier.wait()
+                triage(store, "fp-unstable-body", note=f"note-{r}-{i}", actor=f"w{i}")
+        except BaseException as err:  # noqa: BLE001 - asserted below
+            errors.append(err)
+
+    for r in range(rounds):
+        barrier = threading.Barrier(writers)
+        threads = [threading.Thread(target=note, args=(i, r, barrier)) for i in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert not errors, errors
+    with Store.open(db, readonly=True) as store:
+        notes = store.get_bug("fp-unstable-body")["notes"]
+        history = [h for h in store.bug_history("fp-unstable-body") if h["field"] == "note"]
+    expected = {f"note-{r}-{i}" for r in range(rounds) for i in range(writers)}
+    assert {h["note"] for h in history} == expected
+    kept = set(re.findall(r"note-\d+-\d+", notes))
+    assert kept == expected, f"{len(expected - kept)} notes lost from the notes column"
+
+
+def test_a_failing_triage_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The history row and the bug row change together or not at all."""
+    from triage_seed import analyze as seed_analysis
+    from triage_seed import dist, new_run, unstable_bug
+
+    from behaviordbg.triage import triage
+
+    db = tmp_path / "t.db"
+    with Store.open(db) as store:
+        seed_analysis(store, new_run(store, "run-a"), [dist("has_body", "direct", 5, 5)],
+                      [unstable_bug()])
+        history_before = len(store.bug_history("fp-unstable-body"))
+
+        def broken(*args: Any, **kwargs: Any) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(store, "update_bug", broken)
+        with pytest.raises(sqlite3.OperationalError):
+            triage(store, "fp-unstable-body", status="confirmed", note="why")
+        monkeypatch.undo()
+        bug = store.get_bug("fp-unstable-body")
+        assert bug["status"] == "new" and bug["notes"] == ""
+        assert len(store.bug_history("fp-unstable-body")) == history_before
+        assert triage(store, "fp-unstable-body", status="confirmed")["status"] == "confirmed"

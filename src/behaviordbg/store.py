@@ -8,6 +8,7 @@ module: base URLs are redacted before they get here (see `redact_url`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -262,6 +263,34 @@ class Store:
         self.conn = conn
         self.path = path
         self.readonly = readonly
+        self._tx_depth = 0  # > 0 inside transaction(): store writes join it
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One write transaction for a read-modify-write (BEGIN IMMEDIATE: the write lock is taken
+        first, so another process's read-modify-write waits instead of interleaving). Store
+        writes made inside join it; it commits at the end, or rolls back on any exception."""
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield self
+            finally:
+                self._tx_depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._tx_depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._tx_depth = 0
+            self.conn.rollback()
+            raise
+        self._tx_depth = 0
+        self.conn.commit()
+
+    def _write(self) -> Any:
+        """`with self._write():` commits a write on its own, or joins transaction()."""
+        return contextlib.nullcontext() if self._tx_depth else self.conn
 
     # ------------------------------------------------------------------ opening
 
@@ -828,7 +857,7 @@ class Store:
         self, fingerprint: str, field: str, old: Any, new: Any, *, note: str = "",
         run_id: str | None = None, actor: str = "",
     ) -> None:
-        with self.conn:
+        with self._write():
             self.conn.execute(
                 "INSERT INTO bug_history (fingerprint, at, field, old, new, note, run_id, actor)"
                 " VALUES (?,?,?,?,?,?,?,?)",
@@ -850,7 +879,7 @@ class Store:
             values.append(_dumps(list(value)) if key == "labels" else value)
         if not cols:
             return
-        with self.conn:
+        with self._write():
             self.conn.execute(
                 f"UPDATE bugs SET {', '.join(cols)}, updated_at = ? WHERE fingerprint = ?",
                 (*values, now_iso(), fingerprint),
