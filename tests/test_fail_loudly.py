@@ -597,3 +597,45 @@ def test_a_failing_triage_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         assert bug["status"] == "new" and bug["notes"] == ""
         assert len(store.bug_history("fp-unstable-body")) == history_before
         assert triage(store, "fp-unstable-body", status="confirmed")["status"] == "confirmed"
+
+
+# --------------------------------------------------------------------------- 7: --base-dir
+
+
+@pytest.mark.parametrize("link", ["bodies", "script", "body"])
+def test_gh_commands_cannot_escape_base_dir_through_symlinks(tmp_path: Path, link: str) -> None:
+    """`base/gh-bodies -> ../outside` and `base/gh.gh-commands.sh -> ../outside/victim.sh` let
+    `export --format github --gh-commands --base-dir base` write outside and overwrite the target."""
+    from test_exports import seed_export_db
+
+    store, run, _ = seed_export_db(tmp_path)
+    fps = [b.fingerprint for b in store.bugs_for_analysis(store.latest_analysis(run)["id"])]
+    store.close()
+    base, outside = tmp_path / "base", tmp_path / "outside"
+    base.mkdir()
+    outside.mkdir()
+    victim = outside / "victim.sh"
+    victim.write_text("original\n")
+    if link == "bodies":
+        (base / "gh-bodies").symlink_to(outside, target_is_directory=True)
+    elif link == "script":
+        (base / "gh.gh-commands.sh").symlink_to(victim)
+    else:
+        (base / "gh-bodies").mkdir()
+        (base / "gh-bodies" / f"{fps[0]}.md").symlink_to(victim)
+    before = sorted(p.name for p in outside.iterdir())
+    res = invoke("export", run, "--db", str(tmp_path / "x.db"), "--format", "github",
+                 "--gh-commands", "--base-dir", str(base), "--out", "gh.json")
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())
+    assert "outside" in out and "fix:" in out
+    assert victim.read_text() == "original\n"
+    assert sorted(p.name for p in outside.iterdir()) == before
+    assert not (base / "gh.json").exists()  # refused before anything was written
+
+    {"bodies": base / "gh-bodies", "script": base / "gh.gh-commands.sh",
+     "body": base / "gh-bodies" / f"{fps[0]}.md"}[link].unlink()  # the link gone, it works
+    res = invoke("export", run, "--db", str(tmp_path / "x.db"), "--format", "github",
+                 "--gh-commands", "--base-dir", str(base), "--out", "gh.json")
+    assert res.exit_code == 0, res.output
+    assert (base / "gh.gh-commands.sh").is_file() and len(list((base / "gh-bodies").iterdir())) == 2
