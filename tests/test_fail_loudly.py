@@ -639,3 +639,76 @@ def test_gh_commands_cannot_escape_base_dir_through_symlinks(tmp_path: Path, lin
                  "--gh-commands", "--base-dir", str(base), "--out", "gh.json")
     assert res.exit_code == 0, res.output
     assert (base / "gh.gh-commands.sh").is_file() and len(list((base / "gh-bodies").iterdir())) == 2
+
+
+# --------------------------------------------------------------------------- 11: terminal escapes
+
+HOSTILE_TERM = "\x1b[2J\x1b]0;TITLE\x07\r\u202eevil\u2066"
+UNSAFE = ("\x1b", "\x07", "\r", "\u202e", "\u2066")
+
+
+def test_terminal_output_escapes_control_and_bidi_characters(
+    fake_server: FakeServer, suite: str, db: str
+) -> None:
+    """`triage FP --note $'\\e[2J\\e]0;TITLE'` then `history FP` cleared the screen and set the
+    window title. Every table and message that shows text from the DB or the model escapes it."""
+    fake_server.answers = {"Do you have a body?": ["Yes, I have a body.", "No, I am software."]}
+    res = invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                 "--samples", "4", "--label", f"ckpt{HOSTILE_TERM}", "--db", db)
+    assert res.exit_code == 0, res.output
+    assert invoke("analyze", "latest", "--db", db).exit_code == 0
+    (fp,), = sql(db, "SELECT fingerprint FROM bugs LIMIT 1")
+    with sqlite3.connect(db) as conn:  # a hostile title, as a tampered or shared DB may hold
+        conn.execute("UPDATE bugs SET title = title || ?", (HOSTILE_TERM,))
+        conn.execute("UPDATE bug_occurrences SET json = json_set(json, '$.title', ?)",
+                     (f"t{HOSTILE_TERM}",))
+    outputs = []
+    for args in (["triage", fp, "--note", f"see {HOSTILE_TERM}", "--assignee", HOSTILE_TERM],
+                 ["history", fp], ["bugs", "latest"], ["runs"], ["analyze", "latest"],
+                 ["history", HOSTILE_TERM], ["diff", "latest", "latest"],
+                 ["triage", fp, "--label", HOSTILE_TERM]):
+        res = invoke(*args, "--db", db)
+        outputs.append(res.output)
+        assert res.exit_code in (0, 2), (args, res.output)
+        for ch in UNSAFE:
+            assert ch not in res.output, (args, repr(ch), res.output)
+    shown = "".join(outputs)
+    assert "\\x1b[2J" in shown and "\\u202e" in shown  # visible, not executed
+
+
+def test_suites_with_control_or_bidi_characters_fail_validation(tmp_path: Path) -> None:
+    path = tmp_path / "ctl.yaml"
+    path.write_text('suite: ctl\nclaims:\n  - id: has_body\n    text: "A body.\\e[2J"\n'
+                    '    ask:\n      - "Do you have a body?\\u202e"\n')
+    res = invoke("suites", "validate", str(path))
+    assert res.exit_code == 2, res.output
+    out = res.output
+    assert f"{path}:4: text contains the control character U+001B (ESC)" in out
+    assert f"{path}:6: text contains the control character U+202E (RIGHT-TO-LEFT OVERRIDE)" in out
+    assert "\x1b" not in out and "\u202e" not in out
+
+
+def test_bidi_overrides_are_escaped_in_every_export_but_json(tmp_path: Path) -> None:
+    from behaviordbg.export import FORMATS, build_payload, render
+
+    from test_exports import seed_export_db
+
+    store, run, _ = seed_export_db(tmp_path)
+    try:
+        payload = build_payload(store, run)
+    finally:
+        store.close()
+    evil = "Yes \u202etxt.exe\u2066 and \u200fmark"
+    for bug in payload["bugs"]:
+        bug["title"] += evil
+        bug["summary"] = evil
+        for e in bug["evidence"]:
+            e["response"] = evil
+    for fmt in FORMATS:
+        text = render(fmt, payload)
+        if fmt == "json":
+            assert evil in json.loads(text)["bugs"][0]["evidence"][0]["response"]  # exact
+            continue
+        for ch in ("\u202e", "\u2066", "\u200f"):
+            assert ch not in text, (fmt, repr(ch))
+        assert "\\x202e" in text, fmt  # visible, not applied

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import traceback
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -706,19 +705,13 @@ def rules_on_path(witness: Iterable[str], rules: Iterable[Rule]) -> list[str]:
 
 def safe_text(text: str | None, limit: int = _ANSWER_CHARS) -> str:
     """Untrusted model output, made harmless for a terminal or XML: control, bidi and zero-width
-    characters become visible escapes (\\n, \\x1b, \\u202e); long text is cut with an ellipsis."""
+    characters become visible escapes (\\n, \\x1b, \\u202e); long text is cut with an ellipsis
+    (behaviordbg.textsafe.printable, the one escaper the CLI uses too)."""
     if text is None:
         return "(no answer)"
-    cut = len(text) > limit
-    out = []
-    for ch in text[:limit]:
-        if ch == "\n":
-            out.append("\\n")
-        elif unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp"):
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(ch)
-    return "".join(out) + (" …[cut]" if cut else "")
+    from .textsafe import printable
+
+    return printable(text, limit)
 
 
 def _headline(bugs: list[Bug]) -> str:

@@ -65,9 +65,7 @@ def main() -> None:
         known = known_error(err)
         if known is None:
             raise
-        from rich.markup import escape
-
-        from ._common import emit_json, err_console, error_doc, json_requested
+        from ._common import emit_json, err_console, error_doc, escape, json_requested
 
         err_console.print(f"[bold red]error:[/] {escape(str(known))}", highlight=False)
         if json_requested():

@@ -27,6 +27,7 @@ from rich.text import Text
 
 from ..errors import EXIT_USAGE, BehaviordbgError
 from ..store import DEFAULT_DB
+from ..textsafe import printable
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -94,6 +95,19 @@ RefreshOption = typer.Option(
 )
 
 
+def escape(text: object) -> str:
+    """Text from a database, a suite or a model, for a rich markup string: terminal-unsafe
+    characters shown escaped (behaviordbg.textsafe), then rich markup escaped. Newlines stay."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(printable(text, newlines=True))
+
+
+def cell(text: object) -> Text:
+    """The same for a table cell or any rich Text (no markup is read from it)."""
+    return Text(printable(text, newlines=True))
+
+
 def error_doc(err: BaseException) -> dict[str, Any]:
     """A failure as the --json contract's last line: scripts see why, not an empty stdout."""
     return {
@@ -111,8 +125,6 @@ def exit_code_of(err: BaseException) -> int:
 
 def fail(err: BaseException, *, as_json: bool | None = None) -> typer.Exit:
     """Print a known error (and its JSON form under --json); return the Exit to raise."""
-    from rich.markup import escape
-
     err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
     if as_json or (as_json is None and json_requested()):
         emit_json(error_doc(err))

@@ -10,16 +10,18 @@ import shlex
 from typing import Any, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
 from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..store import Store
+from ..textsafe import printable
 from ..types import SEVERITIES
 from ..urls import check_base_url
 from ._common import (
+    cell,
+    escape,
     ApiKeyEnvOption,
     BaseUrlOption,
     ClaimOption,
@@ -114,8 +116,8 @@ def _failing(summary: pipeline.AnalysisSummary, fail_on: str | None) -> int:
 def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 30) -> None:
     """The bugs as a table (model output never reaches this table: titles come from the suite)."""
     head = (
-        f"analysis [bold]{summary.analysis_id}[/] of run [bold]{summary.run_id}[/]"
-        f" ({summary.judge} judge): {summary.answers} answers, {summary.judged} judged now,"
+        f"analysis [bold]{escape(summary.analysis_id)}[/] of run [bold]{escape(summary.run_id)}[/]"
+        f" ({escape(summary.judge)} judge): {summary.answers} answers, {summary.judged} judged now,"
         f" {summary.judge_errors} unlabelled, {summary.contradictions} contradictions,"
         f" [bold]{len(summary.bugs)} bugs[/] in {summary.elapsed_s:.1f}s"
     )
@@ -132,8 +134,8 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
     for bug in summary.bugs[:limit]:
         sev = bug.severity + ("" if bug.certain else "?")
         table.add_row(
-            Text(sev, style=SEVERITY_STYLE.get(bug.severity, "")), bug.kind, Text(bug.title),
-            f"{bug.rate:.0%}", bug.fingerprint, bug.status,
+            Text(printable(sev), style=SEVERITY_STYLE.get(bug.severity, "")), cell(bug.kind),
+            cell(bug.title), f"{bug.rate:.0%}", cell(bug.fingerprint), cell(bug.status),
         )
     console.print(table)
     if len(summary.bugs) > limit:
@@ -143,10 +145,10 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
             f"{summary.uncertain_bugs} bugs marked `?` rest on a single odd answer or a coin-flip"
             " sample: rerun with more --samples to confirm them."
         )
-    dbarg = f" --db {shlex.quote(db)}" if db else ""
+    dbarg = escape(f" --db {shlex.quote(db)}") if db else ""
     console.print(
         f"triage them: [bold]behaviordbg dashboard{dbarg}[/]   export them: [bold]behaviordbg"
-        f" export {summary.run_id}{dbarg} --format markdown --out bugs.md[/]", markup=True,
+        f" export {escape(summary.run_id)}{dbarg} --format markdown --out bugs.md[/]", markup=True,
     )
 
 
@@ -265,8 +267,9 @@ def check(
             )
         except pipeline.RunInterrupted as stop:
             err_console.print(
-                f"[yellow]interrupted{_by(stop)}.[/] resume with: {_resume_hint(stop.run_id, db)},"
-                f" then `behaviordbg analyze {stop.run_id}`", markup=True,
+                f"[yellow]interrupted{_by(stop)}.[/] resume with:"
+                f" {escape(_resume_hint(stop.run_id, db))}, then `behaviordbg analyze"
+                f" {escape(stop.run_id)}`", markup=True,
             )
             if json_out:
                 emit_json({"run_id": stop.run_id, "status": "interrupted", "signal": stop.signal,

@@ -9,14 +9,14 @@ import shlex
 from typing import Any, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from .. import pipeline
 from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
 from ..store import Store
 from ._common import (
+    cell,
+    escape,
     ApiKeyEnvOption,
     BaseUrlOption,
     ClaimOption,
@@ -136,7 +136,8 @@ def run(
             summary = pipeline.run_probes(store, opts, progress)
         except pipeline.RunInterrupted as stop:
             err_console.print(
-                f"[yellow]interrupted{_by(stop)}.[/] resume with: {_resume_hint(stop.run_id, db)}",
+                f"[yellow]interrupted{_by(stop)}.[/] resume with:"
+                f" {escape(_resume_hint(stop.run_id, db))}",
                 markup=True,
             )
             if json_out:
@@ -188,9 +189,9 @@ def runs(
     table.add_column("run", no_wrap=True)
     for row in rows:
         table.add_row(
-            row["created_at"][:19], row["status"], Text(row["model"]),
+            cell(row["created_at"][:19]), cell(row["status"]), cell(row["model"]),
             f"{row['responses']}/{row['queries']}", str(row["errors"]), str(row["cache_hits"]),
-            Text(row["label"]), row["run_id"],
+            cell(row["label"]), cell(row["run_id"]),
         )
     console.print(table)
 

@@ -68,6 +68,11 @@ def _locations(bug: dict[str, Any], claims: dict[str, dict[str, Any]]) -> list[d
     return out
 
 
+def _shown(value: Any) -> Any:
+    """Text in properties as viewers may show it: control and bidi characters made visible."""
+    return strip_controls(value) if isinstance(value, str) else value
+
+
 def _result(bug: dict[str, Any], claims: dict[str, dict[str, Any]]) -> dict[str, Any]:
     ev = bug.get("evidence") or []
     first = ev[0] if ev else None
@@ -83,9 +88,11 @@ def _result(bug: dict[str, Any], claims: dict[str, dict[str, Any]]) -> dict[str,
         "properties": {
             "fingerprint": bug["fingerprint"], "severity": bug["severity"],
             "status": bug.get("status") or "new", "rate": bug.get("rate", 0.0),
-            "claims": list(bug["claims"]), "repro": list(bug.get("repro") or []),
-            "evidence": [{k: e.get(k) for k in ("response_id", "claim_id", "framing", "prompt",
-                                                  "response", "stance")} for e in ev],
+            "claims": list(bug["claims"]),
+            "repro": [strip_controls(p) for p in bug.get("repro") or []],
+            "evidence": [{k: _shown(e.get(k)) for k in ("response_id", "claim_id", "framing",
+                                                          "prompt", "response", "stance")}
+                         for e in ev],
         },
     }
     if bug.get("status") in ("false_positive", "wont_fix"):
