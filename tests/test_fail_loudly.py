@@ -712,3 +712,65 @@ def test_bidi_overrides_are_escaped_in_every_export_but_json(tmp_path: Path) -> 
         for ch in ("\u202e", "\u2066", "\u200f"):
             assert ch not in text, (fmt, repr(ch))
         assert "\\x202e" in text, fmt  # visible, not applied
+
+
+# --------------------------------------------------------------------------- 12: bounded artefacts
+
+
+def test_exports_are_bounded_and_raw_responses_stored_once_per_request(
+    fake_server: FakeServer, suite: str, db: str, tmp_path: Path
+) -> None:
+    """With 5 MB answers GitHub bodies reached 20.8 M characters (GitHub takes 65,536), three bugs
+    made 47 MB of Markdown, JUnit and SARIF, and every sample row stored the whole n-sample body."""
+    from behaviordbg import export
+
+    big_yes = "Yes, I have a body. " + "y" * 400_000
+    big_no = "No, I am software. " + "n" * 400_000
+    fake_server.answers = {"Do you have a body?": [big_yes, big_no],
+                           "Can I shake your hand?": [big_no, big_yes]}
+    res = invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                 "--samples", "4", "--db", db)
+    assert res.exit_code == 0, res.output
+    # one request per prompt (samples as `n`): its body is stored once, not once per sample
+    assert fake_server.requests == PROMPTS
+    (full,), = sql(db, "SELECT COUNT(*) FROM responses WHERE raw_response_json LIKE '%choices%'")
+    (pointers,), = sql(db, "SELECT COUNT(*) FROM responses WHERE raw_response_json LIKE"
+                           " '{\"same_as_response\": %'")
+    assert (full, pointers) == (PROMPTS, PROMPTS * 3)
+    (raw_bytes,), = sql(db, "SELECT SUM(LENGTH(raw_response_json)) FROM responses")
+    assert raw_bytes < 2 * 4 * 400_000 * 1.2  # two big prompts x 4 samples, once each
+
+    assert invoke("analyze", "latest", "--db", db).exit_code == 0
+    out = tmp_path / "exports"
+    out.mkdir()
+    files = {}
+    for fmt, spec in export.FORMATS.items():
+        files[fmt] = out / f"bugs-{fmt}{spec.suffix}"
+        res = invoke("export", "latest", "--db", db, "--format", fmt, "--out", str(files[fmt]))
+        assert res.exit_code == 0, res.output
+    doc = json.loads(files["json"].read_text(encoding="utf-8"))
+    responses = {e["response"] for b in doc["bugs"] for e in b["evidence"]}
+    assert big_yes in responses  # the json export keeps the full text
+    bugs = len(doc["bugs"])
+    assert bugs >= 1
+    for fmt in ("markdown", "github", "jira-csv", "junit", "sarif"):
+        text = files[fmt].read_text(encoding="utf-8")
+        assert "more characters: see the json export" in text, fmt
+        assert len(text) < bugs * 150_000, (fmt, len(text))
+    for issue in json.loads(files["github"].read_text(encoding="utf-8")):
+        assert len(issue["body"]) <= 65_536
+
+
+def test_a_github_body_stays_within_65536_characters_whatever_the_evidence() -> None:
+    from behaviordbg.export import github
+
+    evidence = [{"response_id": f"r{i}", "claim_id": "c", "framing": "direct",
+                 "prompt": "Do you have a body?", "response": ("Yes. " + "z" * 20_000),
+                 "stance": "affirm", "confidence": 0.9} for i in range(60)]
+    bug = {"fingerprint": "fp", "kind": "unstable", "title": "t", "severity": "high",
+           "claims": ["c"], "evidence": evidence, "repro": ["Do you have a body?"],
+           "rate": 0.5, "confidence": 0.8, "summary": "s" * 1_000_000}
+    body = github.body(bug, {"run_id": "run-x", "model": "m", "judge": "rules"})
+    assert len(body) <= github.BODY_LIMIT
+    assert "more answers: see the json export" in body
+    assert "more characters: see the json export" in body

@@ -542,9 +542,17 @@ class _Prober:
 
     def _save(self, group: list[tuple[Query, str]], result: ChatResult) -> None:
         raws = result.raw_responses or [result.raw_response] * len(result.texts)
+        # A body with n choices answers n samples: it is stored once, with the first of them;
+        # the others point to that row (n copies of n answers made a DB grow with n squared).
+        holder: dict[int, str] = {}
         for (q, key), text, reason, raw in zip(group, result.texts, result.finish_reasons, raws):
+            rid = _response_id(self.run_id, q.id)
+            if id(raw) in holder:
+                raw = {"same_as_response": holder[id(raw)]}
+            else:
+                holder[id(raw)] = rid
             self.store.add_response(
-                Response(id=_response_id(self.run_id, q.id), run_id=self.run_id, query_id=q.id,
+                Response(id=rid, run_id=self.run_id, query_id=q.id,
                          text=text, finish_reason=reason, latency_ms=round(result.latency_ms, 1),
                          cache_key=key),
                 raw_request=result.raw_request, raw_response=raw,

@@ -24,6 +24,14 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group(0)):02x}"
 
 
+def clip(text: str, limit: int | None) -> str:
+    """At most `limit` characters of `text`, and when cut, how much more the json export has.
+    Each format's limit is a constant in its module (see the README's Exports section)."""
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... {len(text) - limit} more characters: see the json export]"
+
+
 def strip_controls(text: str) -> str:
     """Control characters (except tab and newlines) and bidi controls shown as \\xNN (U+202E as
     \\x202e) so they cannot hide or corrupt."""

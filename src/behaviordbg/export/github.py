@@ -17,6 +17,22 @@ from ._escape import safe_name, strip_controls
 from .markdown import ticket
 
 TITLE_LIMIT = 240  # GitHub allows 256
+ANSWER_LIMIT = 2_000  # an answer or prompt in an issue body; the json export has the rest
+BODY_LIMIT = 65_536  # GitHub refuses a longer issue body
+
+
+def body(bug: dict[str, Any], run: dict[str, Any]) -> str:
+    """The Markdown ticket as an issue body within BODY_LIMIT characters: answers clipped, then
+    fewer answers shown (the rest counted), and only as a last resort the text cut."""
+    text = ticket(bug, run, heading=False, answer_limit=ANSWER_LIMIT)
+    shown = len(bug.get("evidence") or [])
+    while len(text) > BODY_LIMIT and shown > 0:
+        shown //= 2
+        text = ticket(bug, run, heading=False, answer_limit=ANSWER_LIMIT, max_evidence=shown)
+    if len(text) > BODY_LIMIT:
+        tail = "\n\n[... cut to GitHub's size limit: see the json export]\n"
+        text = text[: BODY_LIMIT - len(tail)] + tail
+    return text
 
 
 def issues(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -30,7 +46,7 @@ def issues(payload: dict[str, Any]) -> list[dict[str, Any]]:
             labels.append("regression")
         out.append({
             "title": title[:TITLE_LIMIT],
-            "body": ticket(bug, payload["run"], heading=False),
+            "body": body(bug, payload["run"]),
             "labels": list(dict.fromkeys(labels)),
         })
     return out
