@@ -774,3 +774,82 @@ def test_a_github_body_stays_within_65536_characters_whatever_the_evidence() -> 
     assert len(body) <= github.BODY_LIMIT
     assert "more answers: see the json export" in body
     assert "more characters: see the json export" in body
+
+
+# --------------------------------------------------------------------------- 14: smaller ones
+
+
+def test_a_db_in_a_missing_folder_is_never_created(tmp_path: Path, suite: str,
+                                                   fake_server: FakeServer) -> None:
+    """`--db /nonexistent/dir/x.db` silently created the folders, even for `runs`."""
+    missing = tmp_path / "nonexistent" / "dir"
+    db = str(missing / "x.db")
+    res = invoke("runs", "--db", db)
+    assert res.exit_code == 0 and "no runs yet" in res.output
+    assert last_json(invoke("runs", "--db", db, "--json").stdout) == {"runs": []}
+    for args in (["bugs", "latest"], ["history", "abc"], ["stats"], ["diff", "a", "b"],
+                 ["export", "latest", "--format", "json", "--out", str(tmp_path / "o.json")],
+                 ["analyze", "latest"], ["dashboard"],
+                 ["run", suite, "--base-url", fake_server.base_url, "--model", "fake"]):
+        res = invoke(*args, "--db", db)
+        assert res.exit_code == 2, (args, res.output)
+        assert "fix:" in res.output, (args, res.output)
+    assert not (tmp_path / "nonexistent").exists()
+    assert fake_server.requests == 0
+    # the default folder (.behaviordbg) is still made for a writing command
+    default = tmp_path / ".behaviordbg" / "behaviordbg.db"
+    res = invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                 "--db", str(default))
+    assert res.exit_code == 0, res.output
+
+
+def test_diff_of_a_run_with_itself_warns(fake_server: FakeServer, suite: str, db: str) -> None:
+    fake_server.answers = {"Do you have a body?": ["Yes, I have a body.", "No, I am software."]}
+    assert invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                  "--samples", "4", "--db", db).exit_code == 0
+    assert invoke("analyze", "latest", "--db", db).exit_code == 0
+    res = invoke("diff", "latest", "latest", "--db", db)
+    assert res.exit_code == 0, res.output
+    assert "warning: both sides are run" in " ".join(res.output.split())
+    doc = last_json(invoke("diff", "latest", "latest", "--db", db, "--json").stdout)
+    assert doc["warnings"] and "every bug persists" in doc["warnings"][0]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_device_as_a_suite_is_named_as_such(tmp_path: Path, kind: str) -> None:
+    """A FIFO or /dev/urandom given as a suite said "no such file or directory"."""
+    import os
+
+    if kind == "fifo":
+        path = str(tmp_path / "suite.yaml")
+        os.mkfifo(path)  # nothing ever writes to it: reading it would hang
+    else:
+        path = "/dev/urandom"
+    res = invoke("suites", "validate", path)
+    assert res.exit_code == 2, res.output
+    assert f"{path}: not a regular file (a pipe, device or socket)" in res.output
+    assert "no such file" not in res.output
+
+
+def test_analysing_an_incomplete_run_warns_that_it_is_partial(
+    fake_server: FakeServer, suite: str, db: str
+) -> None:
+    fake_server.fail_prompt("Can you browse the web?", "server_error")
+    res = invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
+                 "--max-attempts", "1", "--max-failed", "50%", "--db", db, "--json")
+    assert res.exit_code == 0, res.output
+    run_id = last_json(res.stdout)["run_id"]
+    res = invoke("analyze", run_id, "--db", db, "--json")
+    assert res.exit_code == 0, res.output
+    assert "1 of 6 queries have no answer" in last_json(res.stdout)["partial_run"]
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET status = 'interrupted'")
+    res = invoke("analyze", run_id, "--db", db)
+    out = " ".join(res.output.split())
+    assert res.exit_code == 0 and "warning:" in out and "is partial (interrupted)" in out
+    assert f"behaviordbg run --resume {run_id}" in out
+
+    fake_server.reset()  # once finished, the warning is gone
+    assert invoke("run", "--resume", run_id, "--db", db).exit_code == 0
+    res = invoke("analyze", run_id, "--db", db, "--json")
+    assert "partial" not in res.output.replace('"partial_run": null', "")

@@ -433,8 +433,10 @@ async def _run_probes(
 
 
 def run_state(store: Store, run_id: str) -> dict[str, Any]:
-    """A run's status and answer counts, for commands about to use it; a run that has no planned
-    queries (killed while being created) is an error whose fix is a new run, not a resume."""
+    """A run's status and answer counts, for commands about to use it, with `partial`/`note` when
+    it is not complete (interrupted, failed, or queries without an answer): its analysis must say
+    so. A run that has no planned queries (killed while being created) is an error whose fix is a
+    new run, not a resume."""
     run = store.get_run(run_id)
     counts = store.counts(run["id"])
     if counts["queries"] == 0:
@@ -444,7 +446,15 @@ def run_state(store: Store, run_id: str) -> dict[str, Any]:
             hint="start a new run (behaviordbg run with the same options); this one cannot be"
             " resumed",
         )
-    return {"run_id": run["id"], "status": run["status"], **counts}
+    unanswered = counts["queries"] - counts["responses"]
+    note = ""
+    if run["status"] != "complete" or unanswered:
+        note = (f"run {run['id']} is partial ({run['status']}): {unanswered} of"
+                f" {counts['queries']} queries have no answer, so its bugs rest on the"
+                f" {counts['responses']} answered; finish it first: behaviordbg run --resume"
+                f" {run['id']}")
+    return {"run_id": run["id"], "status": run["status"], **counts, "unanswered": unanswered,
+            "partial": bool(note), "note": note}
 
 
 @dataclass
@@ -968,8 +978,15 @@ def bug_history_report(store: Store, fingerprint: str) -> dict[str, Any]:
 
 
 def diff_report(store: Store, run_a: str, run_b: str) -> dict[str, Any]:
-    """New / resolved / not reproduced / persisting / changed bugs between two runs."""
-    return _triage.diff_runs(store, run_a, run_b).to_dict()
+    """New / resolved / not reproduced / persisting / changed bugs between two runs; `warnings`
+    says when the comparison cannot mean much (a run against itself)."""
+    d = _triage.diff_runs(store, run_a, run_b).to_dict()
+    d["warnings"] = []
+    if d["run_a"] == d["run_b"]:
+        d["warnings"].append(
+            f"both sides are run {d['run_a']}: every bug persists by definition; compare two"
+            " different runs (see `behaviordbg runs`)")
+    return d
 
 
 def stats_report(store: Store) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -308,19 +309,26 @@ class Store:
         try:
             if readonly:
                 if db != ":memory:" and not Path(db).exists():
-                    raise StoreError(f"no database at {db}: run `behaviordbg run` first or pass --db")
+                    raise StoreError(f"no database at {db}",
+                                     "run `behaviordbg run` first, or pass --db with the"
+                                     " database it wrote")
                 conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30,
                                        check_same_thread=False)
             else:
                 if db != ":memory:":
-                    Path(db).parent.mkdir(parents=True, exist_ok=True)
+                    _ensure_folder(db)
                 conn = sqlite3.connect(db, timeout=30, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA foreign_keys = ON")
             store = cls(conn, db, readonly)
             if readonly:
-                store.check_schema()
+                if len(store.check_schema()) < len(MIGRATIONS) and _writable(db):
+                    # an older database: bring its schema up to date once, then read it
+                    conn.close()
+                    conn = None
+                    cls.open(db).close()
+                    return cls.open(db, readonly=True)
             else:
                 _enable_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
@@ -884,6 +892,28 @@ class Store:
                 f"UPDATE bugs SET {', '.join(cols)}, updated_at = ? WHERE fingerprint = ?",
                 (*values, now_iso(), fingerprint),
             )
+
+
+def _ensure_folder(db: str) -> None:
+    """The database's folder must exist; only the default `.behaviordbg` folder is created (in
+    an existing parent), so a mistyped --db never leaves a trail of new folders."""
+    folder = Path(db).parent
+    if folder.is_dir():
+        return
+    if folder.name == Path(DEFAULT_DB).parent.name:
+        try:
+            folder.mkdir()
+            return
+        except FileNotFoundError:
+            pass
+        except FileExistsError:
+            return
+    raise StoreError(f"folder {folder} does not exist (for the database {db})",
+                     f"create it first (mkdir -p {folder}) or pass another --db")
+
+
+def _writable(db: str) -> bool:
+    return db != ":memory:" and os.access(db, os.W_OK) and os.access(Path(db).parent, os.W_OK)
 
 
 def _like_prefix(text: str) -> str:

@@ -194,12 +194,19 @@ def analyze(
                          embeddings_model)
     progress = JudgeProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
-        pipeline.run_state(store, run_id)
+        state = pipeline.run_state(store, run_id)
         summary = pipeline.analyze_run(store, run_id, opts, progress)
+    if state["partial"]:  # an incomplete run is never analysed as if it were complete
+        err_console.print(f"[bold yellow]warning:[/] {escape(state['note'])}", markup=True)
     if json_out:
-        emit_json(_json_doc(summary))
+        doc = _json_doc(summary)
+        doc["partial_run"] = state["note"] or None
+        emit_json(doc)
     else:
         _print_bugs(summary, db)
+        if state["partial"]:
+            console.print(f"[yellow]partial run: {state['unanswered']} of {state['queries']}"
+                          " queries have no answer (see the warning above)[/]", markup=True)
     if _failing(summary, fail_on):
         raise typer.Exit(1)
 

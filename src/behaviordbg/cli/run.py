@@ -6,6 +6,7 @@ Thin: turns options into `pipeline.RunOptions`, shows progress, prints the summa
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -169,8 +170,16 @@ def runs(
     limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many (newest first)."),
 ) -> None:
     """List probe runs, newest first, with their status and answer counts."""
-    with Store.open(resolve_db(db)) as store:
-        rows = []
+    path = resolve_db(db)
+    rows = []
+    if path != ":memory:" and not Path(path).exists():  # reading never creates a database
+        if json_out:
+            emit_json({"runs": []})
+            return
+        console.print(f"no runs yet (no database at {escape(path)}): start one with"
+                      " `behaviordbg run`")
+        return
+    with Store.open(path, readonly=True) as store:
         for r in store.list_runs(limit):
             counts = store.counts(r["id"])
             rows.append({

@@ -152,6 +152,8 @@ def diff_cmd(
     """
     with _open(db, readonly=True) as store:
         d = pipeline.diff_report(store, run_a, run_b)
+    for warning in d.get("warnings") or []:
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True)
     if json_out:
         emit_json(d)
         return
