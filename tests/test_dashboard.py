@@ -375,7 +375,9 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(
     monkeypatch.setenv("BEHAVIORDBG_DB", str(path))
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    assert any("is not a readable behaviordbg database" in e.value for e in at.error)
+    # the store names the problem itself now (StoreError), with the fix
+    assert any("is not a" in e.value and "behaviordbg database" in e.value and "fix" in e.value
+               for e in at.error)
 
 
 def test_bugs_pages_through_a_large_run_and_resets_the_page_on_filter(

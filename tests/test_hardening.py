@@ -10,8 +10,10 @@ import csv
 import io
 import json
 import os
+import re
 import socket
 import subprocess
+import sys
 import threading
 import xml.etree.ElementTree as ET
 from importlib import resources
@@ -180,9 +182,10 @@ def test_down_endpoint_records_failures_then_resume_answers_them(fake_server: Fa
     down = f"http://127.0.0.1:{closed_port()}/v1"
     res = invoke("run", suite, "--base-url", down, "--model", "fake", "--max-attempts", "2",
                  "--timeout", "0.5", "--db", db, "--json")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # nothing answered: the run failed, and says why
     doc = last_json(res.stdout)
     assert (doc["queries"], doc["responses"], doc["errors"]) == (PROMPTS, 0, PROMPTS)
+    assert doc["top_error"]["kind"] == "connection" and "is the server running" in res.output
     run_id = doc["run_id"]
     finals = sql(db, "SELECT query_id, kind, attempt FROM errors WHERE final = 1 AND run_id = ?",
                  (run_id,))
@@ -198,6 +201,48 @@ def test_down_endpoint_records_failures_then_resume_answers_them(fake_server: Fa
     assert (again["responses"], again["errors"], again["requests_sent"]) == (PROMPTS, 0, PROMPTS)
     assert fake_server.requests == PROMPTS
     answered_exactly_once(db, run_id)
+
+
+# --------------------------------------------------------------------------- 2b. the CI gate
+
+
+def test_ci_gate_a_mostly_failing_endpoint_fails_check_run_and_pytest(
+    fake_server_factory: Any, suite: str, tmp_path: Path
+) -> None:
+    """97% of requests answering 500 made `check --fail-on high` exit 0 (a gate that passes on a
+    broken endpoint). `check`, `run` and pytest must all fail, and none may analyse the run."""
+    server = fake_server_factory(ignore_n=True)
+    server.fail_prompt(re.compile(r"^(?!Do you have a body\?)"), "server_error")  # 5 of 6 prompts
+    db = str(tmp_path / "gate.db")
+    common = ("--base-url", server.base_url, "--model", "fake", "--samples", "3",
+              "--max-attempts", "1", "--db", db)
+    res = invoke("check", suite, *common, "--fail-on", "high")
+    assert res.exit_code == 3, res.output
+    out = " ".join(res.output.split())
+    assert "15 of 18 queries failed" in out and "HTTP 500: internal error" in out
+    assert "fix:" in out and "not analysed" in out
+    res = invoke("run", suite, *common, "--json")
+    assert res.exit_code == 3, res.output
+    assert last_json(res.stdout)["status"] == "failed"
+    assert sql(db, "SELECT COUNT(*) FROM analyses") == [(0,)]
+    assert {s for (s,) in sql(db, "SELECT status FROM runs")} == {"failed"}
+
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    (probes / "tiny.yaml").write_text(TINY)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(probes), "-p", "no:cacheprovider", "-q",
+         "--bdbg-base-url", server.base_url, "--bdbg-model", "fake", "--bdbg-samples", "3",
+         "--bdbg-db", str(tmp_path / "pytest.db")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "more than --max-failed 5.0%" in " ".join(proc.stdout.split())
+    assert " passed" not in proc.stdout  # every check errors: none passes on a partial run
+
+    healthy = fake_server_factory(ignore_n=True)  # the same commands pass on a healthy endpoint
+    res = invoke("check", suite, *common[:1], healthy.base_url, *common[2:], "--json")
+    assert res.exit_code == 0, res.output
 
 
 # --------------------------------------------------------------------------- 3. odd model output
@@ -415,7 +460,7 @@ def test_dashboard_binds_to_localhost_by_default(tmp_path: Path,
     db = tmp_path / "d.db"
     Store.open(db).close()
     calls: list[list[str]] = []
-    monkeypatch.setattr(dash.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(dash, "serve", lambda cmd: calls.append(cmd) or 0)
     res = CliRunner().invoke(app, ["dashboard", "--db", str(db)])
     assert res.exit_code == 0, res.output
     (cmd,) = calls
@@ -505,5 +550,10 @@ def test_redacted_urls_keep_ipv6_hosts_and_hide_credentials() -> None:
     from behaviordbg.store import redact_url
 
     assert redact_url("http://[::1]:8000/v1") == "http://[::1]:8000/v1"
+    # every query value, whatever its name, and any userinfo or fragment (issue 12)
     assert redact_url("https://user:pw@host:9/v1?api_key=s3cret&x=1") == (
-        "https://***@host:9/v1?api_key=***&x=1")
+        "https://***@host:9/v1?api_key=***&x=***")
+    assert redact_url("http://h/v1?code=SECRET&auth=A1&flag#frag") == (
+        "http://h/v1?code=***&auth=***&flag=***#***")
+    assert redact_url("https://token@h/v1") == "https://***@h/v1"
+    assert redact_url("http://[::1") == "***"  # never raises, never echoes what it cannot parse

@@ -347,7 +347,7 @@ def test_cli_background_start_status_stop(
     try:
         assert httpx.get(info["base_url"].removesuffix("/v1") + "/health").status_code == 200
         again = runner.invoke(app, ["local", "start", "--background", "--model-path", str(fake_gguf)])
-        assert again.exit_code != 0 and "already running" in str(again.exception)
+        assert again.exit_code == 2 and "already running" in again.output  # message, no raise
         st = runner.invoke(app, ["local", "status", "--json"])
         status = json.loads(st.stdout.strip().splitlines()[-1])
         assert st.exit_code == 1 and status["installed"] is False  # embedded model not in this cache

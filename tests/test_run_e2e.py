@@ -167,7 +167,8 @@ def test_persistent_fault_is_recorded_per_query_and_resume_retries_it(
 ) -> None:
     fake_server.fail_prompt("Can you browse the web?", "server_error")
     with Store.open(db) as store:
-        summary = pipeline.run_probes(store, opts(fake_server, suite, max_attempts=2))
+        summary = pipeline.run_probes(store, opts(fake_server, suite, max_attempts=2,
+                                                  max_failed=0.2))
     assert (summary.responses, summary.errors, summary.queries) == (PROMPTS - 1, 1, PROMPTS)
     finals = sql(db, "SELECT kind, status_code, attempt FROM errors WHERE final = 1")
     assert finals == [("server", 500, 2)]

@@ -14,6 +14,7 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -27,8 +28,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from .errors import EndpointAuthError
-from .store import redact_url
+from .errors import EndpointAuthError, EndpointNotFoundError
+from .urls import redact_url, scrub, url_secrets
 
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "malformed", "other"]
 POOL_SHARD = 8  # connections per httpx pool (see ModelClient.__init__)
@@ -123,11 +124,31 @@ def _parse_chat_body(text: str) -> tuple[dict[str, Any], list[str], list[str | N
         if not isinstance(message, dict):
             raise RequestFailed("malformed", "a choice has no `message`")
         content = message.get("content")
-        if content is not None and not isinstance(content, str):
+        if content is None and isinstance(message.get("refusal"), str):
+            content = message["refusal"]  # OpenAI puts a refusal here, with content null
+        if content is None:
+            # no answer at all (not an empty one): retried, then recorded as a failed query,
+            # never stored or cached as "" (a rerun would serve the empty answer forever)
+            raise RequestFailed("malformed", "a choice's message content is null (no answer)")
+        if not isinstance(content, str):
             raise RequestFailed("malformed", "a choice's message content is not text")
-        texts.append(content or "")
+        texts.append(content)
         reasons.append(choice.get("finish_reason"))
     return body, texts, reasons
+
+
+def _error_text(body: str) -> str:
+    """The message of an OpenAI-style error body (`{"error": {"message": ...}}`), else the body."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    err = doc.get("error", doc) if isinstance(doc, dict) else None
+    if isinstance(err, dict) and isinstance(err.get("message"), str) and err["message"].strip():
+        return err["message"]
+    if isinstance(err, str) and err.strip():
+        return err
+    return body
 
 
 class ModelClient:
@@ -156,7 +177,9 @@ class ModelClient:
         self.backoff_cap = backoff_cap
         self.on_attempt_error = on_attempt_error
         self.api_key_env = api_key_env
-        self._secret = api_key or ""  # only to scrub it from error text a server might echo
+        # only to scrub them from anything a server might echo (error text, odd bodies): the key
+        # and whatever the URL carries (userinfo, query values)
+        self._secrets = [s for s in [api_key or "", *url_secrets(base_url)] if s]
         self.requests_sent = 0
         self.n_supported: bool | None = None  # learnt from the first n>1 call
         self._sleep: SleepFn = sleep or asyncio.sleep
@@ -184,9 +207,15 @@ class ModelClient:
             hooks["request"] = [*hooks.get("request", []), self._count_request]
             http.event_hooks = hooks
         self._https = https
+        # Query parameters of the base URL (e.g. Azure's ?api-version=) go with every request;
+        # left in the base URL, the SDK would append the path after them.
+        parts = urlsplit(base_url)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        sdk_base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self._sdks = [
             openai.AsyncOpenAI(
-                base_url=base_url,
+                base_url=sdk_base,
+                default_query=query or None,
                 api_key=api_key or "not-needed",
                 max_retries=0,  # exactly one retry layer: ours
                 timeout=timeout,
@@ -283,7 +312,7 @@ class ModelClient:
         async def once(sdk: openai.AsyncOpenAI) -> dict[str, Any]:
             raw = await sdk.post("/embeddings", body=payload, cast_to=httpx.Response)
             try:
-                doc = json.loads(raw.text)
+                doc = json.loads(self._scrub_body(raw.text))
                 data = sorted(doc["data"], key=lambda d: d.get("index", 0))
                 if len(data) != len(texts):
                     raise ValueError(f"{len(data)} vectors for {len(texts)} inputs")
@@ -303,7 +332,7 @@ class ModelClient:
             # The SDK's generic `post` (auth, base URL, error classes) without its typed-params
             # transform of typed params, a measured several ms of CPU per request.
             raw = await sdk.post("/chat/completions", body=request, cast_to=httpx.Response)
-            doc, texts, reasons = _parse_chat_body(raw.text)
+            doc, texts, reasons = _parse_chat_body(self._scrub_body(raw.text))
             return {"doc": doc, "texts": texts, "reasons": reasons}
 
         out, latency_ms, attempts = await self._with_retries(once, request)
@@ -352,8 +381,18 @@ class ModelClient:
             self._inflight[shard] += 1
             try:
                 return await asyncio.wait_for(once(self._sdks[shard]), timeout=self.timeout)
-            except RequestFailed:
+            except RequestFailed as err:
+                err.message = self._scrub(err.message, 300)
                 raise
+            except openai.NotFoundError as err:
+                served = await self._served_models(self._sdks[shard])
+                raise EndpointNotFoundError(
+                    f"{redact_url(str(err.request.url))} answered HTTP 404:"
+                    f" {self._scrub(_error_text(err.response.text))}",
+                    hint="check the model name and the base URL (it usually ends in /v1)"
+                    + (f"; this endpoint serves: {', '.join(served)}" if served else
+                       f"; it lists the models it serves at GET /models"),
+                ) from None
             except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
                 raise EndpointAuthError(
                     f"{redact_url(self.base_url)} refused the request with HTTP {err.status_code}"
@@ -370,7 +409,8 @@ class ModelClient:
                 code = err.status_code
                 kind = "server" if code >= 500 or code in (408, 409) else "other"
                 raise RequestFailed(
-                    kind, f"HTTP {code}: {self._scrub(err.response.text)}", status_code=code,
+                    kind, f"HTTP {code}: {self._scrub(_error_text(err.response.text))}",
+                    status_code=code,
                     retry_after=parse_retry_after(err.response.headers),
                 ) from None
             except (asyncio.TimeoutError, openai.APITimeoutError, httpx.TimeoutException):
@@ -386,10 +426,25 @@ class ModelClient:
                 self._inflight[shard] -= 1
 
     def _scrub(self, text: str, limit: int = 200) -> str:
-        """Error text for logs and the DB: one line, short, with the API key blanked out."""
-        if self._secret:
-            text = text.replace(self._secret, "***")
-        return " ".join(text.split())[:limit]
+        """Error text for logs and the DB: secrets blanked out first, then one short line."""
+        return " ".join(scrub(text, self._secrets).split())[:limit]
+
+    def _scrub_body(self, text: str) -> str:
+        """A response body with the key (and URL secrets) blanked out, before it is parsed, kept
+        or quoted in an error: a server that echoes the Authorization header leaks nothing."""
+        if self._secrets and any(s in text for s in self._secrets):
+            return scrub(text, self._secrets)
+        return text
+
+    async def _served_models(self, sdk: openai.AsyncOpenAI) -> list[str]:
+        """Model ids from GET /models, for a 404's hint; [] when the endpoint does not say."""
+        try:
+            raw = await asyncio.wait_for(sdk.get("/models", cast_to=httpx.Response),
+                                         timeout=min(self.timeout, 5.0))
+            data = json.loads(raw.text).get("data") or []
+            return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m][:20]
+        except Exception:  # noqa: BLE001 - only a hint: any failure means "no list"
+            return []
 
     def _wait(self, state: RetryCallState) -> float:
         """Retry-After when the server gave one (capped), else jittered exponential backoff."""

@@ -1,13 +1,25 @@
 """Errors a person can act on. Each says what went wrong, where, and how to fix it.
 
-The CLI turns any `BehaviordbgError` into a one-screen message and exit code 2 (no traceback).
+The CLI turns any `BehaviordbgError` into a one-screen message and its `exit_code` (2 unless the
+class says otherwise), never a traceback.
 """
 
 from __future__ import annotations
 
+# Exit codes of every command (documented in the README's CLI section). A CI job can trust them:
+# 0 only when the command did what was asked and, for run/check, enough queries were answered.
+EXIT_OK = 0
+EXIT_BUGS = 1  # --fail-on: a bug at or above the severity was found (pytest: a check failed)
+EXIT_USAGE = 2  # a known error: bad option, file, URL, database or endpoint setting; says the fix
+EXIT_RUN_FAILED = 3  # run/check: more than --max-failed of the queries failed, or none answered
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): the run is marked interrupted, resume is printed
+EXIT_TERMINATED = 143  # SIGTERM: the same as Ctrl-C
+
 
 class BehaviordbgError(Exception):
-    """Base class: `str(err)` is the message, `hint` the fix."""
+    """Base class: `str(err)` is the message, `hint` the fix, `exit_code` what the CLI exits with."""
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -47,7 +59,26 @@ class SuiteErrors(SuiteError):
 
 
 class EndpointAuthError(BehaviordbgError):
-    """401/403 from the model endpoint: retrying cannot help, so the run stops at once."""
+    """The endpoint refuses every request alike (401/403; and 404, see EndpointNotFoundError):
+    retrying cannot help, so the run stops at once."""
+
+
+class EndpointNotFoundError(EndpointAuthError):
+    """404 from the endpoint: the model name or the URL's path is wrong. A subclass of
+    EndpointAuthError so every place that stops at once on a bad key stops on this too."""
+
+
+class RunFailed(BehaviordbgError):
+    """A run ended with more failed queries than --max-failed allows, or with no answer at all.
+
+    Raised by `pipeline.check` instead of analysing such a run (its bugs would be a guess);
+    `summary` is the run's RunSummary, `message`/`hint` the most common error and its fix."""
+
+    exit_code = EXIT_RUN_FAILED
+
+    def __init__(self, message: str, hint: str = "", summary: object = None) -> None:
+        super().__init__(message, hint)
+        self.summary = summary
 
 
 class LocalModelError(BehaviordbgError):

@@ -30,8 +30,10 @@ from dataclasses import asdict, dataclass, field  # noqa: E402
 from typing import TYPE_CHECKING, Any, Protocol  # noqa: E402
 
 from .cache import probe_key  # noqa: E402
-from .errors import BehaviordbgError  # noqa: E402
+from .errors import BehaviordbgError, RunFailed  # noqa: E402
 from .store import Store, redact_url  # noqa: E402
+from .locks import run_lock  # noqa: E402
+from .urls import check_base_url  # noqa: E402
 from .types import GenParams, Message, Query, Response, Suite  # noqa: E402
 
 if TYPE_CHECKING:  # the openai SDK is slow to import: load it only when a run asks a model
@@ -85,6 +87,9 @@ class RunOptions:
     # model name and URL); new answers still replace the cached ones.
     refresh: bool = False
     suites: list[Suite] | None = None  # already loaded suites; wins over suite_paths
+    # The run fails (status "failed", exit code 3, check() does not analyse it) when more than this
+    # share of its queries end without an answer, or when none is answered.
+    max_failed: float = 0.05
 
 
 @dataclass
@@ -100,19 +105,113 @@ class RunSummary:
     elapsed_s: float
     model: str
     base_url: str
-    status: str = "complete"
+    status: str = "complete"  # complete | failed (see RunOptions.max_failed)
+    failed_share: float = 0.0  # errors / queries
+    max_failed: float = 0.05
+    # the most common final error of the unanswered queries, with `hint` (its fix) and `resume`
+    # (whether resuming can help, i.e. the error was not the request itself being refused)
+    top_error: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "complete"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "ok": self.ok}
+
+    def failure_message(self) -> str:
+        """Why the run failed the --max-failed gate, in one sentence (empty when it did not)."""
+        if self.ok:
+            return ""
+        if self.responses == 0:
+            what = f"nothing was answered ({self.errors} of {self.queries} queries failed)"
+        else:
+            what = (f"{self.errors} of {self.queries} queries failed ({self.failed_share:.1%}),"
+                    f" more than --max-failed {self.max_failed:.1%} allows")
+        top = self.top_error
+        if top:
+            what += f"; most common error ({top['queries']} queries): {top['shown']}"
+        return f"run {self.run_id} failed: {what}"
+
+
+def parse_max_failed(value: str | float | None) -> float:
+    """--max-failed as a share: `0.05`, `5%` or `0` (no failure allowed)."""
+    if value is None or str(value).strip() == "":
+        return RunOptions.max_failed
+    text = str(value).strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise BehaviordbgError(
+            f"--max-failed {text!r} is not a share of queries",
+            hint="pass a fraction from 0 to 1 (0.05) or a percentage (5%)",
+        )
+    return share
+
+
+def error_hint(top: dict[str, Any], url: str, opts: RunOptions) -> tuple[str, bool]:
+    """(the fix for a run's most common error, whether `--resume` can help with it)."""
+    kind, code = top.get("kind"), top.get("status_code")
+    if kind == "connection":
+        return (f"nothing answered at {url}: is the server running there, and are the host, port"
+                " and path (usually ending in /v1) right?", True)
+    if kind == "timeout":
+        return (f"the endpoint did not answer within --timeout {opts.timeout:g}s: raise --timeout"
+                " or lower --concurrency", True)
+    if kind == "rate_limit":
+        return ("the endpoint is rate limiting: lower --concurrency or raise --max-attempts", True)
+    if kind == "server":
+        return ("the endpoint is failing (server errors): check its logs, and resume once it is"
+                " healthy", True)
+    if kind == "malformed":
+        return (f"{url} does not answer like an OpenAI-compatible /chat/completions endpoint:"
+                " check --base-url (usually ending in /v1)", True)
+    what = f"HTTP {code}" if code else "the request"
+    return (f"the endpoint refused the request as sent ({what}): fix the option it names"
+            " (e.g. --temperature, --max-tokens, --model) and start a new run; a resume would send"
+            " the same request again", False)
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run: the run is marked interrupted and can be resumed."""
+    """Ctrl-C (or SIGTERM) during a run: the run is marked interrupted and can be resumed.
+    `signal` says which: "SIGINT" or "SIGTERM" (the CLI exits 130 or 143)."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, signal: str = "SIGINT") -> None:
         super().__init__(run_id)
         self.run_id = run_id
+        self.signal = signal
         self.resume_command = f"behaviordbg run --resume {run_id}"
+
+
+@contextlib.contextmanager
+def _sigterm_cancels(terminated: list[str]) -> Iterator[None]:
+    """While probing, SIGTERM is Ctrl-C: it cancels the run's task, which marks the run
+    interrupted (and stops the embedded server) on its way out. Main thread of a running loop
+    only; elsewhere SIGTERM keeps its usual meaning."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm() -> None:
+        terminated.append("SIGTERM")
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    except (RuntimeError, ValueError, NotImplementedError):  # not the main thread / no signals
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 _current_query: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -123,12 +222,24 @@ _current_query: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 def run_probes(store: Store, opts: RunOptions, progress: ProgressSink | None = None) -> RunSummary:
     """Run (or resume) a probe run to the end; Ctrl-C marks it interrupted (RunInterrupted)."""
     started: list[str] = []
+    terminated: list[str] = []
+
+    async def probe() -> RunSummary:
+        with _sigterm_cancels(terminated):
+            return await _run_probes(store, opts, progress, started)
+
     try:
-        return asyncio.run(_run_probes(store, opts, progress, started))
+        return asyncio.run(probe())
     except KeyboardInterrupt as err:
         if started and not isinstance(err, RunInterrupted):
             raise RunInterrupted(started[0]) from None
         raise
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        if started:
+            raise RunInterrupted(started[0], "SIGTERM") from None
+        raise KeyboardInterrupt("SIGTERM before the run was created") from None
 
 
 async def run_probes_async(
@@ -236,6 +347,8 @@ async def _run_probes(
 ) -> RunSummary:
     t0 = time.perf_counter()
     sink: ProgressSink = progress or NullProgress()
+    if opts.base_url:
+        check_base_url(opts.base_url)
     run = store.get_run(opts.resume) if opts.resume else None
     if run and opts.model and opts.model != run["model"]:
         raise BehaviordbgError(
@@ -247,7 +360,17 @@ async def _run_probes(
         key_env = run["params"].get("api_key_env") or key_env
         opts = dataclasses.replace(opts, api_key_env=key_env)
     plan = _plan(opts) if run is None else None  # bad suites fail before any server starts
-    with _endpoint(opts, run) as (url, model, local_info):
+    if run is not None and not store.query("SELECT 1 FROM queries WHERE run_id = ? LIMIT 1",
+                                           (run["id"],)):
+        raise BehaviordbgError(  # made by a version that created a run before its queries
+            f"run {run['id']} has no planned queries: it was stopped while it was being created,"
+            " before anything was asked, so there is nothing to resume",
+            hint="start a new run (behaviordbg run with the same options)",
+        )
+    with contextlib.ExitStack() as held:
+        if run is not None:  # before any server starts: a second resume is refused at once
+            held.enter_context(run_lock(store.path, run["id"]))
+        url, model, local_info = held.enter_context(_endpoint(opts, run))
         api_key = (os.environ.get(key_env) or None) if local_info is None else None
         if local_info is not None:
             opts = _fit_to_local(opts, local_info)
@@ -269,10 +392,10 @@ async def _run_probes(
                 "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
                 "limit": opts.limit, "suite_paths": opts.suite_paths,
             }
-            run_id = store.create_run(params, refs, options=options, manifest=manifest,
-                                      local_model=local_info, label=opts.label)
             planned = [(q, probe_key(params, list(q.messages), q.sample_idx)) for q in queries]
-            store.add_queries(run_id, planned)
+            run_id = store.create_run(params, refs, options=options, manifest=manifest,
+                                      local_model=local_info, label=opts.label, queries=planned)
+            held.enter_context(run_lock(store.path, run_id))
         started.append(run_id)
         probe = _Prober(store, run_id, params, sink)
         try:
@@ -286,13 +409,52 @@ async def _run_probes(
         finally:
             sink.finish()
         elapsed = time.perf_counter() - t0
-        store.set_run_status(run_id, "complete", probe.stats(t0))
         counts = store.counts(run_id)
+        share = counts["errors"] / counts["queries"] if counts["queries"] else 1.0
+        status = ("complete" if counts["responses"] > 0 and share <= opts.max_failed
+                  else "failed")
+        store.set_run_status(run_id, status, probe.stats(t0))
+        top = store.top_error(run_id) if counts["errors"] else None
+        if top is not None:
+            shown = f"HTTP {top['status_code']}" if top["status_code"] else top["kind"]
+            if top["message"] and not top["message"].startswith("HTTP"):
+                shown = f"{shown}: {top['message']}"
+            elif top["message"]:
+                shown = top["message"]
+            hint, can_resume = error_hint(top, params.base_url, opts)
+            top = {**top, "shown": shown, "hint": hint, "resume": can_resume}
         return RunSummary(
             run_id=run_id, queries=counts["queries"], responses=counts["responses"],
             errors=counts["errors"], requests_sent=requests_sent, cache_hits=counts["cache_hits"],
             elapsed_s=round(elapsed, 3), model=params.model, base_url=params.base_url,
+            status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
+            top_error=top,
         )
+
+
+def run_state(store: Store, run_id: str) -> dict[str, Any]:
+    """A run's status and answer counts, for commands about to use it, with `partial`/`note` when
+    it is not complete (interrupted, failed, or queries without an answer): its analysis must say
+    so. A run that has no planned queries (killed while being created) is an error whose fix is a
+    new run, not a resume."""
+    run = store.get_run(run_id)
+    counts = store.counts(run["id"])
+    if counts["queries"] == 0:
+        raise BehaviordbgError(
+            f"run {run['id']} has no planned queries: it was stopped while it was being created,"
+            " before anything was asked",
+            hint="start a new run (behaviordbg run with the same options); this one cannot be"
+            " resumed",
+        )
+    unanswered = counts["queries"] - counts["responses"]
+    note = ""
+    if run["status"] != "complete" or unanswered:
+        note = (f"run {run['id']} is partial ({run['status']}): {unanswered} of"
+                f" {counts['queries']} queries have no answer, so its bugs rest on the"
+                f" {counts['responses']} answered; finish it first: behaviordbg run --resume"
+                f" {run['id']}")
+    return {"run_id": run["id"], "status": run["status"], **counts, "unanswered": unanswered,
+            "partial": bool(note), "note": note}
 
 
 @dataclass
@@ -390,9 +552,17 @@ class _Prober:
 
     def _save(self, group: list[tuple[Query, str]], result: ChatResult) -> None:
         raws = result.raw_responses or [result.raw_response] * len(result.texts)
+        # A body with n choices answers n samples: it is stored once, with the first of them;
+        # the others point to that row (n copies of n answers made a DB grow with n squared).
+        holder: dict[int, str] = {}
         for (q, key), text, reason, raw in zip(group, result.texts, result.finish_reasons, raws):
+            rid = _response_id(self.run_id, q.id)
+            if id(raw) in holder:
+                raw = {"same_as_response": holder[id(raw)]}
+            else:
+                holder[id(raw)] = rid
             self.store.add_response(
-                Response(id=_response_id(self.run_id, q.id), run_id=self.run_id, query_id=q.id,
+                Response(id=rid, run_id=self.run_id, query_id=q.id,
                          text=text, finish_reason=reason, latency_ms=round(result.latency_ms, 1),
                          cache_key=key),
                 raw_request=result.raw_request, raw_response=raw,
@@ -742,8 +912,10 @@ def check(
         analyze_opts.judge in LLM_JUDGES and not analyze_opts.judge_base_url
         and not run_opts.base_url and not run_opts.resume
     )
+    if analyze_opts.judge_base_url:
+        check_base_url(analyze_opts.judge_base_url, "--judge-base-url")
     if not shared:
-        summary = run_probes(store, run_opts, progress)
+        summary = _gate(run_probes(store, run_opts, progress))
         return summary, analyze_run(store, summary.run_id, analyze_opts, judge_progress,
                                     suites=run_opts.suites)
     with _local_serve() as server:
@@ -752,9 +924,20 @@ def check(
             analyze_opts, judge_base_url=server.base_url,
             judge_model=analyze_opts.judge_model or server.model,
         )
-        summary = run_probes(store, run_opts, progress)
+        summary = _gate(run_probes(store, run_opts, progress))
         return summary, analyze_run(store, summary.run_id, analyze_opts, judge_progress,
                                     suites=run_opts.suites)
+
+
+def _gate(summary: RunSummary) -> RunSummary:
+    """A run that failed --max-failed is never analysed as if it were complete: RunFailed."""
+    if summary.ok:
+        return summary
+    top = summary.top_error or {}
+    hint = top.get("hint") or "check the endpoint, then resume the run"
+    if top.get("resume", True):
+        hint += f"; then: behaviordbg run --resume {summary.run_id}"
+    raise RunFailed(summary.failure_message(), hint, summary=summary)
 
 
 
@@ -796,8 +979,15 @@ def bug_history_report(store: Store, fingerprint: str) -> dict[str, Any]:
 
 
 def diff_report(store: Store, run_a: str, run_b: str) -> dict[str, Any]:
-    """New / resolved / not reproduced / persisting / changed bugs between two runs."""
-    return _triage.diff_runs(store, run_a, run_b).to_dict()
+    """New / resolved / not reproduced / persisting / changed bugs between two runs; `warnings`
+    says when the comparison cannot mean much (a run against itself)."""
+    d = _triage.diff_runs(store, run_a, run_b).to_dict()
+    d["warnings"] = []
+    if d["run_a"] == d["run_b"]:
+        d["warnings"].append(
+            f"both sides are run {d['run_a']}: every bug persists by definition; compare two"
+            " different runs (see `behaviordbg runs`)")
+    return d
 
 
 def stats_report(store: Store) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import traceback
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,9 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("temperature", "T", "sampling temperature (default 0.7)."),
     ("concurrency", "N", "requests in flight at once (default 8; 2 suits the embedded model)."),
     ("timeout", "SECONDS", "per-request timeout (default 60; raise it on a slow or busy machine)."),
+    ("max_failed", "SHARE", "every check errors when more than this share of the queries fail "
+                            "(default 5%; e.g. 0.2 or 20%), or when none is answered, as "
+                            "`behaviordbg check --max-failed` exits 3."),
     ("judge", "KIND", "stance judge: rules (default, offline) | llm | cascade."),
     ("judge_base_url", "URL", "endpoint of the llm/cascade judge. Default: the embedded model."),
     ("judge_model", "NAME", "model of the llm/cascade judge."),
@@ -99,6 +101,16 @@ def _num(config: pytest.Config, name: str, kind: type, default: Any) -> Any:
         ) from None
 
 
+def _max_failed(config: pytest.Config) -> float:
+    from .errors import BehaviordbgError
+    from .pipeline import parse_max_failed
+
+    try:
+        return parse_max_failed(_opt(config, "max_failed"))
+    except BehaviordbgError as err:
+        raise pytest.UsageError(f"--bdbg-max-failed (or ini bdbg_max_failed): {err}") from None
+
+
 @dataclass
 class Settings:
     """Every plugin option, resolved once (command line over ini over environment)."""
@@ -110,6 +122,7 @@ class Settings:
     temperature: float
     concurrency: int
     timeout: float
+    max_failed: float
     judge: str
     judge_base_url: str | None
     judge_model: str | None
@@ -138,6 +151,7 @@ class Settings:
             temperature=_num(config, "temperature", float, 0.7),
             concurrency=max(1, _num(config, "concurrency", int, 8)),
             timeout=_num(config, "timeout", float, 60.0),
+            max_failed=_max_failed(config),
             judge=judge,
             judge_base_url=_opt(config, "judge_base_url"),
             judge_model=_opt(config, "judge_model"),
@@ -528,8 +542,11 @@ class _State:
         if not self.started:
             self.started = True
             items = [i for i in session.items if isinstance(i, CheckItem)]
+            from .urls import redact_url
+
+            where = redact_url(self.settings.base_url) if self.settings.base_url else None
             self._say(f"behaviordbg: {len(items)} checks selected; asking "
-                      f"{self.settings.base_url or 'the embedded local model'} once for all")
+                      f"{where or 'the embedded local model'} once for all")
             try:
                 self.outcome = _execute(self.settings, list(self.loaded.values()),
                                         _claims_needed(items),
@@ -621,7 +638,7 @@ def _execute(settings: Settings, suites: list[Suite], claims: set[str],
             api_key_env=settings.api_key_env, samples=settings.samples,
             temperature=settings.temperature, concurrency=settings.concurrency,
             timeout=settings.timeout, manifest_path=settings.manifest, claims=claims,
-            label="pytest",
+            label="pytest", max_failed=settings.max_failed,
         )
         analyze_opts = pipeline.AnalyzeOptions(judge=settings.judge,
                                                judge_base_url=settings.judge_base_url,
@@ -688,19 +705,13 @@ def rules_on_path(witness: Iterable[str], rules: Iterable[Rule]) -> list[str]:
 
 def safe_text(text: str | None, limit: int = _ANSWER_CHARS) -> str:
     """Untrusted model output, made harmless for a terminal or XML: control, bidi and zero-width
-    characters become visible escapes (\\n, \\x1b, \\u202e); long text is cut with an ellipsis."""
+    characters become visible escapes (\\n, \\x1b, \\u202e); long text is cut with an ellipsis
+    (behaviordbg.textsafe.printable, the one escaper the CLI uses too)."""
     if text is None:
         return "(no answer)"
-    cut = len(text) > limit
-    out = []
-    for ch in text[:limit]:
-        if ch == "\n":
-            out.append("\\n")
-        elif unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp"):
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(ch)
-    return "".join(out) + (" …[cut]" if cut else "")
+    from .textsafe import printable
+
+    return printable(text, limit)
 
 
 def _headline(bugs: list[Bug]) -> str:

@@ -8,7 +8,9 @@ module: base URLs are redacted before they get here (see `redact_url`).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -17,7 +19,6 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
@@ -36,6 +37,7 @@ from .types import (
     contradiction_from_dict,
     to_dict,
 )
+from .urls import redact_url  # noqa: F401 - re-exported: URLs are redacted before they get here
 
 DEFAULT_DB = ".behaviordbg/behaviordbg.db"
 
@@ -206,29 +208,6 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def redact_url(url: str) -> str:
-    """Drop user:password@ from a URL and blank secret-looking query parameters."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if ":" in netloc:  # IPv6 literal: keep its brackets
-        netloc = f"[{netloc}]"
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    if parts.username or parts.password:
-        netloc = f"***@{netloc}"
-    query = parts.query
-    if query:
-        kept = []
-        for pair in query.split("&"):
-            key = pair.split("=", 1)[0]
-            if any(s in key.lower() for s in ("key", "token", "secret", "password", "sig")):
-                kept.append(f"{key}=***")
-            else:
-                kept.append(pair)
-        query = "&".join(kept)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def new_run_id() -> str:
     """Sortable by time, unique across machines."""
     return "run-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
@@ -239,7 +218,43 @@ def _dumps(value: Any) -> str:
 
 
 class StoreError(RuntimeError):
-    """A problem with the database a person can act on (missing run, unknown id)."""
+    """A problem with the database a person can act on (missing run, unknown id, unusable file).
+
+    `str(err)` is the message, with `hint` (the fix) on a second line when there is one."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
+
+
+def database_error(err: sqlite3.Error, path: str) -> StoreError:
+    """An SQLite failure as a StoreError that says what is wrong with the file and the fix."""
+    text = str(err)
+    low = text.lower()
+    where = f"database {path}" if path else "the database"
+    if "readonly" in low or "read-only" in low:
+        return StoreError(f"{where} is read-only ({text})",
+                          "make the file and its folder writable, or pass --db with a writable"
+                          " path (reading commands such as `runs` and `bugs` work on it as is)")
+    if "not a database" in low or "malformed" in low or "encrypted" in low:
+        return StoreError(f"{where} is not a behaviordbg database ({text})",
+                          "pass --db with the path of a behaviordbg database, or a new file name")
+    if "unable to open" in low or "cannot open" in low:
+        return StoreError(f"cannot open {where} ({text})",
+                          "pass --db with a file path (not a folder) in an existing folder you"
+                          " can write to")
+    if "disk" in low and ("full" in low or "i/o" in low):
+        return StoreError(f"{where} cannot be written ({text})",
+                          "free disk space, or pass --db on another disk")
+    if "locked" in low or "busy" in low:
+        return StoreError(f"{where} stayed locked by another process ({text})",
+                          "wait for the other behaviordbg command to finish, then retry")
+    return StoreError(f"{where}: {text}",
+                      "check the file, or pass --db with another path")
 
 
 class Store:
@@ -249,38 +264,120 @@ class Store:
         self.conn = conn
         self.path = path
         self.readonly = readonly
+        self._tx_depth = 0  # > 0 inside transaction(): store writes join it
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One write transaction for a read-modify-write (BEGIN IMMEDIATE: the write lock is taken
+        first, so another process's read-modify-write waits instead of interleaving). Store
+        writes made inside join it; it commits at the end, or rolls back on any exception."""
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield self
+            finally:
+                self._tx_depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._tx_depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._tx_depth = 0
+            self.conn.rollback()
+            raise
+        self._tx_depth = 0
+        self.conn.commit()
+
+    def _write(self) -> Any:
+        """`with self._write():` commits a write on its own, or joins transaction()."""
+        return contextlib.nullcontext() if self._tx_depth else self.conn
 
     # ------------------------------------------------------------------ opening
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, readonly: bool = False) -> Store:
-        """Open (and migrate) the database; `readonly` never writes and never blocks the writer."""
+        """Open (and migrate) the database; `readonly` never writes and never blocks the writer.
+
+        Any file that is not a usable behaviordbg database (a folder, a text file, a read-only
+        file for writing, one written by a newer behaviordbg) is a StoreError naming the fix."""
         db = str(path or DEFAULT_DB)
-        if readonly:
-            if db != ":memory:" and not Path(db).exists():
-                raise StoreError(f"no database at {db}: run `behaviordbg run` first or pass --db")
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30, check_same_thread=False)
-        else:
-            if db != ":memory:":
-                Path(db).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(db, timeout=30, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        store = cls(conn, db, readonly)
-        if not readonly:
-            _enable_wal(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            store.migrate()
-        return store
+        if db != ":memory:" and Path(db).is_dir():
+            raise StoreError(f"--db {db} is a folder, not a database file",
+                             f"pass a file path, e.g. --db {Path(db) / 'behaviordbg.db'}")
+        conn: sqlite3.Connection | None = None
+        try:
+            if readonly:
+                if db != ":memory:" and not Path(db).exists():
+                    raise StoreError(f"no database at {db}",
+                                     "run `behaviordbg run` first, or pass --db with the"
+                                     " database it wrote")
+                conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30,
+                                       check_same_thread=False)
+            else:
+                if db != ":memory:":
+                    _ensure_folder(db)
+                conn = sqlite3.connect(db, timeout=30, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            store = cls(conn, db, readonly)
+            if readonly:
+                if len(store.check_schema()) < len(MIGRATIONS) and _writable(db):
+                    # an older database: bring its schema up to date once, then read it
+                    conn.close()
+                    conn = None
+                    cls.open(db).close()
+                    return cls.open(db, readonly=True)
+            else:
+                _enable_wal(conn)
+                conn.execute("PRAGMA synchronous = NORMAL")
+                store.migrate()
+            return store
+        except sqlite3.Error as err:
+            if conn is not None:
+                conn.close()
+            raise database_error(err, db) from None
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+
+    def applied_migrations(self) -> set[str]:
+        """Names of the migrations this database has (empty for a new file)."""
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+        ).fetchone()
+        if not exists:
+            return set()
+        return {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
+
+    def check_schema(self) -> set[str]:
+        """Refuse a database written by a newer behaviordbg (it has migrations this version does
+        not know: writing to it could corrupt it, reading it could mislead). Returns what it has."""
+        done = self.applied_migrations()
+        unknown = sorted(done - {name for name, _ in MIGRATIONS})
+        if unknown:
+            from . import __version__
+
+            raise StoreError(
+                f"database {self.path} was written by a newer behaviordbg: it has schema"
+                f" migration(s) {', '.join(unknown)}, which behaviordbg {__version__} does not know",
+                "upgrade behaviordbg (pip install -U behaviordbg) to use this database, or pass"
+                " --db with another one",
+            )
+        return done
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations in order; returns the names applied."""
+        """Apply pending migrations in order; returns the names applied. A database from a newer
+        behaviordbg is refused (check_schema), never written to."""
+        done = self.check_schema()
+        if len(done) == len(MIGRATIONS):
+            return []  # up to date: nothing to write (a read-only file opens fine)
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
             " applied_at TEXT NOT NULL)"
         )
-        done = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
         applied = []
         for name, sql in MIGRATIONS:
             if name in done:
@@ -330,7 +427,11 @@ class Store:
         local_model: dict[str, Any] | None = None,
         label: str = "",
         run_id: str | None = None,
+        queries: Iterable[tuple[Query, str]] | None = None,
     ) -> str:
+        """Record a new run, and with `queries` its planned (query, cache_key) pairs in the same
+        transaction: a run killed while it is being created leaves nothing, never a run with
+        no queries (which a resume could not finish and an analysis could not use)."""
         run_id = run_id or new_run_id()
         params_doc = {**asdict(params), "base_url": redact_url(params.base_url), **(options or {})}
         with self.conn:
@@ -349,6 +450,8 @@ class Store:
                     label,
                 ),
             )
+            if queries is not None:
+                self._insert_queries(run_id, queries)
         return run_id
 
     def set_run_status(self, run_id: str, status: str, stats: dict[str, Any] | None = None) -> None:
@@ -410,25 +513,29 @@ class Store:
     def add_queries(self, run_id: str, queries: Iterable[tuple[Query, str]]) -> None:
         """Record the planned (query, cache_key) pairs of a run; idempotent for resumes."""
         with self.conn:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO queries (run_id, id, suite, claim_id, framing, prompt_idx,"
-                " prompt, messages_json, sample_idx, cache_key) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        q.id,
-                        q.suite,
-                        q.claim_id,
-                        q.framing,
-                        q.prompt_idx,
-                        q.prompt,
-                        _dumps([asdict(m) for m in q.messages]),
-                        q.sample_idx,
-                        key,
-                    )
-                    for q, key in queries
-                ],
-            )
+            self._insert_queries(run_id, queries)
+
+    def _insert_queries(self, run_id: str, queries: Iterable[tuple[Query, str]]) -> None:
+        """The INSERTs of add_queries, inside the caller's transaction."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO queries (run_id, id, suite, claim_id, framing, prompt_idx,"
+            " prompt, messages_json, sample_idx, cache_key) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    run_id,
+                    q.id,
+                    q.suite,
+                    q.claim_id,
+                    q.framing,
+                    q.prompt_idx,
+                    q.prompt,
+                    _dumps([asdict(m) for m in q.messages]),
+                    q.sample_idx,
+                    key,
+                )
+                for q, key in queries
+            ],
+        )
 
     def add_response(
         self,
@@ -491,6 +598,26 @@ class Store:
             (run_id,),
         )
         return {r[0] for r in rows if r[0]}
+
+    def top_error(self, run_id: str) -> dict[str, Any] | None:
+        """The most common final error among the run's unanswered queries: its kind, HTTP
+        status, one message as it was stored, and how many queries it failed (None if none)."""
+        rows = self.conn.execute(
+            "SELECT e.kind, e.status_code, e.message, COUNT(DISTINCT e.query_id) AS n"
+            " FROM errors e WHERE e.run_id = ? AND e.final = 1 AND NOT EXISTS (SELECT 1 FROM"
+            " responses r WHERE r.run_id = e.run_id AND r.query_id = e.query_id AND"
+            " r.text IS NOT NULL) GROUP BY e.kind, e.status_code, e.message",
+            (run_id,),
+        ).fetchall()
+        if not rows:
+            return None
+        by_kind: dict[tuple[str, Any], int] = {}
+        for r in rows:
+            by_kind[(r["kind"], r["status_code"])] = by_kind.get((r["kind"], r["status_code"]), 0) + r["n"]
+        (kind, code), n = max(by_kind.items(), key=lambda kv: kv[1])
+        message = max((r for r in rows if (r["kind"], r["status_code"]) == (kind, code)),
+                      key=lambda r: r["n"])["message"]
+        return {"kind": kind, "status_code": code, "message": message, "queries": n}
 
     def counts(self, run_id: str) -> dict[str, int]:
         def one(sql: str) -> int:
@@ -738,7 +865,7 @@ class Store:
         self, fingerprint: str, field: str, old: Any, new: Any, *, note: str = "",
         run_id: str | None = None, actor: str = "",
     ) -> None:
-        with self.conn:
+        with self._write():
             self.conn.execute(
                 "INSERT INTO bug_history (fingerprint, at, field, old, new, note, run_id, actor)"
                 " VALUES (?,?,?,?,?,?,?,?)",
@@ -760,11 +887,33 @@ class Store:
             values.append(_dumps(list(value)) if key == "labels" else value)
         if not cols:
             return
-        with self.conn:
+        with self._write():
             self.conn.execute(
                 f"UPDATE bugs SET {', '.join(cols)}, updated_at = ? WHERE fingerprint = ?",
                 (*values, now_iso(), fingerprint),
             )
+
+
+def _ensure_folder(db: str) -> None:
+    """The database's folder must exist; only the default `.behaviordbg` folder is created (in
+    an existing parent), so a mistyped --db never leaves a trail of new folders."""
+    folder = Path(db).parent
+    if folder.is_dir():
+        return
+    if folder.name == Path(DEFAULT_DB).parent.name:
+        try:
+            folder.mkdir()
+            return
+        except FileNotFoundError:
+            pass
+        except FileExistsError:
+            return
+    raise StoreError(f"folder {folder} does not exist (for the database {db})",
+                     f"create it first (mkdir -p {folder}) or pass another --db")
+
+
+def _writable(db: str) -> bool:
+    return db != ":memory:" and os.access(db, os.W_OK) and os.access(Path(db).parent, os.W_OK)
 
 
 def _like_prefix(text: str) -> str:

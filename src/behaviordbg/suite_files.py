@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -230,6 +231,27 @@ def _walk(node: yaml.Node, loc: Path_, doc: Doc, depth: int = 0) -> None:
         for i, item in enumerate(node.value):
             doc.lines[loc + (i,)] = item.start_mark.line + 1
             _walk(item, loc + (i,), doc, depth + 1)
+    elif isinstance(node, yaml.ScalarNode) and isinstance(node.value, str):
+        bad = next((ch for ch in node.value if _unsafe_char(ch)), None)
+        if bad is not None:
+            name = unicodedata.name(bad, "") or {"\x1b": "ESC", "\r": "CR"}.get(bad, "control")
+            doc.errors.append(
+                SuiteError(
+                    doc.shown,
+                    node.start_mark.line + 1,
+                    f"text contains the control character U+{ord(bad):04X} ({name})",
+                    "remove it: suite text is shown in terminals, exports and the dashboard,"
+                    " where control and bidi characters can hide or rewrite what is shown",
+                )
+            )
+
+
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _unsafe_char(ch: str) -> bool:
+    """Control characters (tab and newline are fine) and bidi overrides/isolates/marks."""
+    return ch in _BIDI or (unicodedata.category(ch) == "Cc" and ch not in "\t\n")
 
 
 # --------------------------------------------------------------------------- schema errors

@@ -105,6 +105,16 @@ def _resolve(paths: Sequence[str | Path] | None) -> tuple[list[Path], list[Suite
                 )
         elif p.is_file():
             found = [p]
+        elif p.exists():  # a FIFO, a device (/dev/urandom), a socket: never read it
+            errors.append(
+                SuiteError(
+                    str(raw),
+                    None,
+                    "not a regular file (a pipe, device or socket)",
+                    "pass a suite file (.yaml) or a folder of them",
+                )
+            )
+            continue
         else:
             errors.append(
                 SuiteError(

@@ -11,7 +11,9 @@
         assert server.requests == ...
 
 It implements POST /v1/chat/completions (honours `n` unless `ignore_n=True`), POST /v1/embeddings
-(deterministic hashed bag-of-words vectors), GET /v1/models and GET /health. Each connection gets
+(deterministic hashed bag-of-words vectors), GET /v1/models and GET /health. `models=[...]` makes it
+answer only those model names (404 `model_not_found` for others); faults may carry a `message`
+(`{auth}` in it echoes the request's Authorization header, like a careless server). Each connection gets
 its own daemon thread, so a hundred slow requests can sleep at once (the run benchmark needs 64+).
 """
 
@@ -29,9 +31,11 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Union
 
-FaultKind = Literal["rate_limit", "server_error", "hang", "malformed", "truncated", "drop", "auth"]
+FaultKind = Literal["rate_limit", "server_error", "hang", "malformed", "truncated", "drop", "auth",
+                    "bad_request", "null_content"]
 FAULT_KINDS: tuple[str, ...] = (
-    "rate_limit", "server_error", "hang", "malformed", "truncated", "drop", "auth",
+    "rate_limit", "server_error", "hang", "malformed", "truncated", "drop", "auth", "bad_request",
+    "null_content",
 )
 
 AnswerFn = Callable[[str, dict[str, Any], int], str]
@@ -47,6 +51,9 @@ class Fault:
     times: int | None = None
     retry_after: str | float = 1  # for rate_limit: seconds, or an HTTP date string
     hang_s: float = 30.0  # for hang: how long to sleep before closing without a reply
+    # for server_error / bad_request: the error message; for malformed: the whole body. `{auth}`
+    # in it becomes the request's Authorization header (a server that echoes what it got).
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class FakeServer:
         model: str = "fake-model",
         require_api_key: str | None = None,
         embed_dims: int = 64,
+        models: list[str] | None = None,
     ) -> None:
         self.answers = answers
         self.default = default
@@ -98,6 +106,9 @@ class FakeServer:
         self.model = model
         self.require_api_key = require_api_key
         self.embed_dims = embed_dims
+        # None: any model name is answered; a list: GET /v1/models lists them and a chat request
+        # for another name gets a 404 like OpenAI's `model_not_found`
+        self.models = models
         self.log: list[LoggedRequest] = []
         self._requests = 0
         self._lock = threading.Lock()
@@ -259,7 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"status": "ok"})
         elif self.path.rstrip("/") == "/v1/models":
             self._send_json(200, {"object": "list", "data": [
-                {"id": self.fake.model, "object": "model", "owned_by": "behaviordbg-fake"}]})
+                {"id": m, "object": "model", "owned_by": "behaviordbg-fake"}
+                for m in (self.fake.models or [self.fake.model])]})
         else:
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -281,9 +293,14 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.require_api_key is not None and auth != f"Bearer {fake.require_api_key}":
             self._send_json(401, {"error": {"message": "invalid api key", "type": "auth"}})
             return
+        if fake.models is not None and body.get("model") not in fake.models:
+            self._send_json(404, {"error": {
+                "message": f"The model `{body.get('model')}` does not exist",
+                "type": "invalid_request_error", "code": "model_not_found"}})
+            return
         prompt = last_user_prompt(body) if path.endswith("completions") else ""
         fault = fake._take_fault(prompt)
-        if fault is not None and self._serve_fault(fault):
+        if fault is not None and self._serve_fault(fault, body):
             return
         if fake.latency > 0 and fake._stopping.wait(fake.latency):
             self.close_connection = True
@@ -330,18 +347,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ faults
 
-    def _serve_fault(self, fault: Fault) -> bool:
+    def _serve_fault(self, fault: Fault, body: dict[str, Any] | None = None) -> bool:
         """Misbehave as asked; returns True when the request is finished (no normal answer)."""
         kind = fault.kind
+        message = (fault.message or "").replace("{auth}", self.headers.get("Authorization", ""))
         if kind == "rate_limit":
             self._send_json(429, {"error": {"message": "rate limited", "type": "rate_limit"}},
                             headers={"Retry-After": str(fault.retry_after)})
         elif kind == "server_error":
-            self._send_json(500, {"error": {"message": "internal error", "type": "server"}})
+            self._send_json(500, {"error": {"message": message or "internal error",
+                                            "type": "server"}})
+        elif kind == "bad_request":
+            self._send_json(400, {"error": {"message": message or "bad request",
+                                            "type": "invalid_request_error"}})
         elif kind == "auth":
             self._send_json(401, {"error": {"message": "invalid api key", "type": "auth"}})
+        elif kind == "null_content":
+            n = 1 if self.fake.ignore_n else max(1, int((body or {}).get("n") or 1))
+            self._send_json(200, {"id": "chatcmpl-null", "object": "chat.completion",
+                                  "created": int(time.time()), "model": self.fake.model,
+                                  "choices": [{"index": i, "finish_reason": "stop",
+                                               "message": {"role": "assistant", "content": None}}
+                                              for i in range(n)]})
         elif kind == "malformed":
-            self._send_bytes(200, b"<html>this is not JSON</html>", "application/json")
+            self._send_bytes(200, (message or "<html>this is not JSON</html>").encode(),
+                             "application/json")
         elif kind == "truncated":
             payload = b'{"id": "x", "object": "chat.completion", "choices": [{"index": 0, "mess'
             self.send_response(200)

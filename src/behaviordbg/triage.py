@@ -341,6 +341,18 @@ def triage(
         raise TriageError(
             f"unknown status {status!r}", f"use one of: {', '.join(BUG_STATUSES)}"
         )
+    # One transaction: the read of the notes, the append and the write cannot interleave with
+    # another triage of the same bug (eight parallel notes kept three before), and the history
+    # and the bug row change together or not at all.
+    with store.transaction():
+        return _triage_in_transaction(store, fingerprint, status=status, note=note,
+                                      assignee=assignee, labels=labels, actor=actor)
+
+
+def _triage_in_transaction(
+    store: Store, fingerprint: str, *, status: str | None, note: str | None,
+    assignee: str | None, labels: Sequence[str] | None, actor: str,
+) -> dict[str, Any]:
     try:
         bug = store.get_bug(fingerprint)
     except StoreError as err:

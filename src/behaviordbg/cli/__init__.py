@@ -9,9 +9,8 @@ import sys
 
 import typer
 
-from ..errors import BehaviordbgError
-from ..store import StoreError
 from . import analyze, dashboard, judge, local, run, suites, triage
+from ._common import exit_code_of, guarded, known_error
 
 app = typer.Typer(
     name="behaviordbg",
@@ -45,16 +44,30 @@ for module in (run, suites, local, analyze, judge, triage, dashboard):
     module.register(app)
 
 
+def _guard_all(typer_app: typer.Typer) -> None:
+    """Every command (sub-groups included) turns known errors into a message and exit code."""
+    for info in typer_app.registered_commands:
+        if info.callback is not None and not getattr(info.callback, "bdbg_guarded", False):
+            info.callback = guarded(info.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _guard_all(group.typer_instance)
+
+
+_guard_all(app)
+
+
 def main() -> None:
-    """Console-script entry point: known errors become a clear message and exit code 2."""
+    """Console-script entry point: known errors become a clear message and their exit code."""
     try:
         app()
-    except (BehaviordbgError, StoreError) as err:
-        from rich.markup import escape
+    except Exception as err:  # noqa: BLE001 - only known errors are caught, see known_error
+        known = known_error(err)
+        if known is None:
+            raise
+        from ._common import emit_json, err_console, error_doc, escape, json_requested
 
-        from ._common import emit_json, err_console, error_doc, json_requested
-
-        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(known))}", highlight=False)
         if json_requested():
-            emit_json(error_doc(err))
-        sys.exit(2)
+            emit_json(error_doc(known))
+        sys.exit(exit_code_of(known))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -22,7 +25,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from ..errors import EXIT_USAGE, BehaviordbgError
 from ..store import DEFAULT_DB
+from ..textsafe import printable
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -78,11 +83,29 @@ LimitOption = typer.Option(
     None, "--limit", min=1, help="Ask at most this many queries (a quick smoke run)."
 )
 ClaimOption = typer.Option(None, "--claim", help="Only this claim id (repeatable).")
+MaxFailedOption = typer.Option(
+    "5%", "--max-failed",
+    help="Exit with code 3 (and, for check, do not analyse) when more than this share of the"
+    " queries fail after their retries, e.g. 5%, 0.2 or 0. A run with no answer always fails.",
+)
 RefreshOption = typer.Option(
     False, "--refresh",
     help="Ask the model even for cached answers: for a new checkpoint served under the same model"
     " name and URL (answers are cached by model name, URL and parameters).",
 )
+
+
+def escape(text: object) -> str:
+    """Text from a database, a suite or a model, for a rich markup string: terminal-unsafe
+    characters shown escaped (behaviordbg.textsafe), then rich markup escaped. Newlines stay."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(printable(text, newlines=True))
+
+
+def cell(text: object) -> Text:
+    """The same for a table cell or any rich Text (no markup is read from it)."""
+    return Text(printable(text, newlines=True))
 
 
 def error_doc(err: BaseException) -> dict[str, Any]:
@@ -91,27 +114,71 @@ def error_doc(err: BaseException) -> dict[str, Any]:
         "ok": False,
         "error": getattr(err, "message", None) or str(err),
         "hint": getattr(err, "hint", ""),
-        "exit_code": 2,
+        "exit_code": exit_code_of(err),
     }
 
 
-def fail(err: BaseException) -> typer.Exit:
-    """Print a known error (and its JSON form under --json); return the Exit(2) to raise."""
-    from rich.markup import escape
+def exit_code_of(err: BaseException) -> int:
+    """The documented exit code of a known error (2 unless its class says otherwise)."""
+    return int(getattr(err, "exit_code", EXIT_USAGE) or EXIT_USAGE)
 
+
+def fail(err: BaseException, *, as_json: bool | None = None) -> typer.Exit:
+    """Print a known error (and its JSON form under --json); return the Exit to raise."""
     err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
-    if json_requested():
+    if as_json or (as_json is None and json_requested()):
         emit_json(error_doc(err))
-    return typer.Exit(2)
+    return typer.Exit(exit_code_of(err))
+
+
+def known_error(err: BaseException, db: str | None = None) -> BaseException | None:
+    """`err` as an error a person can act on, or None for a bug (which keeps its traceback)."""
+    from ..store import StoreError, database_error
+
+    if isinstance(err, (BehaviordbgError, StoreError)):
+        return err
+    if isinstance(err, sqlite3.Error):
+        return database_error(err, resolve_db(db))
+    return None
+
+
+def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A command whose known errors end as one clear message and their exit code, never a
+    traceback: in the installed script and in Typer's test runner alike."""
+
+    @functools.wraps(command)
+    def run_guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as err:  # noqa: BLE001 - only known errors are caught, see known_error
+            known = known_error(err, kwargs.get("db"))
+            if known is None:
+                raise
+            as_json = bool(kwargs.get("json_out") or kwargs.get("as_json")) or None
+            raise fail(known, as_json=as_json) from None
+
+    run_guarded.bdbg_guarded = True  # type: ignore[attr-defined]
+    return run_guarded
 
 
 def json_requested() -> bool:
-    """Whether this invocation asked for --json (from the click context, else the command line)."""
+    """Whether this invocation asked for --json (from the command's context, else the command
+    line). Typer may bring its own copy of click, so both context stacks are asked."""
     import click
 
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and (ctx.params.get("json_out") or ctx.params.get("as_json")):
-        return True
+    getters = [click.get_current_context]
+    try:
+        from typer._click.globals import get_current_context as typer_context
+    except ImportError:  # a typer that uses click itself
+        pass
+    else:
+        getters.append(typer_context)
+    for get in getters:
+        ctx = get(silent=True)
+        if ctx is not None and (ctx.params.get("json_out") or ctx.params.get("as_json")):
+            return True
     return "--json" in sys.argv[1:]
 
 

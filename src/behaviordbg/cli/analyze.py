@@ -10,15 +10,18 @@ import shlex
 from typing import Any, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
-from ..errors import BehaviordbgError
+from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..store import Store
+from ..textsafe import printable
 from ..types import SEVERITIES
+from ..urls import check_base_url
 from ._common import (
+    cell,
+    escape,
     ApiKeyEnvOption,
     BaseUrlOption,
     ClaimOption,
@@ -27,6 +30,7 @@ from ._common import (
     LimitOption,
     ManifestOption,
     MaxAttemptsOption,
+    MaxFailedOption,
     MaxTokensOption,
     ModelOption,
     RefreshOption,
@@ -42,7 +46,7 @@ from ._common import (
     err_console,
     resolve_db,
 )
-from .run import RichProgress, _resume_hint
+from .run import RichProgress, _by, _resume_hint, interrupted_exit_code, report_errors
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
@@ -85,6 +89,8 @@ def _analyze_opts(
 ) -> pipeline.AnalyzeOptions:
     if judge not in ("rules", "llm", "cascade"):
         raise BehaviordbgError(f"unknown judge {judge!r}", hint="use --judge rules, llm or cascade")
+    if judge_base_url:
+        check_base_url(judge_base_url, "--judge-base-url")
     return pipeline.AnalyzeOptions(
         judge=judge, judge_base_url=judge_base_url, judge_model=judge_model,
         judge_api_key_env=judge_api_key_env, embeddings=embeddings,
@@ -110,8 +116,8 @@ def _failing(summary: pipeline.AnalysisSummary, fail_on: str | None) -> int:
 def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 30) -> None:
     """The bugs as a table (model output never reaches this table: titles come from the suite)."""
     head = (
-        f"analysis [bold]{summary.analysis_id}[/] of run [bold]{summary.run_id}[/]"
-        f" ({summary.judge} judge): {summary.answers} answers, {summary.judged} judged now,"
+        f"analysis [bold]{escape(summary.analysis_id)}[/] of run [bold]{escape(summary.run_id)}[/]"
+        f" ({escape(summary.judge)} judge): {summary.answers} answers, {summary.judged} judged now,"
         f" {summary.judge_errors} unlabelled, {summary.contradictions} contradictions,"
         f" [bold]{len(summary.bugs)} bugs[/] in {summary.elapsed_s:.1f}s"
     )
@@ -128,8 +134,8 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
     for bug in summary.bugs[:limit]:
         sev = bug.severity + ("" if bug.certain else "?")
         table.add_row(
-            Text(sev, style=SEVERITY_STYLE.get(bug.severity, "")), bug.kind, Text(bug.title),
-            f"{bug.rate:.0%}", bug.fingerprint, bug.status,
+            Text(printable(sev), style=SEVERITY_STYLE.get(bug.severity, "")), cell(bug.kind),
+            cell(bug.title), f"{bug.rate:.0%}", cell(bug.fingerprint), cell(bug.status),
         )
     console.print(table)
     if len(summary.bugs) > limit:
@@ -139,10 +145,10 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
             f"{summary.uncertain_bugs} bugs marked `?` rest on a single odd answer or a coin-flip"
             " sample: rerun with more --samples to confirm them."
         )
-    dbarg = f" --db {shlex.quote(db)}" if db else ""
+    dbarg = escape(f" --db {shlex.quote(db)}") if db else ""
     console.print(
         f"triage them: [bold]behaviordbg dashboard{dbarg}[/]   export them: [bold]behaviordbg"
-        f" export {summary.run_id}{dbarg} --format markdown --out bugs.md[/]", markup=True,
+        f" export {escape(summary.run_id)}{dbarg} --format markdown --out bugs.md[/]", markup=True,
     )
 
 
@@ -188,11 +194,19 @@ def analyze(
                          embeddings_model)
     progress = JudgeProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
+        state = pipeline.run_state(store, run_id)
         summary = pipeline.analyze_run(store, run_id, opts, progress)
+    if state["partial"]:  # an incomplete run is never analysed as if it were complete
+        err_console.print(f"[bold yellow]warning:[/] {escape(state['note'])}", markup=True)
     if json_out:
-        emit_json(_json_doc(summary))
+        doc = _json_doc(summary)
+        doc["partial_run"] = state["note"] or None
+        emit_json(doc)
     else:
         _print_bugs(summary, db)
+        if state["partial"]:
+            console.print(f"[yellow]partial run: {state['unanswered']} of {state['queries']}"
+                          " queries have no answer (see the warning above)[/]", markup=True)
     if _failing(summary, fail_on):
         raise typer.Exit(1)
 
@@ -213,6 +227,7 @@ def check(
     limit: Optional[int] = LimitOption,  # noqa: UP007
     claim: Optional[list[str]] = ClaimOption,  # noqa: UP007
     refresh: bool = RefreshOption,
+    max_failed: str = MaxFailedOption,
     judge: str = JudgeOption,
     judge_base_url: Optional[str] = JudgeUrlOption,  # noqa: UP007
     judge_model: Optional[str] = JudgeModelOption,  # noqa: UP007
@@ -235,7 +250,10 @@ def check(
       behaviordbg check probes/tools.yaml --manifest agent-with-tools --judge cascade
       behaviordbg check --json --fail-on high          # CI: exit 1 on high or critical bugs
 
-    Exit code 0 even when bugs were found (unless --fail-on), 2 for usage errors, 130 on Ctrl-C.
+    Exit codes: 0 even when bugs were found (unless --fail-on), 1 a bug at or above --fail-on,
+    2 a usage, URL, database or endpoint error with its fix, 3 the run failed (more than
+    --max-failed of the queries failed, or none was answered; it is then not analysed), 130 on
+    Ctrl-C and 143 on SIGTERM.
     """
     _check_fail_on(fail_on)
     aopts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
@@ -245,7 +263,7 @@ def check(
         api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
-        refresh=refresh,
+        refresh=refresh, max_failed=pipeline.parse_max_failed(max_failed),
     )
     show = not json_out
     with Store.open(resolve_db(db)) as store:
@@ -256,12 +274,17 @@ def check(
             )
         except pipeline.RunInterrupted as stop:
             err_console.print(
-                f"[yellow]interrupted.[/] resume with: {_resume_hint(stop.run_id, db)}, then"
-                f" `behaviordbg analyze {stop.run_id}`", markup=True,
+                f"[yellow]interrupted{_by(stop)}.[/] resume with:"
+                f" {escape(_resume_hint(stop.run_id, db))}, then `behaviordbg analyze"
+                f" {escape(stop.run_id)}`", markup=True,
             )
             if json_out:
-                emit_json({"run_id": stop.run_id, "status": "interrupted"})
-            raise typer.Exit(130) from None
+                emit_json({"run_id": stop.run_id, "status": "interrupted", "signal": stop.signal,
+                           "exit_code": interrupted_exit_code(stop)})
+            raise typer.Exit(interrupted_exit_code(stop)) from None
+        except RunFailed as failed:
+            _report_failed_run(failed, db, json_out)
+            raise typer.Exit(EXIT_RUN_FAILED) from None
     if json_out:
         emit_json(_json_doc(summary, run))
     else:
@@ -273,6 +296,25 @@ def check(
         _print_bugs(summary, db)
     if _failing(summary, fail_on):
         raise typer.Exit(1)
+
+
+def _report_failed_run(failed: RunFailed, db: str | None, json_out: bool) -> None:
+    """A run that failed the --max-failed gate: what happened, the most common error, its fix;
+    nothing is analysed (its bugs would rest on a fraction of the answers)."""
+    run = failed.summary
+    assert isinstance(run, pipeline.RunSummary)
+    if not json_out:
+        console.print(
+            f"run [bold]{run.run_id}[/]: {run.responses}/{run.queries} answered, {run.errors}"
+            f" failed, {run.cache_hits} from cache in {run.elapsed_s:.1f}s ({escape(run.model)})",
+            markup=True,
+        )
+    report_errors(run, db, then=f", then `behaviordbg analyze {run.run_id}`")
+    err_console.print("not analysed: the bugs of a run this incomplete would be a guess",
+                      markup=False)
+    if json_out:
+        emit_json({"ok": False, "exit_code": EXIT_RUN_FAILED, "error": failed.message,
+                   "hint": failed.hint, "run": run.to_json()})
 
 
 def register(app: typer.Typer) -> None:

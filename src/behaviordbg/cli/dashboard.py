@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from ..errors import BehaviordbgError
+from ..errors import EXIT_TERMINATED, BehaviordbgError
+from ..store import Store
 from ._common import DbOption, console, resolve_db
 
 
@@ -79,17 +81,56 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Open the triage dashboard on a run database (see HELP)."""
         path = resolve_db(db)
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise DashboardError(
                 f"no database at {path}",
                 "run `behaviordbg run` (or `behaviordbg check`) first, or pass --db",
             )
+        Store.open(path, readonly=True).close()  # a text file, a newer schema: say so here
         cmd = streamlit_command(find_app(), str(Path(path).resolve()), host=host, port=port,
                                 headless=headless)
         console.print(f"behaviordbg dashboard on http://{host}:{port}  (database {path}; Ctrl+C "
                       "stops it)", markup=False)
+        raise typer.Exit(serve(cmd))
+
+
+def serve(cmd: list[str]) -> int:
+    """Run Streamlit until it exits, Ctrl-C or SIGTERM; the child never outlives this process.
+
+    Ctrl-C reaches the child through the terminal's process group; SIGTERM (sent to this pid
+    only, e.g. by a service manager or a CI job) is passed on to the child, which is waited for,
+    and the exit code is 143. On Linux the child also gets SIGTERM if this process dies by
+    SIGKILL (PR_SET_PDEATHSIG)."""
+    from ..local import _pdeathsig
+
+    child = subprocess.Popen(cmd, preexec_fn=_pdeathsig())  # noqa: PLW1509 - trivial hook
+    terminated: list[int] = []
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        code = child.wait()
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stop_child(child)
+    return EXIT_TERMINATED if terminated else code
+
+
+def stop_child(child: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout` s; reaps the child."""
+    if child.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
-            code = subprocess.call(cmd)
-        except KeyboardInterrupt:
-            code = 0
-        raise typer.Exit(code)
+            child.send_signal(sig)
+            child.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return

@@ -6,16 +6,18 @@ Thin: turns options into `pipeline.RunOptions`, shows progress, prints the summa
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from .. import pipeline
+from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
 from ..store import Store
 from ._common import (
+    cell,
+    escape,
     ApiKeyEnvOption,
     BaseUrlOption,
     ClaimOption,
@@ -24,6 +26,7 @@ from ._common import (
     LimitOption,
     ManifestOption,
     MaxAttemptsOption,
+    MaxFailedOption,
     MaxTokensOption,
     ModelOption,
     RefreshOption,
@@ -53,6 +56,35 @@ def _resume_hint(run_id: str, db: str | None) -> str:
     return shlex.join(cmd)
 
 
+def interrupted_exit_code(stop: pipeline.RunInterrupted) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM (the shells' 128 + signal number)."""
+    return EXIT_TERMINATED if stop.signal == "SIGTERM" else EXIT_INTERRUPTED
+
+
+def _by(stop: pipeline.RunInterrupted) -> str:
+    return " by SIGTERM" if stop.signal == "SIGTERM" else ""
+
+
+def report_errors(summary: pipeline.RunSummary, db: str | None, *, then: str = "") -> None:
+    """On stderr: the most common error of a run and its fix, and whether the run failed the
+    --max-failed gate (so a CI log says why, not only the errors table)."""
+    top = summary.top_error
+    if not summary.errors or top is None:
+        if not summary.ok:
+            err_console.print(f"[bold red]{escape(summary.failure_message())}[/]", markup=True)
+        return
+    style = "bold red" if not summary.ok else "yellow"
+    head = (escape(summary.failure_message()) if not summary.ok else
+            f"{summary.errors} of {summary.queries} queries failed after retries"
+            f" ({summary.failed_share:.1%}, within --max-failed {summary.max_failed:.1%});"
+            f" most common error ({top['queries']} queries): {escape(top['shown'])}")
+    err_console.print(f"[{style}]{head}[/]", markup=True)
+    err_console.print(f"  fix: {escape(top['hint'])}", markup=True)
+    if top.get("resume", True):
+        err_console.print(f"  then ask the failed queries again: {_resume_hint(summary.run_id, db)}"
+                          + then, markup=False)
+
+
 def run(
     suite_paths: Optional[list[str]] = SuitePathsArg,  # noqa: UP007 - typer needs Optional
     base_url: Optional[str] = BaseUrlOption,  # noqa: UP007
@@ -69,6 +101,7 @@ def run(
     limit: Optional[int] = LimitOption,  # noqa: UP007
     claim: Optional[list[str]] = ClaimOption,  # noqa: UP007
     refresh: bool = RefreshOption,
+    max_failed: str = MaxFailedOption,
     resume: Optional[str] = typer.Option(  # noqa: UP007
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
@@ -85,16 +118,18 @@ def run(
       behaviordbg run probes/embodiment.yaml --base-url http://localhost:8000/v1 --model qwen
       behaviordbg run --resume latest                      # after Ctrl-C or a crash
 
-    A rerun with the same settings is answered from the cache and sends no requests. Exit code 0
-    when the run completed (failed queries are recorded, see `errors`), 2 for usage or auth
-    errors, 130 on Ctrl-C.
+    A rerun with the same settings is answered from the cache and sends no requests. Exit codes:
+    0 the run completed (at most --max-failed of its queries failed), 2 a usage, URL, database or
+    endpoint error (e.g. a wrong key or model) with its fix, 3 more than --max-failed of the
+    queries failed or none was answered (the most common error and its fix are printed), 130 on
+    Ctrl-C and 143 on SIGTERM (the run is marked interrupted; the resume command is printed).
     """
     opts = pipeline.RunOptions(
         suite_paths=list(suite_paths) if suite_paths else None, base_url=base_url, model=model,
         api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts, resume=resume,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
-        refresh=refresh,
+        refresh=refresh, max_failed=pipeline.parse_max_failed(max_failed),
     )
     progress = RichProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
@@ -102,29 +137,31 @@ def run(
             summary = pipeline.run_probes(store, opts, progress)
         except pipeline.RunInterrupted as stop:
             err_console.print(
-                f"[yellow]interrupted.[/] resume with: {_resume_hint(stop.run_id, db)}", markup=True
+                f"[yellow]interrupted{_by(stop)}.[/] resume with:"
+                f" {escape(_resume_hint(stop.run_id, db))}",
+                markup=True,
             )
             if json_out:
-                emit_json({"run_id": stop.run_id, "status": "interrupted",
-                           "resume": _resume_hint(stop.run_id, db)})
-            raise typer.Exit(130) from None
+                emit_json({"run_id": stop.run_id, "status": "interrupted", "signal": stop.signal,
+                           "resume": _resume_hint(stop.run_id, db),
+                           "exit_code": interrupted_exit_code(stop)})
+            raise typer.Exit(interrupted_exit_code(stop)) from None
     if json_out:
+        report_errors(summary, db)
         doc = summary.to_json()
+        doc["exit_code"] = 0 if summary.ok else EXIT_RUN_FAILED
         emit_json(doc)
-        return
-    console.print(
-        f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
-        f" {summary.errors} failed, {summary.cache_hits} from cache,"
-        f" {summary.requests_sent} requests in {summary.elapsed_s:.1f}s"
-        f" ({escape(summary.model)} at {escape(summary.base_url)})",
-        markup=True,
-    )
-    if summary.errors:
+    else:
         console.print(
-            f"[yellow]{summary.errors} queries failed after retries;[/] ask them again with:"
-            f" {_resume_hint(summary.run_id, db)}",
+            f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
+            f" {summary.errors} failed, {summary.cache_hits} from cache,"
+            f" {summary.requests_sent} requests in {summary.elapsed_s:.1f}s"
+            f" ({escape(summary.model)} at {escape(summary.base_url)})",
             markup=True,
         )
+        report_errors(summary, db)
+    if not summary.ok:
+        raise typer.Exit(EXIT_RUN_FAILED)
 
 
 def runs(
@@ -133,8 +170,16 @@ def runs(
     limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many (newest first)."),
 ) -> None:
     """List probe runs, newest first, with their status and answer counts."""
-    with Store.open(resolve_db(db)) as store:
-        rows = []
+    path = resolve_db(db)
+    rows = []
+    if path != ":memory:" and not Path(path).exists():  # reading never creates a database
+        if json_out:
+            emit_json({"runs": []})
+            return
+        console.print(f"no runs yet (no database at {escape(path)}): start one with"
+                      " `behaviordbg run`")
+        return
+    with Store.open(path, readonly=True) as store:
         for r in store.list_runs(limit):
             counts = store.counts(r["id"])
             rows.append({
@@ -153,9 +198,9 @@ def runs(
     table.add_column("run", no_wrap=True)
     for row in rows:
         table.add_row(
-            row["created_at"][:19], row["status"], Text(row["model"]),
+            cell(row["created_at"][:19]), cell(row["status"]), cell(row["model"]),
             f"{row['responses']}/{row['queries']}", str(row["errors"]), str(row["cache_hits"]),
-            Text(row["label"]), row["run_id"],
+            cell(row["label"]), cell(row["run_id"]),
         )
     console.print(table)
 

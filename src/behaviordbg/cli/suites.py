@@ -12,8 +12,9 @@ from rich.table import Table
 
 from .. import suites as S
 from ..errors import SuiteError
+from ..textsafe import printable
 from ..types import FRAMINGS, Manifest, Suite
-from ._common import JsonOption, console, emit_json
+from ._common import JsonOption, cell, console, emit_json, escape
 
 PathsArg = typer.Argument(
     None,
@@ -58,7 +59,7 @@ _LIST_HELP = (
 def _fail(errors: list[SuiteError], as_json: bool) -> None:
     """Every error as `path:line: message` plus its fix; exit 2."""
     for err in errors:  # plain echo: one unwrapped `path:line: message` line for editors and CI
-        typer.echo(str(err), err=True)
+        typer.echo(printable(str(err), newlines=True), err=True)
     n = len(errors)
     typer.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
     if as_json:
@@ -123,7 +124,7 @@ def validate(
         return
     typer.echo(
         f"OK: {totals['suites']} suites, {totals['claims']} claims, {totals['prompts']} prompts, "
-        f"{totals['rules']} rules ({where}; manifest {man.name})"
+        f"{totals['rules']} rules ({printable(where)}; manifest {printable(man.name)})"
     )
 
 
@@ -158,7 +159,8 @@ def list_(
             }
         )
         return
-    table = Table(title=f"claims (manifest: {man.name})", caption="prompts: direct/negated/act")
+    table = Table(title=f"claims (manifest: {escape(man.name)})",
+                  caption="prompts: direct/negated/act")
     table.add_column("id", no_wrap=True)
     table.add_column("truth", no_wrap=True)
     table.add_column("prompts", no_wrap=True, justify="right")
@@ -167,13 +169,13 @@ def list_(
     for c in claims:
         truth = "-" if c["truth"] is None else str(c["truth"]).lower()
         counts = "/".join(str(c["prompts"][f]) for f in FRAMINGS)
-        table.add_row(c["id"], truth, counts, c["suite"], ", ".join(c["tags"]))
+        table.add_row(cell(c["id"]), truth, counts, cell(c["suite"]), cell(", ".join(c["tags"])))
     console.print(table)
     rt = Table(title="rules (suites and notes in --json)")
     rt.add_column("id", no_wrap=True, min_width=15)
     rt.add_column("rule")
     for r in rules:
-        rt.add_row(r["id"], f"{r['when']} => {r['then']}")
+        rt.add_row(cell(r["id"]), cell(f"{r['when']} => {r['then']}"))
     console.print(rt)
     t = _totals(suites)
     typer.echo(f"{t['claims']} claims, {t['prompts']} prompts, {t['rules']} rules")

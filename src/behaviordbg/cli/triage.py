@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from .. import pipeline
@@ -19,7 +18,16 @@ from ..errors import BehaviordbgError
 from ..export import FORMATS
 from ..store import Store, StoreError
 from ..types import BUG_STATUSES
-from ._common import DbOption, JsonOption, console, emit_json, err_console, fail, resolve_db
+from ._common import (
+    DbOption,
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    escape,
+    fail,
+    resolve_db,
+)
 
 STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
@@ -144,6 +152,8 @@ def diff_cmd(
     """
     with _open(db, readonly=True) as store:
         d = pipeline.diff_report(store, run_a, run_b)
+    for warning in d.get("warnings") or []:
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True)
     if json_out:
         emit_json(d)
         return
@@ -157,7 +167,7 @@ def diff_cmd(
         for c in d[group]:
             table.add_row(
                 group.replace("_", " "), f"{escape(c['fingerprint'])}\n{escape(c['kind'])}",
-                f"{c['severity_a'] or '-'} -> {c['severity_b'] or '-'}\n"
+                f"{escape(c['severity_a'] or '-')} -> {escape(c['severity_b'] or '-')}\n"
                 f"{_rate(c['rate_a'], c['counts_a'])} -> {_rate(c['rate_b'], c['counts_b'])}",
                 "-" if c["p_value"] is None else f"{c['p_value']:.3g}", escape(c["note"]),
             )
@@ -210,6 +220,9 @@ def export_cmd(
 
     Example: `behaviordbg export latest --format sarif --out bugs.sarif`.
     """
+    from ..export import safe_out_path
+
+    safe_out_path(out, base_dir)  # a refused path is refused before the database is opened
     with _open(db, readonly=True) as store:
         result = pipeline.export_report(store, run_id, fmt, out, base_dir=base_dir,
                                         gh_commands=gh_commands)

@@ -165,10 +165,23 @@ def export_bugs(
         payload = build_payload(store, run_id)
     except StoreError as err:
         raise ExportError(str(err), "check the run id with `behaviordbg runs`") from err
+    if gh_commands and base_dir is not None:  # bodies and script too, before anything is written
+        for path in github.gh_paths(payload, target):
+            _inside(path, Path(base_dir).resolve())
     target.write_text(spec.render(payload), encoding="utf-8", newline="")
     if gh_commands:
-        github.write_gh_commands(payload, target)
+        github.write_gh_commands(payload, target, no_symlinks=base_dir is not None)
     return target
+
+
+def _inside(path: Path, base: Path) -> None:
+    """Refuse a path that resolves (through symbolic links) outside the --base-dir folder."""
+    resolved = path.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise ExportError(
+            f"export path {path} resolves to {resolved}, outside {base}",
+            "remove the symbolic link, or choose an --out inside the --base-dir folder",
+        )
 
 
 def gh_script_path(out: Path) -> Path:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import html
 import re
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# control characters (tab and newlines are kept) and bidi overrides/isolates/marks, which make
+# text read differently from what it is (U+202E turns "exe.txt" around)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _XML_FORBIDDEN = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()!|~])")
 _MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
 _BACKTICK_RUN = re.compile(r"`+")
@@ -21,8 +24,17 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group(0)):02x}"
 
 
+def clip(text: str, limit: int | None) -> str:
+    """At most `limit` characters of `text`, and when cut, how much more the json export has.
+    Each format's limit is a constant in its module (see the README's Exports section)."""
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... {len(text) - limit} more characters: see the json export]"
+
+
 def strip_controls(text: str) -> str:
-    """Control characters (except tab and newlines) shown as \\xNN so they cannot hide or corrupt."""
+    """Control characters (except tab and newlines) and bidi controls shown as \\xNN (U+202E as
+    \\x202e) so they cannot hide or corrupt."""
     return _CONTROL.sub(_visible, text)
 
 
@@ -61,8 +73,9 @@ def md_fence(text: str, info: str = "text") -> str:
 
 
 def xml_text(text: str) -> str:
-    """Text XML 1.0 can carry: forbidden characters become \\xNN (ElementTree escapes <, >, &)."""
-    return _XML_FORBIDDEN.sub(_visible, text)
+    """Text XML 1.0 can carry: forbidden characters (and bidi controls) become \\xNN
+    (ElementTree escapes <, >, &)."""
+    return _BIDI.sub(_visible, _XML_FORBIDDEN.sub(_visible, text))
 
 
 def csv_cell(text: str) -> str:

@@ -11,7 +11,7 @@ import io
 import re
 from typing import Any
 
-from ._escape import csv_cell, jira_inline, jira_noformat
+from ._escape import clip, csv_cell, jira_inline, jira_noformat
 
 PRIORITY = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low"}
 ISSUE_TYPE = "Bug"
@@ -22,9 +22,7 @@ ANSWER_LIMIT = 2_000
 
 
 def _clip(text: str, limit: int = ANSWER_LIMIT) -> str:
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}\n[... {len(text) - limit} more characters: see the json export]"
+    return clip(text, limit)
 
 
 def _label(text: str) -> str:

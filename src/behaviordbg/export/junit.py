@@ -9,7 +9,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ._escape import xml_text
+from ._escape import clip, xml_text
+
+ANSWER_LIMIT = 2_000  # an answer or prompt in a failure's text; the json export has the rest
 
 
 def _failure_text(bug: dict[str, Any]) -> str:
@@ -18,11 +20,13 @@ def _failure_text(bug: dict[str, Any]) -> str:
              f"  status: {bug.get('status') or 'new'}",
              f"claims: {', '.join(bug['claims'])}", ""]
     if bug.get("summary"):
-        lines += [bug["summary"], ""]
-    lines += ["repro:"] + [f"  - {p}" for p in bug.get("repro") or []] + ["", "evidence:"]
+        lines += [clip(bug["summary"], ANSWER_LIMIT), ""]
+    lines += ["repro:"] + [f"  - {clip(p, ANSWER_LIMIT)}" for p in bug.get("repro") or []]
+    lines += ["", "evidence:"]
     for e in bug.get("evidence") or []:
-        lines += [f"  [{e['stance']}] ({e['claim_id']}, {e['framing']}) Q: {e['prompt']}",
-                  f"      A: {e['response']}"]
+        lines += [f"  [{e['stance']}] ({e['claim_id']}, {e['framing']})"
+                  f" Q: {clip(e['prompt'], ANSWER_LIMIT)}",
+                  f"      A: {clip(e['response'], ANSWER_LIMIT)}"]
     lines += ["", f"triage: behaviordbg triage {bug['fingerprint']} --status confirmed|false_positive"]
     return xml_text("\n".join(lines))
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..types import BUG_STATUSES
-from ._escape import md_code_inline, md_fence, md_inline
+from ._escape import clip, md_code_inline, md_fence, md_inline
 
-CELL_LIMIT = 240
+CELL_LIMIT = 240  # an answer or prompt in the side-by-side table
+ANSWER_LIMIT = 4_000  # an answer or prompt in full (fenced); longer ones say the json export has it
 
 
-def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True) -> str:
-    """One bug as a Markdown ticket (the body of a GitHub issue when heading=False)."""
+def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
+           answer_limit: int = ANSWER_LIMIT, max_evidence: int | None = None) -> str:
+    """One bug as a Markdown ticket (the body of a GitHub issue when heading=False).
+
+    Answers, prompts and the summary are clipped to `answer_limit` characters; with
+    `max_evidence`, only that many answers are shown (the count of the rest is named)."""
     fp = md_code_inline(bug["fingerprint"])
     claims = ", ".join(md_code_inline(c) for c in bug["claims"])
     lines: list[str] = []
@@ -36,13 +41,18 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True) ->
         "",
     ]
     if bug.get("summary"):
-        lines += ["### Summary", "", md_inline(bug["summary"]), ""]
+        lines += ["### Summary", "", md_inline(bug["summary"], answer_limit), ""]
     if bug.get("witness"):
         lines += ["Witness: " + " → ".join(md_inline(w) for w in bug["witness"]), ""]
     lines += ["### Repro", "", "Send each prompt in a fresh conversation:", ""]
     for i, prompt in enumerate(bug.get("repro") or [], 1):
-        lines += [f"Prompt {i}:", "", md_fence(prompt), ""]
+        lines += [f"Prompt {i}:", "", md_fence(clip(prompt, answer_limit)), ""]
     evidence = bug.get("evidence") or []
+    hidden = 0
+    if max_evidence is not None and len(evidence) > max_evidence:
+        evidence, hidden = evidence[:max_evidence], len(evidence) - max_evidence
+    if hidden:
+        lines += [f"({hidden} more answers: see the json export)", ""]
     if evidence:
         lines += ["### Answers side by side", "",
                   "| # | claim | framing | prompt | answer | stance | conf. |",
@@ -56,7 +66,7 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True) ->
         lines += ["", "<details><summary>Full answers (untrusted model output)</summary>", ""]
         for i, e in enumerate(evidence, 1):
             lines += [f"**{i}. {md_inline(e['stance'])}** ({md_code_inline(e['response_id'])})", "",
-                      md_fence(e["response"]), ""]
+                      md_fence(clip(e["response"], answer_limit)), ""]
         lines += ["</details>", ""]
     lines += [
         "### How to triage", "",

@@ -13,10 +13,11 @@ from typing import Any
 
 from .. import __version__
 from ..types import CONTRADICTION_KINDS
-from ._escape import strip_controls
+from ._escape import clip, strip_controls
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT_KEY = "behaviordbg/v1"
+ANSWER_LIMIT = 2_000  # an answer or prompt in a result's properties (the message shows 200)
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 RULE_TEXT = {
     "unstable": ("UnstableAnswer", "Samples of the same prompt disagree about the claim."),
@@ -68,6 +69,12 @@ def _locations(bug: dict[str, Any], claims: dict[str, dict[str, Any]]) -> list[d
     return out
 
 
+def _shown(value: Any) -> Any:
+    """Text in properties as viewers may show it: clipped to ANSWER_LIMIT, control and bidi
+    characters made visible."""
+    return strip_controls(clip(value, ANSWER_LIMIT)) if isinstance(value, str) else value
+
+
 def _result(bug: dict[str, Any], claims: dict[str, dict[str, Any]]) -> dict[str, Any]:
     ev = bug.get("evidence") or []
     first = ev[0] if ev else None
@@ -83,9 +90,11 @@ def _result(bug: dict[str, Any], claims: dict[str, dict[str, Any]]) -> dict[str,
         "properties": {
             "fingerprint": bug["fingerprint"], "severity": bug["severity"],
             "status": bug.get("status") or "new", "rate": bug.get("rate", 0.0),
-            "claims": list(bug["claims"]), "repro": list(bug.get("repro") or []),
-            "evidence": [{k: e.get(k) for k in ("response_id", "claim_id", "framing", "prompt",
-                                                  "response", "stance")} for e in ev],
+            "claims": list(bug["claims"]),
+            "repro": [_shown(p) for p in bug.get("repro") or []],
+            "evidence": [{k: _shown(e.get(k)) for k in ("response_id", "claim_id", "framing",
+                                                          "prompt", "response", "stance")}
+                         for e in ev],
         },
     }
     if bug.get("status") in ("false_positive", "wont_fix"):
