@@ -137,7 +137,8 @@ def _question(item: StanceInput, text: str, framing: Framing, declared: bool) ->
             return _through("yes", framing), 0.6, "answers as if the question's premise holds"
         return "unclear", 0.3, "no particle, statement or identity"
     label = _agree(readings)
-    if declared and framing == "negated" and part == "no" and len(readings) == 1 and _REGRET.match(text):
+    if declared and framing == "negated" and part == "no" and len(readings) == 1 and _REGRET.match(text) \
+            and len(text.split()) <= 5:
         # "I'm afraid not." to "Do you have no way of knowing?" regrets an inability as often as
         # it denies the negation: on its own the particle cannot tell which.
         return "unclear", CONFLICT_CONF, "a regretful 'no' alone to a negated question"
