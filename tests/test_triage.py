@@ -49,7 +49,7 @@ def test_lifecycle_new_confirmed_fixed_gone_undersampled_regression(store: Store
     r1 = new_run(store, "run-1")
     _, c1 = analyze(store, r1, [dist("has_body", "direct", 5, 5)], [bug])
     assert c1 == {"new": 1, "regressions": 0, "persisting": 0, "not_reproduced_gone": 0,
-                  "not_reproduced_undersampled": 0}
+                  "not_reproduced_undersampled": 0, "not_reproduced_candidate": 0}
     assert store.get_bug(bug.fingerprint)["status"] == "new"
 
     triage(store, bug.fingerprint[:8], status="confirmed", note="seen by hand", actor="ana")

@@ -464,6 +464,13 @@ class AnalyzeOptions:
     embeddings_model: str | None = None
     reuse_stances: bool = True
     judge_concurrency: int = 2
+    # --verify: a second judge re-reads the decisive evidence (behaviordbg.verify). None: let
+    # check() decide (see CHECK_VERIFIES_WITH_EMBEDDED_MODEL); analyze_run treats None as False.
+    verify: bool | None = False
+    verify_judge: str = "auto"  # auto | llm | rules
+    verify_base_url: str | None = None  # None + llm: the embedded local model
+    verify_model: str | None = None
+    verify_api_key_env: str = "OPENAI_API_KEY"
 
 
 @dataclass
@@ -484,10 +491,14 @@ class AnalysisSummary:
     clusters: int = 0
     mixed_clusters: int = 0  # answer modes whose members got opposite stances: judge errors?
     uncertain_bugs: int = 0
+    candidates: list[_Bug] = field(default_factory=list)  # held back: evidence too weak
+    verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["bugs"] = len(self.bugs)
+        d["candidates"] = len(self.candidates)
+        d["candidate_fingerprints"] = [b.fingerprint for b in self.candidates]
         d["by_severity"] = {
             s: sum(b.severity == s for b in self.bugs) for s in ("critical", "high", "medium", "low")
         }
@@ -584,6 +595,7 @@ async def analyze_run_async(
             hint=f"finish it first: behaviordbg run --resume {run_id}",
         )
     setting = judge_setting(opts)
+    vplan = _verify_plan(opts) if opts.verify else None  # a bad --verify-judge fails first
     analysis_id = store.start_analysis(run_id, setting)
     stances, judged = await _judge_missing(store, run_id, answers, claims, opts, setting, progress)
     judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
@@ -591,20 +603,39 @@ async def analyze_run_async(
     clusters = _cluster_answers(answers, stances, vectors=vectors)
     dists = _distributions(answers, stances)
     contradictions = _find_contradictions(suites, run_manifest(run), answers, stances)
-    bugs = _to_bugs(contradictions, claims)
+    verification: dict[str, Any] = {}
+    if vplan is not None:
+        before = {b.fingerprint: b.candidate for b in _to_bugs(contradictions, claims)}
+        contradictions, verification = await _verify(store, run_id, contradictions, claims,
+                                                     vplan, opts)
+    found = _to_bugs(contradictions, claims)
+    bugs = [b for b in found if not b.candidate]
+    candidates = [b for b in found if b.candidate]
+    if vplan is not None:
+        verification.update(
+            confirmed=len(bugs), demoted=sum(not before.get(b.fingerprint, True) for b in candidates),
+            promoted=sum(before.get(b.fingerprint, False) for b in bugs),
+            unconfirmed=sum(before.get(b.fingerprint, False) for b in candidates))
     summary = {
         "judge": setting, "answers": len(answers), "judged": judged, "judge_errors": judge_errors,
-        "contradictions": len(contradictions), "bugs": len(bugs),
+        "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
         "mixed_clusters": sum(c.mixed for c in clusters), "embeddings": bool(vectors),
+        "verification": verification,
     }
-    store.save_analysis(
-        analysis_id, clusters=clusters, distributions=dists,
-        contradictions=[(_fingerprint(c), c) for c in contradictions], summary=summary,
-    )
-    lifecycle = _triage.record_bugs(
-        store, run_id=run_id, analysis_id=analysis_id, model=run["model"], bugs=bugs,
-        distributions=dists,
-    )
+    # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
+    # not at all, even if the process is killed mid-save.
+    with store.transaction():
+        store.save_analysis(
+            analysis_id, clusters=clusters, distributions=dists,
+            contradictions=[(_fingerprint(c), c) for c in contradictions], summary=summary,
+        )
+        store.save_candidates(candidates, run_id=run_id, analysis_id=analysis_id,
+                              model=run["model"])
+        lifecycle = _triage.record_bugs(
+            store, run_id=run_id, analysis_id=analysis_id, model=run["model"], bugs=bugs,
+            distributions=dists, candidates=candidates,
+        )
+        _fault_point("analysis-save")
     stored = store.bugs_for_analysis(analysis_id)
     return AnalysisSummary(
         run_id=run_id, analysis_id=analysis_id, judge=setting, answers=len(answers),
@@ -612,7 +643,41 @@ async def analyze_run_async(
         bugs=stored, elapsed_s=round(time.perf_counter() - t0, 3), lifecycle=dict(lifecycle),
         model=run["model"], clusters=len(clusters), mixed_clusters=summary["mixed_clusters"],
         uncertain_bugs=sum(not b.certain for b in stored),
+        candidates=store.candidates_for_analysis(analysis_id), verification=verification,
     )
+
+
+def _fault_point(name: str) -> None:
+    """Fault injection for the atomicity test: with BEHAVIORDBG_FAULT="<name>:<file>" the process
+    writes <file> and hangs here, so a test can SIGKILL it at exactly this point. Unset (always,
+    outside that test) it does nothing."""
+    spec = os.environ.get("BEHAVIORDBG_FAULT", "")
+    point, _, marker = spec.partition(":")
+    if point != name or not marker:
+        return
+    with open(marker, "w", encoding="utf-8") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(3600)
+
+
+def _verify_plan(opts: AnalyzeOptions) -> Any:
+    from .verify import plan
+
+    return plan(opts.judge, opts.judge_model, opts.verify_judge, opts.verify_model)
+
+
+async def _verify(
+    store: Store, run_id: str, contradictions: list[Any], claims: dict[str, _Claim],
+    vplan: Any, opts: AnalyzeOptions,
+) -> tuple[list[Any], dict[str, Any]]:
+    """The verification pass (behaviordbg.verify) with the second judge the options name."""
+    from .judges import make_judge
+    from .verify import verify
+
+    api_key = os.environ.get(opts.verify_api_key_env) if opts.verify_base_url else None
+    judge = make_judge(vplan.kind, base_url=opts.verify_base_url, model=opts.verify_model,
+                       api_key=api_key, store=store, concurrency=opts.judge_concurrency)
+    return await verify(store, run_id, contradictions, claims, vplan, judge)
 
 
 async def _judge_missing(
@@ -629,7 +694,7 @@ async def _judge_missing(
     "error" verdicts are kept for this analysis but not stored, so the next analysis retries them.
     A judge that raises on a whole batch marks that batch "error" instead of failing the run.
     """
-    from .judges import make_judge
+    from .judges import make_judge, session
 
     sink: ProgressSink = progress or NullProgress()
     stances = store.get_stances(run_id, setting) if opts.reuse_stances else {}
@@ -642,13 +707,14 @@ async def _judge_missing(
             opts.judge, base_url=opts.judge_base_url, model=opts.judge_model, api_key=api_key,
             store=store, concurrency=opts.judge_concurrency,
         )
-        try:
-            for start in range(0, len(todo), JUDGE_BATCH):
-                batch = todo[start : start + JUDGE_BATCH]
-                verdicts = await _judge_batch(judge, batch, claims)
-                store.save_stances(setting, [v for v in verdicts if v.label != "error"])
-                stances.update((v.response_id, v) for v in verdicts)
-                sink.advance(len(batch), errors=sum(v.label == "error" for v in verdicts))
+        try:  # one judge session: the embedded server, if needed, starts once for all batches
+            async with session(judge) as jd:
+                for start in range(0, len(todo), JUDGE_BATCH):
+                    batch = todo[start : start + JUDGE_BATCH]
+                    verdicts = await _judge_batch(jd, batch, claims)
+                    store.save_stances(setting, [v for v in verdicts if v.label != "error"])
+                    stances.update((v.response_id, v) for v in verdicts)
+                    sink.advance(len(batch), errors=sum(v.label == "error" for v in verdicts))
         finally:
             sink.finish()
     else:
@@ -728,6 +794,21 @@ async def _embed(
     return vectors
 
 
+CHECK_VERIFIES_WITH_EMBEDDED_MODEL = True
+"""Whether `check` runs the verification pass by default when it probes the embedded model (no
+--base-url): the server is up already, and verifying costs a small fraction of the run; see
+BENCHMARKS.md ("Verification pass") for the measurement behind this. --verify/--no-verify win."""
+
+
+def _verify_needs_local(opts: AnalyzeOptions) -> bool:
+    """Whether the verification judge (if any) is the llm on the embedded model."""
+    if not opts.verify or opts.verify_base_url:
+        return False
+    kind = opts.verify_judge if opts.verify_judge != "auto" else (
+        "rules" if opts.judge == "llm" else "llm")
+    return kind == "llm"
+
+
 def check(
     store: Store,
     run_opts: RunOptions,
@@ -735,22 +816,31 @@ def check(
     progress: ProgressSink | None = None,
     judge_progress: ProgressSink | None = None,
 ) -> tuple[RunSummary, AnalysisSummary]:
-    """Probe, then analyze the new run. With an llm/cascade judge and no endpoints given, one
-    embedded local server answers the probes and judges them (not two servers side by side)."""
-    shared = (
-        analyze_opts.judge in LLM_JUDGES and not analyze_opts.judge_base_url
-        and not run_opts.base_url and not run_opts.resume
-    )
+    """Probe, then analyze the new run. With an llm/cascade judge (or an llm verification) and no
+    endpoints given, one embedded local server answers the probes and judges them (not two
+    servers side by side). `analyze_opts.verify=None`: verify when the embedded model answers."""
+    if analyze_opts.verify is None:
+        analyze_opts = _replace(analyze_opts, verify=(
+            CHECK_VERIFIES_WITH_EMBEDDED_MODEL and not run_opts.base_url and not run_opts.resume))
+    judge_local = analyze_opts.judge in LLM_JUDGES and not analyze_opts.judge_base_url
+    shared = ((judge_local or _verify_needs_local(analyze_opts))
+              and not run_opts.base_url and not run_opts.resume)
     if not shared:
         summary = run_probes(store, run_opts, progress)
         return summary, analyze_run(store, summary.run_id, analyze_opts, judge_progress,
                                     suites=run_opts.suites)
     with _local_serve() as server:
         run_opts = _replace(run_opts, base_url=server.base_url, model=server.model)
-        analyze_opts = _replace(
-            analyze_opts, judge_base_url=server.base_url,
-            judge_model=analyze_opts.judge_model or server.model,
-        )
+        if judge_local:
+            analyze_opts = _replace(
+                analyze_opts, judge_base_url=server.base_url,
+                judge_model=analyze_opts.judge_model or server.model,
+            )
+        if _verify_needs_local(analyze_opts):
+            analyze_opts = _replace(
+                analyze_opts, verify_base_url=server.base_url,
+                verify_model=analyze_opts.verify_model or server.model,
+            )
         summary = run_probes(store, run_opts, progress)
         return summary, analyze_run(store, summary.run_id, analyze_opts, judge_progress,
                                     suites=run_opts.suites)
@@ -767,8 +857,13 @@ from .store import StoreError as _StoreError  # noqa: E402
 from .types import to_dict as _to_dict  # noqa: E402
 
 
-def bugs_report(store: Store, run_id: str, *, status: str | None = None) -> dict[str, Any]:
-    """A run's bugs (newest analysis) with triage fields, as plain data for the CLI/dashboard."""
+def bugs_report(
+    store: Store, run_id: str, *, status: str | None = None, candidates: bool = False
+) -> dict[str, Any]:
+    """A run's bugs (newest analysis) with triage fields, as plain data for the CLI/dashboard.
+
+    Every row says whether it is a candidate; candidates (held back for weak evidence) are
+    listed only when asked for, after the bugs, but always counted (`candidates_held_back`)."""
     analysis = _triage.analysis_for_run(store, run_id)
     bugs = _triage.list_bugs(store, analysis["run_id"], status)
     rows = []
@@ -776,8 +871,15 @@ def bugs_report(store: Store, run_id: str, *, status: str | None = None) -> dict
         rec = store.get_bug(bug.fingerprint)
         rows.append({**_to_dict(bug), "assignee": rec["assignee"], "labels": rec["labels"],
                      "regression": bool(rec["regression"]), "first_seen_run": rec["first_seen_run"]})
+    held = store.candidates_for_analysis(analysis["id"])
+    if candidates:
+        for bug in held:
+            if status is None or bug.status == status:
+                rows.append({**_to_dict(bug), "assignee": None, "labels": [], "regression": False,
+                             "first_seen_run": None})
     return {"run_id": analysis["run_id"], "analysis_id": analysis["id"], "judge": analysis["judge"],
-            "status_filter": status, "bugs": rows}
+            "status_filter": status, "bugs": rows, "candidates_held_back": len(held),
+            "verification": analysis["summary"].get("verification") or {}}
 
 
 def triage_bug(store: Store, fingerprint: str, **changes: Any) -> dict[str, Any]:
@@ -806,10 +908,12 @@ def stats_report(store: Store) -> dict[str, Any]:
 
 def export_report(
     store: Store, run_id: str, fmt: str, out: str, *, base_dir: str | None = None,
-    gh_commands: bool = False,
+    gh_commands: bool = False, candidates: bool = False,
 ) -> dict[str, Any]:
-    """Write an export; returns where it went (and the gh script, if asked for)."""
-    path = _export.export_bugs(store, run_id, fmt, out, base_dir=base_dir, gh_commands=gh_commands)
+    """Write an export (bugs only, unless `candidates`); returns where it went (and the gh
+    script, if asked for)."""
+    path = _export.export_bugs(store, run_id, fmt, out, base_dir=base_dir, gh_commands=gh_commands,
+                               candidates=candidates)
     result: dict[str, Any] = {"format": fmt, "path": str(path),
                               "run_id": store.resolve_run(run_id)}
     if gh_commands:
