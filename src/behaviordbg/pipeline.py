@@ -418,6 +418,7 @@ from dataclasses import replace as _replace  # noqa: E402
 
 from .bugs import fingerprint as _fingerprint  # noqa: E402
 from .bugs import to_bugs as _to_bugs  # noqa: E402
+from . import verify as _verify  # noqa: E402
 
 
 # scikit-learn and networkx take seconds to import: load them only when an analysis runs, so
@@ -444,11 +445,9 @@ from .types import Bug as _Bug  # noqa: E402
 from .types import Claim as _Claim  # noqa: E402
 from .types import Manifest as _Manifest  # noqa: E402
 from .types import Stance as _Stance  # noqa: E402
-from .types import StanceInput as _StanceInput  # noqa: E402
 from .types import suite_from_dict as _suite_from_dict  # noqa: E402
 
 JUDGE_BATCH = 256  # stances are saved after every batch, so a killed analysis resumes
-EMBED_BATCH = 128
 LLM_JUDGES = ("llm", "cascade")
 
 
@@ -595,19 +594,19 @@ async def analyze_run_async(
             hint=f"finish it first: behaviordbg run --resume {run_id}",
         )
     setting = judge_setting(opts)
-    vplan = _verify_plan(opts) if opts.verify else None  # a bad --verify-judge fails first
+    vplan = _verify.plan_for(opts) if opts.verify else None  # a bad --verify-judge fails first
     analysis_id = store.start_analysis(run_id, setting)
     stances, judged = await _judge_missing(store, run_id, answers, claims, opts, setting, progress)
     judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
-    vectors = await _embed(answers, run, opts) if opts.embeddings else None
+    vectors = await _embeddings(answers, run, opts) if opts.embeddings else None
     clusters = _cluster_answers(answers, stances, vectors=vectors)
     dists = _distributions(answers, stances)
     contradictions = _find_contradictions(suites, run_manifest(run), answers, stances)
     verification: dict[str, Any] = {}
     if vplan is not None:
         before = {b.fingerprint: b.candidate for b in _to_bugs(contradictions, claims)}
-        contradictions, verification = await _verify(store, run_id, contradictions, claims,
-                                                     vplan, opts)
+        contradictions, verification = await _verify.verify_with(store, run_id, contradictions,
+                                                                 claims, vplan, opts)
     found = _to_bugs(contradictions, claims)
     bugs = [b for b in found if not b.candidate]
     candidates = [b for b in found if b.candidate]
@@ -647,6 +646,12 @@ async def analyze_run_async(
     )
 
 
+async def _embeddings(answers: list[_Answer], run: dict[str, Any], opts: AnalyzeOptions) -> Any:
+    from .embeddings import embed
+
+    return await embed(answers, run, opts)
+
+
 def _fault_point(name: str) -> None:
     """Fault injection for the atomicity test: with BEHAVIORDBG_FAULT="<name>:<file>" the process
     writes <file> and hangs here, so a test can SIGKILL it at exactly this point. Unset (always,
@@ -660,153 +665,20 @@ def _fault_point(name: str) -> None:
     time.sleep(3600)
 
 
-def _verify_plan(opts: AnalyzeOptions) -> Any:
-    from .verify import plan
-
-    return plan(opts.judge, opts.judge_model, opts.verify_judge, opts.verify_model)
-
-
-async def _verify(
-    store: Store, run_id: str, contradictions: list[Any], claims: dict[str, _Claim],
-    vplan: Any, opts: AnalyzeOptions,
-) -> tuple[list[Any], dict[str, Any]]:
-    """The verification pass (behaviordbg.verify) with the second judge the options name."""
-    from .judges import make_judge
-    from .verify import verify
-
-    api_key = os.environ.get(opts.verify_api_key_env) if opts.verify_base_url else None
-    judge = make_judge(vplan.kind, base_url=opts.verify_base_url, model=opts.verify_model,
-                       api_key=api_key, store=store, concurrency=opts.judge_concurrency)
-    return await verify(store, run_id, contradictions, claims, vplan, judge)
-
-
 async def _judge_missing(
-    store: Store,
-    run_id: str,
-    answers: list[_Answer],
-    claims: dict[str, _Claim],
-    opts: AnalyzeOptions,
-    setting: str,
-    progress: ProgressSink | None,
+    store: Store, run_id: str, answers: list[_Answer], claims: dict[str, _Claim],
+    opts: AnalyzeOptions, setting: str, progress: ProgressSink | None,
 ) -> tuple[dict[str, _Stance], int]:
-    """Reuse stored verdicts of this judge setting; judge the rest in batches, saving each batch.
+    from .stances import judge_missing
 
-    "error" verdicts are kept for this analysis but not stored, so the next analysis retries them.
-    A judge that raises on a whole batch marks that batch "error" instead of failing the run.
-    """
-    from .judges import make_judge, session
-
-    sink: ProgressSink = progress or NullProgress()
-    stances = store.get_stances(run_id, setting) if opts.reuse_stances else {}
-    stances = {k: v for k, v in stances.items() if v.label != "error"}
-    todo = [a for a in answers if a.response_id not in stances]
-    sink.start(len(answers), len(answers) - len(todo))
-    if todo:
-        api_key = os.environ.get(opts.judge_api_key_env) if opts.judge_base_url else None
-        judge = make_judge(
-            opts.judge, base_url=opts.judge_base_url, model=opts.judge_model, api_key=api_key,
-            store=store, concurrency=opts.judge_concurrency,
-        )
-        try:  # one judge session: the embedded server, if needed, starts once for all batches
-            async with session(judge) as jd:
-                for start in range(0, len(todo), JUDGE_BATCH):
-                    batch = todo[start : start + JUDGE_BATCH]
-                    verdicts = await _judge_batch(jd, batch, claims)
-                    store.save_stances(setting, [v for v in verdicts if v.label != "error"])
-                    stances.update((v.response_id, v) for v in verdicts)
-                    sink.advance(len(batch), errors=sum(v.label == "error" for v in verdicts))
-        finally:
-            sink.finish()
-    else:
-        sink.finish()
-    return stances, len(todo)
-
-
-async def _judge_batch(judge: Any, batch: list[_Answer], claims: dict[str, _Claim]) -> list[_Stance]:
-    """One verdict per answer, in order; a judge failure becomes "error" verdicts."""
-    items = [
-        _StanceInput(
-            claim=claims[a.claim_id].text if a.claim_id in claims else a.claim_id,
-            prompt=a.prompt, response=a.text, framing=a.framing, claim_id=a.claim_id,
-            response_id=a.response_id,
-        )
-        for a in batch
-    ]
-    name = str(getattr(judge, "name", "judge"))
-    try:
-        verdicts = list(await judge.judge(items))
-    except BehaviordbgError:
-        raise  # setup problems (no local model, bad key) need the person, not "error" labels
-    except Exception as err:  # noqa: BLE001 - a judge outage marks records, never fails the run
-        why = f"judge failed on this batch: {type(err).__name__}: {err}"[:200]
-        return [_Stance(a.response_id, "error", 0.0, name, why) for a in batch]
-    out = []
-    for i, a in enumerate(batch):
-        v = verdicts[i] if i < len(verdicts) else None
-        if v is None or v.label not in ("affirm", "deny", "unclear", "refuse", "error"):
-            label = getattr(v, "label", None)
-            out.append(_Stance(a.response_id, "error", 0.0, name,
-                               f"judge returned no usable label ({str(label)[:40]!r})"))
-        else:
-            out.append(v if v.response_id == a.response_id else _replace(v, response_id=a.response_id))
-    return out
-
-
-async def _embed(
-    answers: list[_Answer], run: dict[str, Any], opts: AnalyzeOptions
-) -> dict[str, list[float]] | None:
-    """Embedding vectors for clustering from an OpenAI-compatible /v1/embeddings endpoint.
-
-    The endpoint is the judge endpoint if given, else the run's own (when it was not the embedded
-    model, which is stopped by now)."""
-    base = opts.judge_base_url or (
-        run["base_url"] if not str(run["base_url"]).startswith("local://") else None)
-    if not base:
-        raise BehaviordbgError(
-            "--embeddings needs an OpenAI-compatible /v1/embeddings endpoint",
-            hint="pass --judge-base-url URL (and --embeddings-model NAME), or drop --embeddings",
-        )
-    from .client import ModelClient as _ModelClient
-    from .client import RequestFailed as _RequestFailed
-
-    if "***" in base:
-        raise BehaviordbgError(
-            "the run's endpoint had credentials in its URL, which are never stored",
-            hint="pass --judge-base-url with the full URL for --embeddings",
-        )
-    # The run's own endpoint gets the run's own key variable, never the judge's.
-    key_env = (opts.judge_api_key_env if opts.judge_base_url
-               else run["params"].get("api_key_env") or opts.judge_api_key_env)
-    model = opts.embeddings_model or opts.judge_model or run["model"]
-    api_key = os.environ.get(key_env) or None
-    vectors: dict[str, list[float]] = {}
-    async with _ModelClient(base, api_key, concurrency=2, api_key_env=key_env) as client:
-        for start in range(0, len(answers), EMBED_BATCH):
-            batch = answers[start : start + EMBED_BATCH]
-            try:
-                got = await client.embed([a.text for a in batch], model=model)
-            except _RequestFailed as err:
-                raise BehaviordbgError(
-                    f"embeddings request to {redact_url(base)} failed: {err}",
-                    hint="check the endpoint and --embeddings-model, or drop --embeddings",
-                ) from None
-            vectors.update((a.response_id, v) for a, v in zip(batch, got))
-    return vectors
+    return await judge_missing(store, run_id, answers, claims, opts, setting,
+                               progress or NullProgress(), batch_size=JUDGE_BATCH)
 
 
 CHECK_VERIFIES_WITH_EMBEDDED_MODEL = True
 """Whether `check` runs the verification pass by default when it probes the embedded model (no
 --base-url): the server is up already, and verifying costs a small fraction of the run; see
 BENCHMARKS.md ("Verification pass") for the measurement behind this. --verify/--no-verify win."""
-
-
-def _verify_needs_local(opts: AnalyzeOptions) -> bool:
-    """Whether the verification judge (if any) is the llm on the embedded model."""
-    if not opts.verify or opts.verify_base_url:
-        return False
-    kind = opts.verify_judge if opts.verify_judge != "auto" else (
-        "rules" if opts.judge == "llm" else "llm")
-    return kind == "llm"
 
 
 def check(
@@ -823,7 +695,7 @@ def check(
         analyze_opts = _replace(analyze_opts, verify=(
             CHECK_VERIFIES_WITH_EMBEDDED_MODEL and not run_opts.base_url and not run_opts.resume))
     judge_local = analyze_opts.judge in LLM_JUDGES and not analyze_opts.judge_base_url
-    shared = ((judge_local or _verify_needs_local(analyze_opts))
+    shared = ((judge_local or _verify.needs_local_llm(analyze_opts))
               and not run_opts.base_url and not run_opts.resume)
     if not shared:
         summary = run_probes(store, run_opts, progress)
@@ -836,7 +708,7 @@ def check(
                 analyze_opts, judge_base_url=server.base_url,
                 judge_model=analyze_opts.judge_model or server.model,
             )
-        if _verify_needs_local(analyze_opts):
+        if _verify.needs_local_llm(analyze_opts):
             analyze_opts = _replace(
                 analyze_opts, verify_base_url=server.base_url,
                 verify_model=analyze_opts.verify_model or server.model,

@@ -170,3 +170,36 @@ async def verify(
     checked = apply(p, contradictions, {**stored, **fresh})
     return checked, {"judge": p.setting, "answers": len(wanted), "asked": len(todo),
                      "reused": len(stored)}
+
+
+# --------------------------------------------------------------------------- wiring (pipeline)
+
+
+def plan_for(opts: Any) -> VerifyPlan:
+    """The plan for `pipeline.AnalyzeOptions` (judge, judge_model, verify_judge, verify_model)."""
+    return plan(opts.judge, opts.judge_model, opts.verify_judge, opts.verify_model)
+
+
+def needs_local_llm(opts: Any) -> bool:
+    """Whether these AnalyzeOptions verify with the llm judge on the embedded model."""
+    if not opts.verify or opts.verify_base_url:
+        return False
+    kind = opts.verify_judge if opts.verify_judge != "auto" else (
+        "rules" if opts.judge == "llm" else "llm")
+    return kind == "llm"
+
+
+async def verify_with(
+    store: Store, run_id: str, contradictions: Sequence[Contradiction],
+    claims: Mapping[str, Claim], p: VerifyPlan, opts: Any,
+) -> tuple[list[Contradiction], dict[str, Any]]:
+    """`verify` with the second judge the AnalyzeOptions name (verify_base_url None + llm: the
+    embedded model, started once for the pass if no server is running)."""
+    import os
+
+    from .judges import make_judge
+
+    api_key = os.environ.get(opts.verify_api_key_env) if opts.verify_base_url else None
+    judge = make_judge(p.kind, base_url=opts.verify_base_url, model=opts.verify_model,
+                       api_key=api_key, store=store, concurrency=opts.judge_concurrency)
+    return await verify(store, run_id, contradictions, claims, p, judge)
