@@ -225,3 +225,25 @@ def test_sigkill_mid_save_leaves_the_previous_analysis_served(setup: dict[str, A
     # and the next analysis completes normally
     again = last_json(invoke("analyze", "latest", *args, *verify, "--json").stdout)
     assert again["verification"]["confirmed"] == 1
+
+
+@pytest.mark.slow  # an inner pytest in a subprocess
+def test_pytest_items_ignore_candidates_unless_asked(
+    pytester: pytest.Pytester, fake_server_factory: Any,
+) -> None:
+    probes = pytester.mkdir("probes")
+    (probes / "ev.yaml").write_text(SUITE)
+    model = fake_server_factory(MODEL)
+    judge = fake_server_factory(judge_fn(JUDGE))
+    args = ["probes", "--bdbg-base-url", model.base_url, "--bdbg-model", "m", "--bdbg-samples",
+            "4", "--bdbg-judge", "llm", "--bdbg-judge-base-url", judge.base_url,
+            "--bdbg-judge-model", "jm", "-p", "no:cacheprovider", "-rA"]
+    default = pytester.runpytest_subprocess(*args)
+    out = default.stdout.str()
+    assert "FAILED probes/ev.yaml::has_body::stable" in out
+    assert "PASSED probes/ev.yaml::can_browse::stable" in out
+    assert "1 candidates held back" in " ".join(out.split())
+    strict = pytester.runpytest_subprocess(*args, "--bdbg-include-candidates", "yes")
+    out = strict.stdout.str()
+    assert "FAILED probes/ev.yaml::can_browse::stable" in out
+    assert "candidate (weak evidence): denying side rests on 2 verdicts" in " ".join(out.split())
