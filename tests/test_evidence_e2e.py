@@ -247,3 +247,32 @@ def test_pytest_items_ignore_candidates_unless_asked(
     out = strict.stdout.str()
     assert "FAILED probes/ev.yaml::can_browse::stable" in out
     assert "candidate (weak evidence): denying side rests on 2 verdicts" in " ".join(out.split())
+
+
+def test_dashboard_shows_candidates_under_their_own_heading(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from behaviordbg import views
+    from behaviordbg.store import Store
+
+    invoke("analyze", "latest", *setup["judge_args"])
+    monkeypatch.setenv("BEHAVIORDBG_DB", setup["db"])
+    with Store.open(setup["db"], readonly=True) as store:
+        analysis = views.analysis_id(store, store.resolve_run("latest"))
+        table, total = views.candidates_table(store, analysis)
+        assert total == 1 and list(table["claims"]) == ["can_browse"]
+        assert table["reason"][0] == "denying side rests on 2 verdicts, the best at 0.70"
+        bugs, n_bugs = views.bugs_table(store, analysis)
+        assert n_bugs == 1 and list(bugs["claims"]) == ["has_body"]  # candidates are not bugs
+    app = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+    at = AppTest.from_file(app, default_timeout=60).run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Candidates held back"] == "1"
+    at.switch_page("views/bugs.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Candidates (1)" in [h.value for h in at.header]
+    texts = [t.value for t in at.text]
+    assert "why held back: denying side rests on 2 verdicts, the best at 0.70" in texts
+    assert "Nope, cannot browse." in [c.value for c in at.code]  # model text: inert code blocks
