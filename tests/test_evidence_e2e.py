@@ -276,3 +276,38 @@ def test_dashboard_shows_candidates_under_their_own_heading(
     texts = [t.value for t in at.text]
     assert "why held back: denying side rests on 2 verdicts, the best at 0.70" in texts
     assert "Nope, cannot browse." in [c.value for c in at.code]  # model text: inert code blocks
+
+
+def test_check_verifies_by_default_on_the_embedded_model(
+    tmp_path: Path, fake_server_factory: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No --base-url: the embedded model answers and, its server being up, re-reads the evidence
+    (one server for probing and verifying); --no-verify skips that."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from behaviordbg import pipeline
+
+    def both(prompt: str, body: dict[str, Any], i: int) -> str:
+        if "response_format" in body:  # a judge request: the verifier's reading
+            return VERIFIER[_answer_in(body)]
+        return MODEL[prompt][i % 2]
+
+    server = fake_server_factory(both)
+    starts: list[int] = []
+
+    @contextlib.contextmanager
+    def local_serve() -> Any:
+        starts.append(1)
+        yield SimpleNamespace(base_url=server.base_url, model="local-m", info={"parallel": 2})
+
+    monkeypatch.setattr(pipeline, "_local_serve", local_serve)
+    suite = tmp_path / "ev.yaml"
+    suite.write_text(SUITE)
+    db = str(tmp_path / "c.db")
+    doc = last_json(invoke("check", str(suite), "--samples", "4", "--db", db, "--json").stdout)
+    assert len(starts) == 1  # probing and verifying shared one embedded server
+    assert doc["verification"]["judge"] == "llm:local-m" and doc["verification"]["answers"] > 0
+    off = last_json(invoke("check", str(suite), "--samples", "4", "--db", db, "--no-verify",
+                           "--json").stdout)
+    assert off["verification"] == {}
