@@ -311,3 +311,25 @@ def test_check_verifies_by_default_on_the_embedded_model(
     off = last_json(invoke("check", str(suite), "--samples", "4", "--db", db, "--no-verify",
                            "--json").stdout)
     assert off["verification"] == {}
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+def test_verify_with_the_real_embedded_model(setup: dict[str, Any]) -> None:
+    """`analyze --verify` with no endpoint starts the embedded model once for the whole pass and
+    records how the real judge read each decisive answer."""
+    from behaviordbg import local
+
+    assert local.find_install() is not None, "embedded model not installed: run scripts/setup.sh"
+    db = setup["db"]
+    proc = subprocess.run(cli("analyze", "latest", "--db", db, "--judge", "rules", "--verify",
+                              "--json"), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    v = last_json(proc.stdout)["verification"]
+    assert v["judge"] == "llm" and v["asked"] == v["answers"] > 0
+    (n,), = sql(db, "SELECT COUNT(*) FROM stances WHERE judge = 'verify:llm'")
+    assert 0 < n <= v["answers"]  # "error" readings are not stored: a rerun retries them
+    report = last_json(invoke("bugs", "latest", "--db", db, "--candidates", "--json").stdout)
+    reads = [a for b in report["bugs"] for a in b["verification"]["answers"]]
+    assert reads and all(a["read"] in ("affirm", "deny", "unclear", "refuse", "error", None)
+                     for a in reads)
