@@ -99,9 +99,9 @@ def test_markdown_escapes_hostile_answer(seeded: tuple[Store, str, Path]) -> Non
     assert "<script" not in html and "<img" not in html and "<b>" not in html
     assert 'href="javascript' not in html and "<a " not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, as text
-    # the answer table keeps its 7 columns: pipes in the answer are escaped
+    # the answer table keeps its 8 columns: pipes in the answer are escaped
     rows = [ln for ln in md.splitlines() if ln.startswith("| 1 |")]
-    assert rows and all(len(re.findall(r"(?<!\\)\|", r)) == 8 for r in rows)
+    assert rows and all(len(re.findall(r"(?<!\\)\|", r)) == 9 for r in rows)
     # the full answer sits in a fence longer than its longest backtick run, verbatim but controls
     assert "````` text\n" not in md and "`````text\n" in md and "\\x07" in md
     assert md_fence("a ```` b").startswith("`````text")

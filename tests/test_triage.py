@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ def test_reanalysing_a_run_older_than_the_fix_is_not_a_regression(store: Store) 
     triage(store, bug.fingerprint, status="fixed", note="trained on fix data")
     _, again = analyze(store, r1, [dist("has_body", "direct", 5, 5)], [bug])  # e.g. another judge
     assert again["regressions"] == 0 and store.get_bug(bug.fingerprint)["status"] == "fixed"
+    time.sleep(0.005)  # times are kept to the millisecond: the new run is made after the fix
     r2 = new_run(store, "run-new")
     _, later = analyze(store, r2, [dist("has_body", "direct", 5, 5)], [bug])
     assert later["regressions"] == 1 and store.get_bug(bug.fingerprint)["status"] == "new"
@@ -49,7 +51,7 @@ def test_lifecycle_new_confirmed_fixed_gone_undersampled_regression(store: Store
     r1 = new_run(store, "run-1")
     _, c1 = analyze(store, r1, [dist("has_body", "direct", 5, 5)], [bug])
     assert c1 == {"new": 1, "regressions": 0, "persisting": 0, "not_reproduced_gone": 0,
-                  "not_reproduced_undersampled": 0}
+                  "not_reproduced_undersampled": 0, "not_reproduced_candidate": 0}
     assert store.get_bug(bug.fingerprint)["status"] == "new"
 
     triage(store, bug.fingerprint[:8], status="confirmed", note="seen by hand", actor="ana")

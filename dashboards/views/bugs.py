@@ -1,4 +1,5 @@
-"""Bugs: filter and sort, read one bug's evidence side by side, triage it, export the selection."""
+"""Bugs: filter and sort, read one bug's evidence side by side, triage it, export the selection;
+then the candidates (held back for weak evidence) under their own heading."""
 
 from __future__ import annotations
 
@@ -45,8 +46,43 @@ event = st.dataframe(
 rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
 selected = [table.iloc[i]["fingerprint"] for i in rows if i < len(table)]
 
+
+
+def show_candidates() -> None:
+    """Contradictions held back because a side rests on weak verdicts: listed, never counted."""
+    cands, n = _ui.load("candidates_table", analysis)
+    st.divider()
+    st.header(f"Candidates ({n})")
+    st.caption("Held back, not bugs: some side of the contradiction rests only on verdicts below"
+               " the solid confidence, with no second judge agreeing. They do not fail"
+               " `check --fail-on` or pytest and are not exported unless asked"
+               " (`behaviordbg bugs --candidates`, `export --candidates`). `analyze --verify`"
+               " has a second judge re-read them.")
+    if cands.empty:
+        st.info("No candidates in this analysis.")
+        return
+    st.dataframe(cands, hide_index=True, width="stretch", key="candidates_table")
+    names = dict(zip(cands["fingerprint"], cands["title"]))
+    fp = st.selectbox("Open candidate", list(names), key="candidates_open",
+                      format_func=lambda f: f"{f}  {names.get(f, '')}")
+    cand = _ui.load("candidate", analysis, fp)
+    st.text(cand.title)
+    st.text(f"why held back: {cand.evidence_note}")  # built from verdicts, never model text
+    if cand.verification:
+        st.text(f"verification: {cand.verification.get('outcome')} by"
+                f" {cand.verification.get('judge')}")
+    for col, e in zip(st.columns(max(1, min(4, len(cand.evidence)))), cand.evidence[:4]):
+        with col:
+            st.text(f"{e.side or '-'} side · {e.claim_id} · {e.framing}")
+            _ui.untrusted("Prompt", e.prompt)
+            _ui.untrusted("Answer", e.response)
+            st.text(f"stance: {e.stance} ({e.confidence:.2f}) by {e.judge}"
+                    + (f"\nsecond opinion: {e.second_opinion}" if e.second_opinion else ""))
+
+
 if table.empty:
     st.info("No bugs match these filters.")
+    show_candidates()
     st.stop()
 
 titles = dict(zip(table["fingerprint"], table["title"]))
@@ -66,6 +102,10 @@ st.text(f"fingerprint {bug.fingerprint}  ·  {bug.kind}  ·  severity {bug.sever
         + ("  ·  REGRESSION" if rec.get("regression") else ""))
 if bug.summary:
     _ui.untrusted("Summary", bug.summary)
+if bug.evidence_note:
+    st.text(f"evidence: {bug.evidence_note}")
+if bug.verification:
+    st.text(f"verification: {bug.verification.get('outcome')} by {bug.verification.get('judge')}")
 
 st.subheader("Evidence")
 shown = list(bug.evidence[:4])
@@ -74,7 +114,8 @@ for col, e in zip(st.columns(max(1, len(shown))), shown):
         st.text(f"{e.claim_id} · {e.framing} · sample {e.sample_idx}")
         _ui.untrusted("Prompt", e.prompt)
         _ui.untrusted("Answer", e.response)
-        st.text(f"stance: {e.stance} ({e.confidence:.2f})\njudge: {e.judge}")
+        st.text(f"{e.side or '-'} side · stance: {e.stance} ({e.confidence:.2f})\njudge: {e.judge}"
+                + (f"\nsecond opinion: {e.second_opinion}" if e.second_opinion else ""))
         for v in detail.verdicts.get(e.response_id, []):
             # judge output (an LLM's rationale included) is untrusted text too
             st.text(f"{v['judge']} -> {v['label']} ({v['confidence']:.2f}) by {v['judged_by']}"
@@ -144,3 +185,5 @@ else:
         col.download_button(fmt, data=body.encode("utf-8"),
                             file_name=f"bugs-{run}{suffixes.get(fmt, '.txt')}",
                             key=f"export_{fmt}", on_click="ignore")
+
+show_candidates()

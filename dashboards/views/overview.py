@@ -22,12 +22,15 @@ counts = _ui.load("bug_counts", analysis)
 total = int(counts["kind"]["bugs"].sum())
 
 diff = _ui.load("run_changes", previous, run) if previous else None
-c1, c2, c3, c4 = st.columns(4)
+_, held_back = _ui.load("candidates_table", analysis, 1)
+c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Bugs in this run", total)
 c2.metric("Critical or high", int(counts["severity"].set_index("severity")["bugs"]
                                   .reindex(["critical", "high"]).fillna(0).sum()))
 c3.metric("New since previous run", diff.new_count if diff else total)
 c4.metric("Gone since previous run", diff.gone_count if diff else 0)
+c5.metric("Candidates held back", held_back,
+          help="Contradictions on weak evidence: listed on the Bugs page, not counted as bugs.")
 
 st.subheader("Bugs by kind, severity and status")
 cols = st.columns(3)

@@ -96,17 +96,21 @@ def _repro(top: Contradiction) -> tuple[str, ...]:
 def to_bugs(
     contradictions: Iterable[Contradiction], claims: Mapping[str, Claim] | Sequence[Claim]
 ) -> list[Bug]:
-    """Group contradictions by fingerprint into bugs, most severe first.
+    """Group contradictions by fingerprint into bugs (and candidates), most severe first.
 
-    The most severe contradiction of a group gives the bug its title, witness and repro; the
-    group's rate, confidence and score are the maxima over it.
+    A group with at least one contradiction on solid evidence is a bug made of those solid
+    contradictions only; a group with none is a candidate (`Bug.candidate`), made of them all.
+    The most severe contradiction of a group gives the bug its title, witness, repro and
+    evidence note; the group's rate, confidence and score are the maxima over it.
     """
     claim_map = claims if isinstance(claims, Mapping) else {c.id: c for c in claims}
     groups: dict[str, list[Contradiction]] = {}
     for c in contradictions:
         groups.setdefault(fingerprint(c), []).append(c)
     bugs = []
-    for fp, group in groups.items():
+    for fp, everything in groups.items():
+        solid = [c for c in everything if not c.candidate]
+        group = solid or list(everything)
         group.sort(key=lambda c: (-c.severity_score, -c.rate, c.summary))
         top = group[0]
         score = top.severity_score
@@ -124,7 +128,10 @@ def to_bugs(
             summary=top.summary,
             witness=top.witness,
             certain=any(c.certain for c in group),
-            contradictions=len(group),
+            contradictions=len(everything),
+            candidate=not solid,
+            evidence_note=top.evidence_note,
+            verification=dict(top.verification),
         ))
     bugs.sort(key=lambda b: (-b.severity_score, b.fingerprint))
     return bugs

@@ -13,6 +13,8 @@ never counted as denials. From the distributions come the five contradiction kin
 
 A contradiction that rests on one odd answer, or on intervals that all straddle 0.5, is reported
 with certain=False and a lower severity, so a single unlucky sample never looks like a sure bug.
+Each evidence answer is tagged with its side, and a contradiction whose sides lack a solid verdict
+is marked a candidate (behaviordbg.evidence), which is not reported as a bug.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import NamedTuple
 import networkx as nx
 
 from ._stats import wilson
+from .evidence import assess
 
 from .types import (
     Answer,
@@ -55,6 +58,8 @@ class _Judged(NamedTuple):
     label: str
     confidence: float
     judge: str
+    second: str = ""  # a second judge's reading (cascade agreement or disagreement)
+    agreed: bool | None = None
 
 
 # --------------------------------------------------------------------------- statistics
@@ -94,6 +99,10 @@ def _judge_all(answers: Iterable[Answer], stances: Mapping[str, Stance]) -> list
         s = stances.get(a.response_id)
         if s is None:
             out.append(_Judged(a, "error", 0.0, ""))
+        elif s.agreement:
+            out.append(_Judged(a, s.label, float(s.confidence), s.judge, s.agreement, True))
+        elif s.disagreement:
+            out.append(_Judged(a, s.label, float(s.confidence), s.judge, s.disagreement, False))
         else:
             out.append(_Judged(a, s.label, float(s.confidence), s.judge))
     return out
@@ -126,13 +135,17 @@ def _pick(items: Iterable[_Judged], label: str, k: int = EVIDENCE_PER_SIDE) -> l
     return chosen[:k]
 
 
-def _evidence(j: _Judged) -> Evidence:
+def _evidence(j: _Judged, side: str) -> Evidence:
     a = j.answer
     return Evidence(
         response_id=a.response_id, claim_id=a.claim_id, framing=a.framing, prompt=a.prompt,
         response=a.text, stance=j.label, confidence=round(j.confidence, 4), judge=j.judge,
-        sample_idx=a.sample_idx,
+        sample_idx=a.sample_idx, side=side, second_opinion=j.second, agreed=j.agreed,
     )
+
+
+Sides = Sequence[tuple[str, Sequence[_Judged]]]
+"""(side name, its evidence answers), in order; see behaviordbg.evidence for the names."""
 
 
 def _count(items: Iterable[_Judged]) -> tuple[int, int]:
@@ -183,23 +196,25 @@ def _make(
     claims: Sequence[str],
     summary: str,
     rate: float,
-    evidence: Sequence[_Judged],
+    sides: Sides,
     certain: bool,
     conf_counts: tuple[int, int],
     **extra: object,
 ) -> Contradiction:
+    """A contradiction with its evidence tagged by side, assessed as a bug or a candidate."""
+    evidence = [j for _, picked in sides for j in picked]
     confidence = _confidence(evidence, *conf_counts)
-    return Contradiction(
+    return assess(Contradiction(
         kind=kind,
         claims=tuple(claims),
         summary=summary,
         rate=round(rate, 4),
         confidence=confidence,
         severity_score=severity_score(kind, rate, confidence, certain),
-        evidence=tuple(_evidence(j) for j in evidence),
+        evidence=tuple(_evidence(j, side) for side, picked in sides for j in picked),
         certain=certain,
         **extra,  # type: ignore[arg-type]
-    )
+    ))
 
 
 def _repro(*sides: Sequence[_Judged]) -> list[str]:
@@ -230,7 +245,7 @@ def _unstable(claim_id: str, items: list[_Judged]) -> list[Contradiction]:
         out.append(_make(
             "unstable", [claim_id],
             f"The same {framing} prompt got {a} affirming and {d} denying answers",
-            minority / (a + d), aff + den, certain, (minority, a + d),
+            minority / (a + d), [("affirming", aff), ("denying", den)], certain, (minority, a + d),
             detail={"framing": framing, "prompt_idx": pidx, "affirm": a, "deny": d,
                     "repro": [prompt]},
         ))
@@ -257,7 +272,7 @@ def _paraphrase(claim_id: str, items: list[_Judged]) -> list[Contradiction]:
     return [_make(
         "paraphrase", [claim_id],
         f"{len(pro)} phrasing(s) mostly affirm the claim and {len(con)} mostly deny it",
-        rate, aff + den, certain, (min(pa, cd), pa + cd),
+        rate, [("affirming", aff), ("denying", den)], certain, (min(pa, cd), pa + cd),
         detail={"framings": framings, "affirming_prompts": [g[0].answer.prompt for g in pro],
                 "denying_prompts": [g[0].answer.prompt for g in con], "repro": _repro(aff, den)},
     )]
@@ -281,7 +296,8 @@ def _say_do(claim_id: str, items: list[_Judged]) -> list[Contradiction]:
         "say_do", [claim_id],
         f"Asked, it {verb[says]} the claim ({say_support}/{sa + sd}); asked to act, it "
         f"{'complies' if does == 'affirm' else 'declines'} ({do_support}/{da + dd})",
-        rate, say_ev + do_ev, certain,
+        rate, [("affirming" if says == "affirm" else "denying", say_ev),
+               ("affirming" if does == "affirm" else "denying", do_ev)], certain,
         (min(say_support, do_support), say_support + do_support),
         detail={"says": says, "does": does, "framings": [f"say={says}", f"act={does}"],
                 "repro": _repro(say_ev, do_ev)},
@@ -304,16 +320,16 @@ def _manifest(claim: Claim, truth: bool | None, items: list[_Judged]) -> list[Co
         return []
     a, d = _count(items)
     wrong = a if wrong_label == "affirm" else d
-    evidence = [j for _, side, _, _ in wrong_sides for j in _pick(side, wrong_label)]
+    picked = [(name, _pick(side, wrong_label)) for name, side, _, _ in wrong_sides]
     certain = _certain([(s, n) for _, _, s, n in wrong_sides])
     names = [name for name, *_ in wrong_sides]
     return [_make(
         "manifest", [claim.id],
         f"The deployment says the claim is {'true' if truth else 'false'}, but the model's "
         f"{' and '.join(names)} answers {'deny' if truth else 'affirm'} it ({wrong}/{a + d})",
-        wrong / (a + d), evidence, certain, (wrong, a + d),
+        wrong / (a + d), picked, certain, (wrong, a + d),
         detail={"truth": truth, "sides": names,
-                "repro": _repro(*[_pick(side, wrong_label) for _, side, _, _ in wrong_sides])},
+                "repro": _repro(*[ev for _, ev in picked])},
     )]
 
 
@@ -378,7 +394,7 @@ def _rule_contradictions(
             observed[ClaimLiteral(claim_id, value)] = items
     out = []
     for conflict in rule_conflicts(g, observed):
-        evidence: list[_Judged] = []
+        picked: list[tuple[str, list[_Judged]]] = []
         sides = []
         shares = 1.0
         ordered = sorted(conflict.sources, key=str)
@@ -388,21 +404,20 @@ def _rule_contradictions(
             support = a if lit.value else d
             sides.append((support, a + d))
             shares *= support / (a + d)
-            evidence.extend(_pick(items, "affirm" if lit.value else "deny"))
+            picked.append((str(lit), _pick(items, "affirm" if lit.value else "deny")))
         p1, p2 = conflict.paths
         witness = tuple(str(lit) for lit in p1) + tuple(str(lit) for lit in reversed(p2))
         claims = sorted({lit.claim for p in conflict.paths for lit in p})
-        per_source = [_pick(observed[lit], "affirm" if lit.value else "deny") for lit in ordered]
         out.append(_make(
             "rule", claims,
             f"The model's answers say {' and '.join(str(s) for s in ordered)}, but by the suite's "
             f"rules that implies both {conflict.clash} and {conflict.clash.negate()}",
-            shares, evidence, _certain(sides),
+            shares, picked, _certain(sides),
             (min(s for s, _ in sides), sum(n for _, n in sides)),
             witness=witness, rules=conflict.rules,
             detail={"sources": [str(s) for s in ordered], "clash": str(conflict.clash),
                     "paths": [[str(x) for x in p] for p in conflict.paths],
-                    "repro": _repro(*per_source)},
+                    "repro": _repro(*[ev for _, ev in picked])},
         ))
     return out
 

@@ -588,6 +588,7 @@ from dataclasses import replace as _replace  # noqa: E402
 
 from .bugs import fingerprint as _fingerprint  # noqa: E402
 from .bugs import to_bugs as _to_bugs  # noqa: E402
+from . import verify as _verify  # noqa: E402
 
 
 # scikit-learn and networkx take seconds to import: load them only when an analysis runs, so
@@ -614,11 +615,9 @@ from .types import Bug as _Bug  # noqa: E402
 from .types import Claim as _Claim  # noqa: E402
 from .types import Manifest as _Manifest  # noqa: E402
 from .types import Stance as _Stance  # noqa: E402
-from .types import StanceInput as _StanceInput  # noqa: E402
 from .types import suite_from_dict as _suite_from_dict  # noqa: E402
 
 JUDGE_BATCH = 256  # stances are saved after every batch, so a killed analysis resumes
-EMBED_BATCH = 128
 LLM_JUDGES = ("llm", "cascade")
 
 
@@ -634,6 +633,13 @@ class AnalyzeOptions:
     embeddings_model: str | None = None
     reuse_stances: bool = True
     judge_concurrency: int = 2
+    # --verify: a second judge re-reads the decisive evidence (behaviordbg.verify). None: let
+    # check() decide (see CHECK_VERIFIES_WITH_EMBEDDED_MODEL); analyze_run treats None as False.
+    verify: bool | None = False
+    verify_judge: str = "auto"  # auto | llm | rules
+    verify_base_url: str | None = None  # None + llm: the embedded local model
+    verify_model: str | None = None
+    verify_api_key_env: str = "OPENAI_API_KEY"
 
 
 @dataclass
@@ -654,10 +660,14 @@ class AnalysisSummary:
     clusters: int = 0
     mixed_clusters: int = 0  # answer modes whose members got opposite stances: judge errors?
     uncertain_bugs: int = 0
+    candidates: list[_Bug] = field(default_factory=list)  # held back: evidence too weak
+    verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["bugs"] = len(self.bugs)
+        d["candidates"] = len(self.candidates)
+        d["candidate_fingerprints"] = [b.fingerprint for b in self.candidates]
         d["by_severity"] = {
             s: sum(b.severity == s for b in self.bugs) for s in ("critical", "high", "medium", "low")
         }
@@ -754,27 +764,47 @@ async def analyze_run_async(
             hint=f"finish it first: behaviordbg run --resume {run_id}",
         )
     setting = judge_setting(opts)
+    vplan = _verify.plan_for(opts) if opts.verify else None  # a bad --verify-judge fails first
     analysis_id = store.start_analysis(run_id, setting)
     stances, judged = await _judge_missing(store, run_id, answers, claims, opts, setting, progress)
     judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
-    vectors = await _embed(answers, run, opts) if opts.embeddings else None
+    vectors = await _embeddings(answers, run, opts) if opts.embeddings else None
     clusters = _cluster_answers(answers, stances, vectors=vectors)
     dists = _distributions(answers, stances)
     contradictions = _find_contradictions(suites, run_manifest(run), answers, stances)
-    bugs = _to_bugs(contradictions, claims)
+    verification: dict[str, Any] = {}
+    if vplan is not None:
+        before = {b.fingerprint: b.candidate for b in _to_bugs(contradictions, claims)}
+        contradictions, verification = await _verify.verify_with(store, run_id, contradictions,
+                                                                 claims, vplan, opts)
+    found = _to_bugs(contradictions, claims)
+    bugs = [b for b in found if not b.candidate]
+    candidates = [b for b in found if b.candidate]
+    if vplan is not None:
+        verification.update(
+            confirmed=len(bugs), demoted=sum(not before.get(b.fingerprint, True) for b in candidates),
+            promoted=sum(before.get(b.fingerprint, False) for b in bugs),
+            unconfirmed=sum(before.get(b.fingerprint, False) for b in candidates))
     summary = {
         "judge": setting, "answers": len(answers), "judged": judged, "judge_errors": judge_errors,
-        "contradictions": len(contradictions), "bugs": len(bugs),
+        "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
         "mixed_clusters": sum(c.mixed for c in clusters), "embeddings": bool(vectors),
+        "verification": verification,
     }
-    store.save_analysis(
-        analysis_id, clusters=clusters, distributions=dists,
-        contradictions=[(_fingerprint(c), c) for c in contradictions], summary=summary,
-    )
-    lifecycle = _triage.record_bugs(
-        store, run_id=run_id, analysis_id=analysis_id, model=run["model"], bugs=bugs,
-        distributions=dists,
-    )
+    # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
+    # not at all, even if the process is killed mid-save.
+    with store.transaction():
+        store.save_analysis(
+            analysis_id, clusters=clusters, distributions=dists,
+            contradictions=[(_fingerprint(c), c) for c in contradictions], summary=summary,
+        )
+        store.save_candidates(candidates, run_id=run_id, analysis_id=analysis_id,
+                              model=run["model"])
+        lifecycle = _triage.record_bugs(
+            store, run_id=run_id, analysis_id=analysis_id, model=run["model"], bugs=bugs,
+            distributions=dists, candidates=candidates,
+        )
+        _fault_point("analysis-save")
     stored = store.bugs_for_analysis(analysis_id)
     return AnalysisSummary(
         run_id=run_id, analysis_id=analysis_id, judge=setting, answers=len(answers),
@@ -782,121 +812,43 @@ async def analyze_run_async(
         bugs=stored, elapsed_s=round(time.perf_counter() - t0, 3), lifecycle=dict(lifecycle),
         model=run["model"], clusters=len(clusters), mixed_clusters=summary["mixed_clusters"],
         uncertain_bugs=sum(not b.certain for b in stored),
+        candidates=store.candidates_for_analysis(analysis_id), verification=verification,
     )
 
 
+async def _embeddings(answers: list[_Answer], run: dict[str, Any], opts: AnalyzeOptions) -> Any:
+    from .embeddings import embed
+
+    return await embed(answers, run, opts)
+
+
+def _fault_point(name: str) -> None:
+    """Fault injection for the atomicity test: with BEHAVIORDBG_FAULT="<name>:<file>" the process
+    writes <file> and hangs here, so a test can SIGKILL it at exactly this point. Unset (always,
+    outside that test) it does nothing."""
+    spec = os.environ.get("BEHAVIORDBG_FAULT", "")
+    point, _, marker = spec.partition(":")
+    if point != name or not marker:
+        return
+    with open(marker, "w", encoding="utf-8") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(3600)
+
+
 async def _judge_missing(
-    store: Store,
-    run_id: str,
-    answers: list[_Answer],
-    claims: dict[str, _Claim],
-    opts: AnalyzeOptions,
-    setting: str,
-    progress: ProgressSink | None,
+    store: Store, run_id: str, answers: list[_Answer], claims: dict[str, _Claim],
+    opts: AnalyzeOptions, setting: str, progress: ProgressSink | None,
 ) -> tuple[dict[str, _Stance], int]:
-    """Reuse stored verdicts of this judge setting; judge the rest in batches, saving each batch.
+    from .stances import judge_missing
 
-    "error" verdicts are kept for this analysis but not stored, so the next analysis retries them.
-    A judge that raises on a whole batch marks that batch "error" instead of failing the run.
-    """
-    from .judges import make_judge
-
-    sink: ProgressSink = progress or NullProgress()
-    stances = store.get_stances(run_id, setting) if opts.reuse_stances else {}
-    stances = {k: v for k, v in stances.items() if v.label != "error"}
-    todo = [a for a in answers if a.response_id not in stances]
-    sink.start(len(answers), len(answers) - len(todo))
-    if todo:
-        api_key = os.environ.get(opts.judge_api_key_env) if opts.judge_base_url else None
-        judge = make_judge(
-            opts.judge, base_url=opts.judge_base_url, model=opts.judge_model, api_key=api_key,
-            store=store, concurrency=opts.judge_concurrency,
-        )
-        try:
-            for start in range(0, len(todo), JUDGE_BATCH):
-                batch = todo[start : start + JUDGE_BATCH]
-                verdicts = await _judge_batch(judge, batch, claims)
-                store.save_stances(setting, [v for v in verdicts if v.label != "error"])
-                stances.update((v.response_id, v) for v in verdicts)
-                sink.advance(len(batch), errors=sum(v.label == "error" for v in verdicts))
-        finally:
-            sink.finish()
-    else:
-        sink.finish()
-    return stances, len(todo)
+    return await judge_missing(store, run_id, answers, claims, opts, setting,
+                               progress or NullProgress(), batch_size=JUDGE_BATCH)
 
 
-async def _judge_batch(judge: Any, batch: list[_Answer], claims: dict[str, _Claim]) -> list[_Stance]:
-    """One verdict per answer, in order; a judge failure becomes "error" verdicts."""
-    items = [
-        _StanceInput(
-            claim=claims[a.claim_id].text if a.claim_id in claims else a.claim_id,
-            prompt=a.prompt, response=a.text, framing=a.framing, claim_id=a.claim_id,
-            response_id=a.response_id,
-            identity=claims[a.claim_id].identity if a.claim_id in claims else None,
-        )
-        for a in batch
-    ]
-    name = str(getattr(judge, "name", "judge"))
-    try:
-        verdicts = list(await judge.judge(items))
-    except BehaviordbgError:
-        raise  # setup problems (no local model, bad key) need the person, not "error" labels
-    except Exception as err:  # noqa: BLE001 - a judge outage marks records, never fails the run
-        why = f"judge failed on this batch: {type(err).__name__}: {err}"[:200]
-        return [_Stance(a.response_id, "error", 0.0, name, why) for a in batch]
-    out = []
-    for i, a in enumerate(batch):
-        v = verdicts[i] if i < len(verdicts) else None
-        if v is None or v.label not in ("affirm", "deny", "unclear", "refuse", "error"):
-            label = getattr(v, "label", None)
-            out.append(_Stance(a.response_id, "error", 0.0, name,
-                               f"judge returned no usable label ({str(label)[:40]!r})"))
-        else:
-            out.append(v if v.response_id == a.response_id else _replace(v, response_id=a.response_id))
-    return out
-
-
-async def _embed(
-    answers: list[_Answer], run: dict[str, Any], opts: AnalyzeOptions
-) -> dict[str, list[float]] | None:
-    """Embedding vectors for clustering from an OpenAI-compatible /v1/embeddings endpoint.
-
-    The endpoint is the judge endpoint if given, else the run's own (when it was not the embedded
-    model, which is stopped by now)."""
-    base = opts.judge_base_url or (
-        run["base_url"] if not str(run["base_url"]).startswith("local://") else None)
-    if not base:
-        raise BehaviordbgError(
-            "--embeddings needs an OpenAI-compatible /v1/embeddings endpoint",
-            hint="pass --judge-base-url URL (and --embeddings-model NAME), or drop --embeddings",
-        )
-    from .client import ModelClient as _ModelClient
-    from .client import RequestFailed as _RequestFailed
-
-    if "***" in base:
-        raise BehaviordbgError(
-            "the run's endpoint had credentials in its URL, which are never stored",
-            hint="pass --judge-base-url with the full URL for --embeddings",
-        )
-    # The run's own endpoint gets the run's own key variable, never the judge's.
-    key_env = (opts.judge_api_key_env if opts.judge_base_url
-               else run["params"].get("api_key_env") or opts.judge_api_key_env)
-    model = opts.embeddings_model or opts.judge_model or run["model"]
-    api_key = os.environ.get(key_env) or None
-    vectors: dict[str, list[float]] = {}
-    async with _ModelClient(base, api_key, concurrency=2, api_key_env=key_env) as client:
-        for start in range(0, len(answers), EMBED_BATCH):
-            batch = answers[start : start + EMBED_BATCH]
-            try:
-                got = await client.embed([a.text for a in batch], model=model)
-            except _RequestFailed as err:
-                raise BehaviordbgError(
-                    f"embeddings request to {redact_url(base)} failed: {err}",
-                    hint="check the endpoint and --embeddings-model, or drop --embeddings",
-                ) from None
-            vectors.update((a.response_id, v) for a, v in zip(batch, got))
-    return vectors
+CHECK_VERIFIES_WITH_EMBEDDED_MODEL = True
+"""Whether `check` runs the verification pass by default when it probes the embedded model (no
+--base-url): the server is up already, and verifying costs a small fraction of the run; see
+BENCHMARKS.md ("Verification pass") for the measurement behind this. --verify/--no-verify win."""
 
 
 def check(
@@ -906,24 +858,33 @@ def check(
     progress: ProgressSink | None = None,
     judge_progress: ProgressSink | None = None,
 ) -> tuple[RunSummary, AnalysisSummary]:
-    """Probe, then analyze the new run. With an llm/cascade judge and no endpoints given, one
-    embedded local server answers the probes and judges them (not two servers side by side)."""
-    shared = (
-        analyze_opts.judge in LLM_JUDGES and not analyze_opts.judge_base_url
-        and not run_opts.base_url and not run_opts.resume
-    )
+    """Probe, then analyze the new run. With an llm/cascade judge (or an llm verification) and no
+    endpoints given, one embedded local server answers the probes and judges them (not two
+    servers side by side). `analyze_opts.verify=None`: verify when the embedded model answers."""
     if analyze_opts.judge_base_url:
         check_base_url(analyze_opts.judge_base_url, "--judge-base-url")
+    if analyze_opts.verify is None:
+        analyze_opts = _replace(analyze_opts, verify=(
+            CHECK_VERIFIES_WITH_EMBEDDED_MODEL and not run_opts.base_url and not run_opts.resume))
+    judge_local = analyze_opts.judge in LLM_JUDGES and not analyze_opts.judge_base_url
+    shared = ((judge_local or _verify.needs_local_llm(analyze_opts))
+              and not run_opts.base_url and not run_opts.resume)
     if not shared:
         summary = _gate(run_probes(store, run_opts, progress))
         return summary, analyze_run(store, summary.run_id, analyze_opts, judge_progress,
                                     suites=run_opts.suites)
     with _local_serve() as server:
         run_opts = _replace(run_opts, base_url=server.base_url, model=server.model)
-        analyze_opts = _replace(
-            analyze_opts, judge_base_url=server.base_url,
-            judge_model=analyze_opts.judge_model or server.model,
-        )
+        if judge_local:
+            analyze_opts = _replace(
+                analyze_opts, judge_base_url=server.base_url,
+                judge_model=analyze_opts.judge_model or server.model,
+            )
+        if _verify.needs_local_llm(analyze_opts):
+            analyze_opts = _replace(
+                analyze_opts, verify_base_url=server.base_url,
+                verify_model=analyze_opts.verify_model or server.model,
+            )
         summary = _gate(run_probes(store, run_opts, progress))
         return summary, analyze_run(store, summary.run_id, analyze_opts, judge_progress,
                                     suites=run_opts.suites)
@@ -951,8 +912,13 @@ from .store import StoreError as _StoreError  # noqa: E402
 from .types import to_dict as _to_dict  # noqa: E402
 
 
-def bugs_report(store: Store, run_id: str, *, status: str | None = None) -> dict[str, Any]:
-    """A run's bugs (newest analysis) with triage fields, as plain data for the CLI/dashboard."""
+def bugs_report(
+    store: Store, run_id: str, *, status: str | None = None, candidates: bool = False
+) -> dict[str, Any]:
+    """A run's bugs (newest analysis) with triage fields, as plain data for the CLI/dashboard.
+
+    Every row says whether it is a candidate; candidates (held back for weak evidence) are
+    listed only when asked for, after the bugs, but always counted (`candidates_held_back`)."""
     analysis = _triage.analysis_for_run(store, run_id)
     bugs = _triage.list_bugs(store, analysis["run_id"], status)
     rows = []
@@ -960,8 +926,15 @@ def bugs_report(store: Store, run_id: str, *, status: str | None = None) -> dict
         rec = store.get_bug(bug.fingerprint)
         rows.append({**_to_dict(bug), "assignee": rec["assignee"], "labels": rec["labels"],
                      "regression": bool(rec["regression"]), "first_seen_run": rec["first_seen_run"]})
+    held = store.candidates_for_analysis(analysis["id"])
+    if candidates:
+        for bug in held:
+            if status is None or bug.status == status:
+                rows.append({**_to_dict(bug), "assignee": None, "labels": [], "regression": False,
+                             "first_seen_run": None})
     return {"run_id": analysis["run_id"], "analysis_id": analysis["id"], "judge": analysis["judge"],
-            "status_filter": status, "bugs": rows}
+            "status_filter": status, "bugs": rows, "candidates_held_back": len(held),
+            "verification": analysis["summary"].get("verification") or {}}
 
 
 def triage_bug(store: Store, fingerprint: str, **changes: Any) -> dict[str, Any]:
@@ -997,10 +970,12 @@ def stats_report(store: Store) -> dict[str, Any]:
 
 def export_report(
     store: Store, run_id: str, fmt: str, out: str, *, base_dir: str | None = None,
-    gh_commands: bool = False,
+    gh_commands: bool = False, candidates: bool = False,
 ) -> dict[str, Any]:
-    """Write an export; returns where it went (and the gh script, if asked for)."""
-    path = _export.export_bugs(store, run_id, fmt, out, base_dir=base_dir, gh_commands=gh_commands)
+    """Write an export (bugs only, unless `candidates`); returns where it went (and the gh
+    script, if asked for)."""
+    path = _export.export_bugs(store, run_id, fmt, out, base_dir=base_dir, gh_commands=gh_commands,
+                               candidates=candidates)
     result: dict[str, Any] = {"format": fmt, "path": str(path),
                               "run_id": store.resolve_run(run_id)}
     if gh_commands:

@@ -61,6 +61,8 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
                    ".behaviordbg/behaviordbg.db."),
     ("baseline", "RUN_ID", "regression gate: fail only on bugs this baseline run did not have; "
                            "known bugs are reported as xfail."),
+    ("include_candidates", "yes|no", "also fail on candidates: contradictions held back because a "
+                                     "side rests on weak verdicts (default no)."),
 )
 
 
@@ -129,6 +131,7 @@ class Settings:
     manifest: str | None
     db: str
     baseline: str | None
+    include_candidates: bool = False
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -158,6 +161,8 @@ class Settings:
             manifest=_opt(config, "manifest"),
             db=db,
             baseline=_opt(config, "baseline"),
+            include_candidates=(_opt(config, "include_candidates") or "no").lower()
+            in ("1", "yes", "true", "on"),
         )
 
 
@@ -463,6 +468,7 @@ class Outcome:
     db: str = ""
     baseline: str | None = None
     used: set[str] = field(default_factory=set)  # fingerprints some selected item reported
+    candidates_held_back: int = 0  # weak-evidence contradictions not turned into failures
 
     def why_known(self, bug: Bug) -> str | None:
         if bug.status in _QUIET_STATUSES:
@@ -647,6 +653,9 @@ def _execute(settings: Settings, suites: list[Suite], claims: set[str],
         run, analysis = pipeline.check(store, run_opts, analyze_opts, progress("probing"),
                                        progress("judging"))
         bugs = store.bugs_for_analysis(analysis.analysis_id) or list(analysis.bugs)
+        held = store.candidates_for_analysis(analysis.analysis_id)
+        if settings.include_candidates:  # opted in: candidates fail their items like bugs
+            bugs += held
         rules_of = _rules_of(store.analysis_contradictions(analysis.analysis_id), bugs,
                              suite_rules=[r for s in suites for r in s.rules])
         answers = Counter(a.claim_id for a in store.iter_answers(run.run_id))
@@ -657,6 +666,7 @@ def _execute(settings: Settings, suites: list[Suite], claims: set[str],
         base_url=str(run.base_url), queries=run.queries, requests_sent=run.requests_sent,
         cache_hits=run.cache_hits, errors=run.errors, bugs=bugs, rules_of=rules_of,
         answers=dict(answers), known=known, db=settings.db, baseline=baseline,
+        candidates_held_back=0 if settings.include_candidates else len(held),
     )
 
 
@@ -749,6 +759,8 @@ def render_bug(bug: Bug, outcome: Outcome) -> list[str]:
         f"rate: {bug.rate:.2f}   status: {bug.status}"
         + ("" if bug.certain else "   (uncertain: rests on few answers)"),
     ]
+    if bug.candidate:
+        lines.append(f"  candidate (weak evidence): {bug.evidence_note}")
     if bug.witness:
         lines.append(f"  rule chain: {' -> '.join(bug.witness)}")
     affirm, other = _sides(bug.evidence)
@@ -806,6 +818,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"behaviordbg: run {out.run_id} ({out.model}): {out.queries} queries, "
         f"{out.requests_sent} requests sent, {out.cache_hits} cache hits, {out.errors} failed; "
         f"{len(out.bugs)} bugs ({len(new)} failing, {len(out.bugs) - len(new)} known)"
+        + (f"; {out.candidates_held_back} candidates held back (--bdbg-include-candidates=yes"
+           " fails on them too)" if out.candidates_held_back else "")
     )
     unshown = [b for b in out.bugs if b.fingerprint not in out.used]
     if unshown:

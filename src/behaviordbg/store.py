@@ -4,6 +4,10 @@ One file, WAL journal, a busy timeout and a migrations table. The pipeline holds
 connection; the dashboard opens its own read-only connections (`Store.open(path, readonly=True)`),
 which WAL lets read while a run writes. Every statement is parameterised. API keys never reach this
 module: base URLs are redacted before they get here (see `redact_url`).
+
+Writes go through `Store.transaction()`, which nests: an analysis saves its clusters,
+contradictions, bugs, candidates and lifecycle in ONE transaction, so a reader (or a process
+killed mid-save) sees either the whole analysis or the one before it, never half of one.
 """
 
 from __future__ import annotations
@@ -201,6 +205,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX bug_history_fp ON bug_history(fingerprint, id);
         """,
     ),
+    (
+        "0003_candidates",
+        """
+        CREATE TABLE candidates (
+            analysis_id TEXT NOT NULL REFERENCES analyses(id),
+            fingerprint TEXT NOT NULL,                   -- the bug it would be (no bugs row needed)
+            run_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            severity_score REAL NOT NULL,
+            rate REAL NOT NULL,
+            confidence REAL NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',             -- why it was held back
+            json TEXT NOT NULL,                          -- the whole Bug record (candidate=true)
+            PRIMARY KEY (analysis_id, fingerprint)
+        );
+        CREATE INDEX candidates_run ON candidates(run_id);
+        ALTER TABLE stances ADD COLUMN agreement TEXT;   -- cascade: both judges ran and agree
+        """,
+    ),
 ]
 
 
@@ -270,7 +296,8 @@ class Store:
     def transaction(self) -> Iterator[Store]:
         """One write transaction for a read-modify-write (BEGIN IMMEDIATE: the write lock is taken
         first, so another process's read-modify-write waits instead of interleaving). Store
-        writes made inside join it; it commits at the end, or rolls back on any exception."""
+        writes made inside join it, and so do nested calls: nothing is visible to other
+        connections until the outermost block commits; any exception rolls it all back."""
         if self._tx_depth:
             self._tx_depth += 1
             try:
@@ -278,16 +305,18 @@ class Store:
             finally:
                 self._tx_depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
         self._tx_depth = 1
         try:
             yield self
         except BaseException:
-            self._tx_depth = 0
             self.conn.rollback()
             raise
-        self._tx_depth = 0
-        self.conn.commit()
+        else:
+            self.conn.commit()
+        finally:
+            self._tx_depth = 0
 
     def _write(self) -> Any:
         """`with self._write():` commits a write on its own, or joins transaction()."""
@@ -411,6 +440,12 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def has_table(self, name: str) -> bool:
+        """Whether the schema has this table (a read-only open never migrates an old file)."""
+        return self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone() is not None
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Read helper for views and reports (parameterised; never format values into SQL)."""
         return self.conn.execute(sql, params).fetchall()
@@ -434,7 +469,7 @@ class Store:
         no queries (which a resume could not finish and an analysis could not use)."""
         run_id = run_id or new_run_id()
         params_doc = {**asdict(params), "base_url": redact_url(params.base_url), **(options or {})}
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 "INSERT INTO runs (id, created_at, model, base_url, params_json, suites_json,"
                 " manifest_json, local_model_json, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -456,7 +491,7 @@ class Store:
 
     def set_run_status(self, run_id: str, status: str, stats: dict[str, Any] | None = None) -> None:
         finished = now_iso() if status != "running" else None
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, stats_json = COALESCE(?, stats_json)"
                 " WHERE id = ?",
@@ -512,7 +547,7 @@ class Store:
 
     def add_queries(self, run_id: str, queries: Iterable[tuple[Query, str]]) -> None:
         """Record the planned (query, cache_key) pairs of a run; idempotent for resumes."""
-        with self.conn:
+        with self.transaction():
             self._insert_queries(run_id, queries)
 
     def _insert_queries(self, run_id: str, queries: Iterable[tuple[Query, str]]) -> None:
@@ -544,7 +579,7 @@ class Store:
         raw_response: dict[str, Any] | None = None,
     ) -> bool:
         """Store one answer the moment it arrives. Returns False if the query already had one."""
-        with self.conn:
+        with self.transaction():
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO responses (id, run_id, query_id, cache_key, text, finish_reason,"
                 " latency_ms, from_cache, raw_request_json, raw_response_json, created_at)"
@@ -576,7 +611,7 @@ class Store:
         attempt: int = 1,
         final: bool = False,
     ) -> None:
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 "INSERT INTO errors (run_id, query_id, attempt, kind, status_code, message, final,"
                 " created_at) VALUES (?,?,?,?,?,?,?,?)",
@@ -661,7 +696,7 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def cache_put(self, key: str, kind: str, value: dict[str, Any]) -> None:
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 "INSERT OR REPLACE INTO cache (key, kind, value_json, created_at) VALUES (?,?,?,?)",
                 (key, kind, _dumps(value), now_iso()),
@@ -671,13 +706,13 @@ class Store:
 
     def save_stances(self, judge: str, stances: Iterable[Stance]) -> None:
         """Store verdicts under the judge setting asked for (rules | llm | cascade); replaces old ones."""
-        with self.conn:
+        with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO stances (response_id, judge, label, confidence, judged_by,"
-                " rationale, disagreement, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                " rationale, disagreement, agreement, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 [
                     (s.response_id, judge, s.label, s.confidence, s.judge, s.rationale,
-                     s.disagreement, now_iso())
+                     s.disagreement, s.agreement, now_iso())
                     for s in stances
                 ],
             )
@@ -693,13 +728,14 @@ class Store:
             r["response_id"]: Stance(
                 response_id=r["response_id"], label=r["label"], confidence=r["confidence"],
                 judge=r["judged_by"], rationale=r["rationale"], disagreement=r["disagreement"],
+                agreement=r["agreement"] if "agreement" in r.keys() else None,  # pre-0003
             )
             for r in rows
         }
 
     def start_analysis(self, run_id: str, judge: str) -> str:
         analysis_id = "an-" + uuid.uuid4().hex[:12]
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 "INSERT INTO analyses (id, run_id, judge, created_at) VALUES (?,?,?,?)",
                 (analysis_id, run_id, judge, now_iso()),
@@ -716,7 +752,7 @@ class Store:
         summary: dict[str, Any],
     ) -> None:
         """Store an analysis's results in one transaction and mark it complete."""
-        with self.conn:
+        with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO clusters (analysis_id, claim_id, idx, size,"
                 " representative_response_id, representative_text, stance_counts_json,"
@@ -801,7 +837,7 @@ class Store:
         Returns True when the fingerprint was new to this database.
         """
         ts = now_iso()
-        with self.conn:
+        with self.transaction():
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO bugs (fingerprint, kind, title, claims_json, status,"
                 " first_seen_run, last_seen_run, created_at, updated_at)"
@@ -822,6 +858,48 @@ class Store:
                  bug.rate, bug.confidence, _dumps(to_dict(bug))),
             )
         return created
+
+    def save_candidates(
+        self, candidates: Iterable[Bug], *, run_id: str, analysis_id: str, model: str
+    ) -> None:
+        """Store an analysis's candidates (never as bugs: no bugs row, no lifecycle)."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO candidates (analysis_id, fingerprint, run_id, model, kind,"
+                " title, severity, severity_score, rate, confidence, reason, json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (analysis_id, b.fingerprint, run_id, model, b.kind, b.title, b.severity,
+                     b.severity_score, b.rate, b.confidence, b.evidence_note,
+                     _dumps(to_dict(b)))
+                    for b in candidates
+                ],
+            )
+
+    def candidates_for_analysis(self, analysis_id: str) -> list[Bug]:
+        """An analysis's candidates; status is the bug's triage status when that fingerprint is
+        a known bug (e.g. "fixed"), else "new"."""
+        if not self.has_table("candidates"):  # a read-only database made before 0003
+            return []
+        rows = self.conn.execute(
+            "SELECT c.json, b.status FROM candidates c LEFT JOIN bugs b USING (fingerprint)"
+            " WHERE c.analysis_id = ? ORDER BY c.severity_score DESC, c.fingerprint",
+            (analysis_id,),
+        )
+        out = []
+        for r in rows:
+            d = json.loads(r[0])
+            d["status"] = r[1] or "new"
+            d["candidate"] = True
+            out.append(bug_from_dict(d))
+        return out
+
+    def count_candidates(self, analysis_id: str) -> int:
+        if not self.has_table("candidates"):
+            return 0
+        return int(self.conn.execute(
+            "SELECT COUNT(*) FROM candidates WHERE analysis_id = ?", (analysis_id,)
+        ).fetchone()[0])
 
     def bugs_for_analysis(self, analysis_id: str) -> list[Bug]:
         """The bugs an analysis found, with their current triage status."""
@@ -865,7 +943,7 @@ class Store:
         self, fingerprint: str, field: str, old: Any, new: Any, *, note: str = "",
         run_id: str | None = None, actor: str = "",
     ) -> None:
-        with self._write():
+        with self.transaction():
             self.conn.execute(
                 "INSERT INTO bug_history (fingerprint, at, field, old, new, note, run_id, actor)"
                 " VALUES (?,?,?,?,?,?,?,?)",
@@ -887,7 +965,7 @@ class Store:
             values.append(_dumps(list(value)) if key == "labels" else value)
         if not cols:
             return
-        with self._write():
+        with self.transaction():
             self.conn.execute(
                 f"UPDATE bugs SET {', '.join(cols)}, updated_at = ? WHERE fingerprint = ?",
                 (*values, now_iso(), fingerprint),

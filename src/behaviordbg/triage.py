@@ -12,6 +12,11 @@ prompts instead (from the stored stances), since pooling a framing would dilute 
 evidence shows both affirm and deny on a claim (unstable, paraphrase, say_do), the minority stance
 is the contradicting one; where it shows one stance only (rule, manifest), that stance is. These
 counts feed Fisher's exact test.
+
+Candidates (contradictions on weak evidence, behaviordbg.evidence) never enter the lifecycle: they
+create no bug, raise no regression and do not count as persisting. A known bug that a later
+analysis finds only as a candidate is "not reproduced" with the verdict "candidate" (never "gone":
+the contradiction is still there, only not shown solidly enough); its status does not change.
 """
 
 from __future__ import annotations
@@ -252,16 +257,19 @@ def record_bugs(
     model: str,
     bugs: Sequence[Bug],
     distributions: Sequence[StanceDistribution],
+    candidates: Sequence[Bug] = (),
 ) -> dict[str, int]:
     """Record what an analysis found and what it means for every known bug.
 
     New fingerprints get a "seen" history entry; a bug marked fixed that shows up again reopens as a
     regression (status new, regression=1); known bugs whose claims were all probed here but that
     were not found get "not_reproduced", split into "gone" (enough samples and significantly fewer
-    contradicting answers than last time) and "not sampled enough".
+    contradicting answers than last time) and "not sampled enough"; known bugs found here only as
+    `candidates` get "not_reproduced" with the verdict "candidate" and the reason.
     """
     counts = {"new": 0, "regressions": 0, "persisting": 0, "not_reproduced_gone": 0,
-              "not_reproduced_undersampled": 0}
+              "not_reproduced_undersampled": 0, "not_reproduced_candidate": 0}
+    held = {b.fingerprint: b for b in candidates}
     found = set()
     run_created = store.get_run(run_id)["created_at"]
     for bug in bugs:
@@ -286,7 +294,18 @@ def record_bugs(
     probed = {d.claim_id for d in distributions if d.total > 0}
     for row in _known_bugs(store):
         fp = row["fingerprint"]
-        if fp in found or not set(json.loads(row["claims_json"])) <= probed:
+        if fp in found:
+            continue
+        if fp in held:
+            if not _has_history(store, fp, "not_reproduced", run_id):
+                counts["not_reproduced_candidate"] += 1
+                prev = _previous_occurrence(store, fp, run_id)
+                store.add_bug_history(fp, "not_reproduced", prev["run_id"] if prev else None,
+                                      "candidate", note=f"only a candidate here: "
+                                      f"{held[fp].evidence_note}"[:500], run_id=run_id,
+                                      actor="behaviordbg")
+            continue
+        if not set(json.loads(row["claims_json"])) <= probed:
             continue
         prev = _previous_occurrence(store, fp, run_id)
         if prev is None or _has_history(store, fp, "not_reproduced", run_id):
@@ -441,6 +460,8 @@ def diff_runs(store: Store, run_a: str, run_b: str) -> RunDiff:
     an_a, an_b = analysis_for_run(store, run_a), analysis_for_run(store, run_b)
     bugs_a = {b.fingerprint: b for b in store.bugs_for_analysis(an_a["id"])}
     bugs_b = {b.fingerprint: b for b in store.bugs_for_analysis(an_b["id"])}
+    cands_a = {b.fingerprint: b for b in store.candidates_for_analysis(an_a["id"])}
+    cands_b = {b.fingerprint: b for b in store.candidates_for_analysis(an_b["id"])}
     side_a = (an_a["id"], store.analysis_distributions(an_a["id"]))
     side_b = (an_b["id"], store.analysis_distributions(an_b["id"]))
     cache: dict[str, PromptCounts] = {}
@@ -451,7 +472,10 @@ def diff_runs(store: Store, run_a: str, run_b: str) -> RunDiff:
         p = fisher_p(ca, cb)
         a, b = bugs_a.get(fp), bugs_b.get(fp)
         if a is None:
-            change, note = "new", "found in run b only"
+            change, note = "new", "found in run b only" + (
+                " (a candidate in run a)" if fp in cands_a else "")
+        elif b is None and fp in cands_b:  # still there, only on weak evidence: never "resolved"
+            change, note = "not_reproduced", f"only a candidate in run b: {cands_b[fp].evidence_note}"
         elif b is None:
             p_drop = fisher_p(ca, cb, alternative="greater")
             if cb.enough and p_drop is not None and p_drop < ALPHA:
@@ -475,6 +499,7 @@ def diff_runs(store: Store, run_a: str, run_b: str) -> RunDiff:
     return RunDiff(
         run_a=an_a["run_id"], run_b=an_b["run_id"], analysis_a=an_a["id"], analysis_b=an_b["id"],
         **{k: tuple(v) for k, v in groups.items()},
+        meta={"candidates_a": len(cands_a), "candidates_b": len(cands_b)},
     )
 
 

@@ -243,6 +243,7 @@ class Stance:
     judge: str  # "rules", "llm:<model>", "cascade"
     rationale: str = ""
     disagreement: str | None = None  # e.g. "rules=deny llm=affirm" when a cascade saw both
+    agreement: str | None = None  # e.g. "rules=deny llm=deny": a cascade asked both, they agree
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,14 @@ class Evidence:
     confidence: float = 1.0
     judge: str = ""
     sample_idx: int = 0
+    # Which side of the contradiction this answer stands on (see behaviordbg.evidence): "affirming"
+    # or "denying" (unstable, paraphrase, say_do), "say" or "act" (manifest: a wrong side), or
+    # the source literal, e.g. "not has_physical_body" (rule).
+    side: str = ""
+    # A second judge's reading of this answer, e.g. "rules=deny llm=deny" (a cascade that asked
+    # both) or "verify llm:qwen=deny"; `agreed` says whether it matches `stance` (None: one judge).
+    second_opinion: str = ""
+    agreed: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -316,6 +325,10 @@ class Contradiction:
     rules: tuple[str, ...] = ()  # rule ids on the witness path
     certain: bool = True  # False when it rests on a single odd sample
     detail: dict[str, Any] = field(default_factory=dict)
+    # A candidate is not reported as a bug: some side lacks solid evidence (behaviordbg.evidence).
+    candidate: bool = False
+    evidence_note: str = ""  # why it is a bug or a candidate, in words
+    verification: dict[str, Any] = field(default_factory=dict)  # what --verify found, if it ran
 
     def __hash__(self) -> int:
         return hash((self.kind, self.claims, self.witness))
@@ -340,6 +353,9 @@ class Bug:
     witness: tuple[str, ...] = ()
     certain: bool = True
     contradictions: int = 1  # how many contradictions were folded into this bug
+    candidate: bool = False  # held back: evidence too weak to report (see behaviordbg.evidence)
+    evidence_note: str = ""  # why it is a bug or a candidate
+    verification: dict[str, Any] = field(default_factory=dict)  # what --verify found, if it ran
 
 
 # --------------------------------------------------------------------------- (de)serialisation
@@ -353,6 +369,7 @@ def to_dict(record: Any) -> dict[str, Any]:
 
 
 def evidence_from_dict(d: dict[str, Any]) -> Evidence:
+    """Records stored before a field existed get its default."""
     return Evidence(**d)
 
 

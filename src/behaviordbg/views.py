@@ -259,6 +259,40 @@ def bugs_table(
     return pd.DataFrame(records, columns=BUG_COLUMNS), total
 
 
+CANDIDATE_COLUMNS = ["fingerprint", "severity", "kind", "title", "claims", "rate", "confidence",
+                     "reason", "status"]
+
+
+def candidates_table(store: Store, analysis: str, limit: int = 500) -> tuple[pd.DataFrame, int]:
+    """An analysis's candidates (held back for weak evidence), most severe first, and their
+    count. `status` is the triage status when the fingerprint is a known bug, else ""."""
+    if not store.has_table("candidates"):  # a database made before candidates existed
+        return pd.DataFrame([], columns=CANDIDATE_COLUMNS), 0
+    total = store.count_candidates(analysis)
+    rows = store.query(
+        "SELECT c.fingerprint, c.severity, c.kind, c.title, c.json, c.rate, c.confidence,"
+        " c.reason, COALESCE(b.status, '') AS status FROM candidates c"
+        " LEFT JOIN bugs b USING (fingerprint) WHERE c.analysis_id = ?"
+        " ORDER BY c.severity_score DESC, c.fingerprint LIMIT ?",
+        (analysis, limit),
+    )
+    records = [{
+        "fingerprint": r["fingerprint"], "severity": r["severity"], "kind": r["kind"],
+        "title": r["title"], "claims": ", ".join(json.loads(r["json"]).get("claims", [])),
+        "rate": round(float(r["rate"]), 3), "confidence": round(float(r["confidence"]), 3),
+        "reason": r["reason"], "status": r["status"],
+    } for r in rows]
+    return pd.DataFrame(records, columns=CANDIDATE_COLUMNS), total
+
+
+def candidate(store: Store, analysis: str, fingerprint: str) -> Bug:
+    """One candidate of an analysis, with its evidence (each answer tagged with its side)."""
+    for bug in store.candidates_for_analysis(analysis):
+        if bug.fingerprint == fingerprint:
+            return bug
+    raise LookupError(f"no candidate {fingerprint!r} in analysis {analysis}")
+
+
 @dataclass(frozen=True)
 class BugDetail:
     """Everything the Bugs page shows for one selected bug."""
@@ -309,16 +343,25 @@ def bug_occurrence(store: Store, analysis: str, fingerprint: str) -> Bug:
     return bug_from_dict(d)
 
 
+EVIDENCE_COLUMNS = ["side", "claim", "framing", "prompt", "answer", "stance", "confidence", "judge",
+                    "second opinion", "sample", "response_id"]
+
+
+def evidence_frame(bug: Bug) -> pd.DataFrame:
+    """One row per evidence answer, with its side and any second judge's reading."""
+    return pd.DataFrame(
+        [{"side": e.side, "claim": e.claim_id, "framing": e.framing, "prompt": e.prompt,
+          "answer": e.response, "stance": e.stance, "confidence": round(e.confidence, 2),
+          "judge": e.judge, "second opinion": e.second_opinion, "sample": e.sample_idx,
+          "response_id": e.response_id} for e in bug.evidence],
+        columns=EVIDENCE_COLUMNS,
+    )
+
+
 def bug_detail(store: Store, analysis: str, fingerprint: str) -> BugDetail:
     bug = bug_occurrence(store, analysis, fingerprint)
     clusters = [c for claim in bug.claims for c in store.analysis_clusters(analysis, claim)]
-    evidence = pd.DataFrame(
-        [{"claim": e.claim_id, "framing": e.framing, "prompt": e.prompt, "answer": e.response,
-          "stance": e.stance, "confidence": round(e.confidence, 2), "judge": e.judge,
-          "sample": e.sample_idx, "response_id": e.response_id} for e in bug.evidence],
-        columns=["claim", "framing", "prompt", "answer", "stance", "confidence", "judge",
-                 "sample", "response_id"],
-    )
+    evidence = evidence_frame(bug)
     verdicts = judge_verdicts(store, [e.response_id for e in bug.evidence])
     return BugDetail(bug, store.get_bug(bug.fingerprint), store.bug_history(bug.fingerprint),
                      clusters, evidence, verdicts)

@@ -79,22 +79,54 @@ EmbeddingsModelOption = typer.Option(
 FailOnOption = typer.Option(
     None, "--fail-on",
     help="Exit 1 when a bug at or above this severity was found: critical, high, medium or low"
-    " (for CI). Without it the exit code is 0 even when bugs were found.",
+    " (for CI). Candidates never count. Without it the exit code is 0 even when bugs were found.",
+)
+VerifyOption = typer.Option(
+    False, "--verify",
+    help="Verification pass: a second judge re-reads the decisive evidence of every bug and"
+    " candidate; a bug needs, on each side, an answer two judges read alike (else it is demoted"
+    " to a candidate). Verdicts are stored: a rerun asks nothing new.",
+)
+CheckVerifyOption = typer.Option(
+    None, "--verify/--no-verify",
+    help="Verification pass (see `analyze --help`). Default: on when the embedded model answers"
+    " (no --base-url), since its server is running anyway; off otherwise.",
+    show_default=False,
+)
+VerifyJudgeOption = typer.Option(
+    "auto", "--verify-judge",
+    help="Second judge for --verify: auto (llm, or rules when --judge is llm), llm or rules.",
+)
+VerifyUrlOption = typer.Option(
+    None, "--verify-base-url",
+    help="OpenAI-compatible endpoint of the llm verification judge (default: the embedded model).",
+)
+VerifyModelOption = typer.Option(None, "--verify-model", help="Model id of that endpoint.")
+VerifyKeyOption = typer.Option(
+    "OPENAI_API_KEY", "--verify-api-key-env",
+    help="Environment variable holding the verification endpoint's API key (never stored).",
 )
 
 
 def _analyze_opts(
     judge: str, judge_base_url: str | None, judge_model: str | None, judge_api_key_env: str,
-    embeddings: bool, embeddings_model: str | None,
+    embeddings: bool, embeddings_model: str | None, verify: bool | None = False,
+    verify_judge: str = "auto", verify_base_url: str | None = None,
+    verify_model: str | None = None, verify_api_key_env: str = "OPENAI_API_KEY",
 ) -> pipeline.AnalyzeOptions:
     if judge not in ("rules", "llm", "cascade"):
         raise BehaviordbgError(f"unknown judge {judge!r}", hint="use --judge rules, llm or cascade")
     if judge_base_url:
         check_base_url(judge_base_url, "--judge-base-url")
+    if verify_judge not in ("auto", "llm", "rules"):
+        raise BehaviordbgError(f"unknown --verify-judge {verify_judge!r}",
+                               hint="use --verify-judge auto, llm or rules")
     return pipeline.AnalyzeOptions(
         judge=judge, judge_base_url=judge_base_url, judge_model=judge_model,
         judge_api_key_env=judge_api_key_env, embeddings=embeddings,
-        embeddings_model=embeddings_model,
+        embeddings_model=embeddings_model, verify=verify, verify_judge=verify_judge,
+        verify_base_url=verify_base_url, verify_model=verify_model,
+        verify_api_key_env=verify_api_key_env,
     )
 
 
@@ -122,6 +154,7 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
         f" [bold]{len(summary.bugs)} bugs[/] in {summary.elapsed_s:.1f}s"
     )
     console.print(head, markup=True)
+    _print_held_back(summary, db)
     if summary.mixed_clusters:
         console.print(
             f"[yellow]{summary.mixed_clusters} answer modes got opposite stances for alike"
@@ -152,12 +185,35 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
     )
 
 
+def _print_held_back(summary: pipeline.AnalysisSummary, db: str | None) -> None:
+    """How many candidates were held back, and what the verification pass did."""
+    v = summary.verification
+    if v:
+        console.print(
+            f"verified with {escape(str(v.get('judge')))}: {v.get('confirmed', 0)} bugs confirmed,"
+            f" {v.get('demoted', 0)} demoted to candidates, {v.get('promoted', 0)} candidates"
+            f" promoted ({v.get('answers', 0)} answers re-read, {v.get('asked', 0)} asked now)"
+        )
+    if summary.candidates:
+        dbarg = f" --db {shlex.quote(db)}" if db else ""
+        console.print(
+            f"{len(summary.candidates)} candidates held back (a side rests on weak verdicts; not"
+            f" bugs, not counted by --fail-on): behaviordbg bugs {summary.run_id}{dbarg}"
+            " --candidates"
+        )
+
+
 def _json_doc(summary: pipeline.AnalysisSummary, run: pipeline.RunSummary | None = None) -> dict[str, Any]:
     doc = summary.to_json()
     doc["top_bugs"] = [
         {"fingerprint": b.fingerprint, "kind": b.kind, "severity": b.severity, "title": b.title,
-         "rate": b.rate, "certain": b.certain, "status": b.status}
+         "rate": b.rate, "certain": b.certain, "status": b.status, "candidate": False}
         for b in summary.bugs[:20]
+    ]
+    doc["top_candidates"] = [
+        {"fingerprint": b.fingerprint, "kind": b.kind, "severity": b.severity, "title": b.title,
+         "rate": b.rate, "candidate": True, "reason": b.evidence_note}
+        for b in summary.candidates[:20]
     ]
     if run is not None:
         doc["run"] = run.to_json()
@@ -172,6 +228,11 @@ def analyze(
     judge_api_key_env: str = JudgeKeyOption,
     embeddings: bool = EmbeddingsOption,
     embeddings_model: Optional[str] = EmbeddingsModelOption,  # noqa: UP007
+    verify: bool = VerifyOption,
+    verify_judge: str = VerifyJudgeOption,
+    verify_base_url: Optional[str] = VerifyUrlOption,  # noqa: UP007
+    verify_model: Optional[str] = VerifyModelOption,  # noqa: UP007
+    verify_api_key_env: str = VerifyKeyOption,
     fail_on: Optional[str] = FailOnOption,  # noqa: UP007
     db: Optional[str] = DbOption,  # noqa: UP007
     json_out: bool = JsonOption,
@@ -180,18 +241,22 @@ def analyze(
 
     Judges every answer's stance (verdicts are stored: a rerun, or a killed analysis, judges only
     what is missing), clusters answers into modes, finds the five contradiction kinds (unstable,
-    paraphrase, say_do, rule, manifest) and records each bug with a stable fingerprint.
+    paraphrase, say_do, rule, manifest) and records each bug with a stable fingerprint. A
+    contradiction is a bug only when each side has a solid verdict (confidence >= 0.8, or two
+    judges agreeing); weaker ones are held back as candidates (`bugs --candidates`).
 
     Examples:
 
       behaviordbg analyze latest
+      behaviordbg analyze latest --verify                   # a second judge re-reads the evidence
       behaviordbg analyze run-20260101-120000-abc123 --judge cascade
       behaviordbg analyze latest --judge llm --judge-base-url http://localhost:8000/v1 --judge-model qwen
       behaviordbg analyze latest --json --fail-on high      # CI: exit 1 on high or critical bugs
     """
     _check_fail_on(fail_on)
     opts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
-                         embeddings_model)
+                         embeddings_model, verify, verify_judge, verify_base_url, verify_model,
+                         verify_api_key_env)
     progress = JudgeProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
         state = pipeline.run_state(store, run_id)
@@ -234,6 +299,11 @@ def check(
     judge_api_key_env: str = JudgeKeyOption,
     embeddings: bool = EmbeddingsOption,
     embeddings_model: Optional[str] = EmbeddingsModelOption,  # noqa: UP007
+    verify: Optional[bool] = CheckVerifyOption,  # noqa: UP007
+    verify_judge: str = VerifyJudgeOption,
+    verify_base_url: Optional[str] = VerifyUrlOption,  # noqa: UP007
+    verify_model: Optional[str] = VerifyModelOption,  # noqa: UP007
+    verify_api_key_env: str = VerifyKeyOption,
     fail_on: Optional[str] = FailOnOption,  # noqa: UP007
     db: Optional[str] = DbOption,  # noqa: UP007
     json_out: bool = JsonOption,
@@ -241,7 +311,8 @@ def check(
     """Probe a model, find the contradictions in what it says about itself, and list the bugs.
 
     The main job: with no options it asks the embedded local model (no API key, no network) every
-    prompt of the shipped suites once and judges the answers with the offline rules judge.
+    prompt of the shipped suites once, judges the answers with the offline rules judge and has
+    the embedded model re-read the decisive evidence (--verify; --no-verify skips it).
 
     Examples:
 
@@ -257,7 +328,8 @@ def check(
     """
     _check_fail_on(fail_on)
     aopts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
-                         embeddings_model)
+                          embeddings_model, verify, verify_judge, verify_base_url, verify_model,
+                          verify_api_key_env)
     ropts = pipeline.RunOptions(
         suite_paths=list(suite_paths) if suite_paths else None, base_url=base_url, model=model,
         api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,

@@ -51,6 +51,10 @@ def _clip(text: str, n: int) -> str:
 def bugs_cmd(
     run_id: str = typer.Argument("latest", help="Run id, unique prefix, or `latest`."),
     status: str | None = typer.Option(None, "--status", help="Only bugs with this status. " + STATUS_HELP),
+    candidates: bool = typer.Option(
+        False, "--candidates",
+        help="Also list the candidates: contradictions held back because a side rests on weak"
+             " verdicts (with --json, every row has `candidate`: true or false)."),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -60,26 +64,41 @@ def bugs_cmd(
     `behaviordbg export RUN --format markdown --out bugs.md`.
     """
     with _open(db, readonly=True) as store:
-        report = pipeline.bugs_report(store, run_id, status=status)
+        report = pipeline.bugs_report(store, run_id, status=status, candidates=candidates)
     if json_out:
         emit_json(report)
         return
-    if not report["bugs"]:
+    bugs = [b for b in report["bugs"] if not b.get("candidate")]
+    held = [b for b in report["bugs"] if b.get("candidate")]
+    if not bugs:
         console.print(f"no bugs in {escape(report['run_id'])}"
                       + (f" with status {escape(status)}" if status else ""))
-        return
-    table = Table(title=f"bugs in {escape(report['run_id'])} (judge {escape(report['judge'])})")
-    for col in ("fingerprint", "severity", "kind", "status", "rate"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("title", overflow="fold", ratio=1)
-    for b in report["bugs"]:
-        sev = escape(b["severity"])
-        status_txt = escape(b["status"]) + (" [magenta](regression)[/]" if b["regression"] else "")
-        table.add_row(escape(b["fingerprint"]), f"[{SEVERITY_STYLE.get(b['severity'], '')}]{sev}[/]",
-                      escape(b["kind"]), status_txt, f"{b['rate']:.0%}", escape(_clip(b["title"], 80)))
-    console.print(table)
-    console.print("triage: behaviordbg triage FINGERPRINT --status " + "|".join(BUG_STATUSES),
-                  soft_wrap=True)
+    else:
+        table = Table(title=f"bugs in {escape(report['run_id'])} (judge {escape(report['judge'])})")
+        for col in ("fingerprint", "severity", "kind", "status", "rate"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("title", overflow="fold", ratio=1)
+        for b in bugs:
+            sev = escape(b["severity"])
+            status_txt = escape(b["status"]) + (" [magenta](regression)[/]" if b["regression"] else "")
+            table.add_row(escape(b["fingerprint"]), f"[{SEVERITY_STYLE.get(b['severity'], '')}]{sev}[/]",
+                          escape(b["kind"]), status_txt, f"{b['rate']:.0%}", escape(_clip(b["title"], 80)))
+        console.print(table)
+        console.print("triage: behaviordbg triage FINGERPRINT --status " + "|".join(BUG_STATUSES),
+                      soft_wrap=True)
+    if held:
+        table = Table(title=f"candidates in {escape(report['run_id'])}: held back, not bugs")
+        for col in ("fingerprint", "kind", "rate"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("title", overflow="fold", ratio=1)
+        table.add_column("why held back", overflow="fold", ratio=1)
+        for b in held:
+            table.add_row(escape(b["fingerprint"]), escape(b["kind"]), f"{b['rate']:.0%}",
+                          escape(_clip(b["title"], 80)), escape(_clip(b["evidence_note"], 160)))
+        console.print(table)
+    elif report["candidates_held_back"]:
+        console.print(f"{report['candidates_held_back']} candidates held back (weak evidence):"
+                      " list them with --candidates")
 
 
 def triage_cmd(
@@ -213,6 +232,9 @@ def export_cmd(
     gh_commands: bool = typer.Option(
         False, "--gh-commands",
         help="github only: write each issue body next to --out and print `gh issue create` lines."),
+    candidates: bool = typer.Option(
+        False, "--candidates",
+        help="Also export the candidates (held back for weak evidence), marked as such."),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -225,7 +247,7 @@ def export_cmd(
     safe_out_path(out, base_dir)  # a refused path is refused before the database is opened
     with _open(db, readonly=True) as store:
         result = pipeline.export_report(store, run_id, fmt, out, base_dir=base_dir,
-                                        gh_commands=gh_commands)
+                                        gh_commands=gh_commands, candidates=candidates)
     script = result.get("gh_script")
     if script and not json_out:
         typer.echo(Path(script).read_text(encoding="utf-8"), nl=False)  # unwrapped: copy-paste

@@ -44,6 +44,7 @@ FORMATS: dict[str, Format] = {
     "sarif": Format("sarif", sarif.render, ".sarif", "SARIF 2.1.0, one result per bug"),
 }
 
+CANDIDATE_PREFIX = "[candidate] "
 RUN_FIELDS = ("id", "created_at", "finished_at", "status", "model", "label")
 PARAM_FIELDS = ("temperature", "max_tokens", "top_p", "seed")
 
@@ -59,8 +60,12 @@ def _format(fmt: str) -> Format:
     return FORMATS[fmt]
 
 
-def build_payload(store: Store, run_id: str) -> dict[str, Any]:
-    """A run's bugs as plain data: {run: {...whitelisted}, claims: [...], bugs: [...]}."""
+def build_payload(store: Store, run_id: str, *, candidates: bool = False) -> dict[str, Any]:
+    """A run's bugs as plain data: {run: {...whitelisted}, claims: [...], bugs: [...]}.
+
+    `candidates`: also the contradictions held back for weak evidence, after the bugs, each with
+    candidate=true and the reason in evidence_note (a candidate has no triage record unless its
+    fingerprint is a known bug)."""
     analysis = analysis_for_run(store, run_id)
     run = store.get_run(analysis["run_id"])
     params = run.get("params") or {}
@@ -85,8 +90,30 @@ def build_payload(store: Store, run_id: str) -> dict[str, Any]:
             for h in store.bug_history(bug.fingerprint)
         ]
         bugs.append(d)
+    if candidates:
+        for cand in store.candidates_for_analysis(analysis["id"]):
+            d = to_dict(cand)
+            d["title"] = CANDIDATE_PREFIX + d["title"]  # every format shows what it is
+            known = _known(store, cand.fingerprint)
+            d.update({"status": known["status"] if known else cand.status,
+                      "assignee": known["assignee"] if known else None,
+                      "labels": known["labels"] if known else [],
+                      "notes": known["notes"] if known else "",
+                      "first_seen_run": known["first_seen_run"] if known else None,
+                      "last_seen_run": known["last_seen_run"] if known else None,
+                      "regression": False, "history": []})
+            bugs.append(d)
     return {"run": public, "claims": _claims(store, run["id"], analysis["id"], suites),
             "bugs": bugs}
+
+
+def _known(store: Store, fingerprint: str) -> dict[str, Any] | None:
+    """The triage record of a fingerprint, if it is a known bug."""
+    try:
+        return store.get_bug(fingerprint) if store.query(
+            "SELECT 1 FROM bugs WHERE fingerprint = ?", (fingerprint,)) else None
+    except StoreError:
+        return None
 
 
 def _claims(store: Store, run_id: str, analysis_id: str, suites: list[dict[str, str]]
@@ -153,6 +180,7 @@ def export_bugs(
     *,
     base_dir: str | Path | None = None,
     gh_commands: bool = False,
+    candidates: bool = False,
 ) -> Path:
     """Write a run's bugs in one format; with gh_commands (github only) also write issue bodies and
     a shell script of `gh issue create` lines next to the output. Returns the file written."""
@@ -162,7 +190,7 @@ def export_bugs(
                           "add --format github, or drop --gh-commands")
     target = safe_out_path(out_path, base_dir)
     try:
-        payload = build_payload(store, run_id)
+        payload = build_payload(store, run_id, candidates=candidates)
     except StoreError as err:
         raise ExportError(str(err), "check the run id with `behaviordbg runs`") from err
     if gh_commands and base_dir is not None:  # bodies and script too, before anything is written

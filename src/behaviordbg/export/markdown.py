@@ -33,6 +33,13 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
         f"  **Status:** {md_inline(bug.get('status') or 'new')}"
         + ("  **Regression**" if bug.get("regression") else ""),
         f"- **Claims:** {claims}",
+        *([f"- **Candidate:** held back, not a bug: {md_inline(bug.get('evidence_note') or '')}"]
+          if bug.get("candidate") else
+          [f"- **Evidence:** {md_inline(bug['evidence_note'])}"] if bug.get("evidence_note")
+          else []),
+        *([f"- **Verified:** {md_inline(str(bug['verification'].get('outcome')))} by"
+           f" {md_inline(str(bug['verification'].get('judge')))}"] if bug.get("verification")
+          else []),
         f"- **Rate:** {bug.get('rate', 0.0):.0%} of answers contradict"
         f" (confidence {bug.get('confidence', 0.0):.2f}"
         + ("" if bug.get("certain", True) else ", rests on a single odd sample") + ")",
@@ -55,11 +62,12 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
         lines += [f"({hidden} more answers: see the json export)", ""]
     if evidence:
         lines += ["### Answers side by side", "",
-                  "| # | claim | framing | prompt | answer | stance | conf. |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| # | side | claim | framing | prompt | answer | stance | conf. |",
+                  "|---|---|---|---|---|---|---|---|"]
         for i, e in enumerate(evidence, 1):
             lines.append(
-                f"| {i} | {md_inline(e['claim_id'])} | {md_inline(e['framing'])} | "
+                f"| {i} | {md_inline(e.get('side') or '')} | {md_inline(e['claim_id'])} |"
+                f" {md_inline(e['framing'])} | "
                 f"{md_inline(e['prompt'], CELL_LIMIT)} | {md_inline(e['response'], CELL_LIMIT)} | "
                 f"**{md_inline(e['stance'])}** | {float(e.get('confidence', 0.0)):.2f} |"
             )

@@ -10,7 +10,8 @@ the rules are unsure. Accuracy of each is measured by eval/measure.py, not assum
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 from ..store import Store
@@ -65,4 +66,16 @@ def make_judge(
                         concurrency=concurrency)  # fmt: skip
 
 
-__all__ = ["JUDGES", "CascadeJudge", "Judge", "LLMJudge", "RulesJudge", "make_judge"]
+@contextlib.asynccontextmanager
+async def session(judge: Judge) -> AsyncIterator[Judge]:
+    """Hold a judge's endpoint for the whole block: a command that judges in many batches starts
+    the embedded server (or opens its HTTP client) once, not once per batch. Judges without an
+    endpoint (rules) pass through."""
+    if not hasattr(judge, "__aenter__"):
+        yield judge
+        return
+    async with judge:  # type: ignore[attr-defined]
+        yield judge
+
+
+__all__ = ["JUDGES", "CascadeJudge", "Judge", "LLMJudge", "RulesJudge", "make_judge", "session"]

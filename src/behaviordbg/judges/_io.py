@@ -73,13 +73,17 @@ def _short(exc: Exception) -> str:
 async def judge_all(
     judge: Any, items: Sequence[StanceInput], on_batch: Callable[[int], None] | None = None
 ) -> list[Stance]:
-    """Judge in batches so progress can be shown; order is kept."""
+    """Judge in batches so progress can be shown; order is kept. One judge session for all
+    batches: the embedded server, if the judge needs it, starts once."""
+    from . import session
+
     out: list[Stance] = []
-    for start in range(0, len(items), BATCH):
-        batch = items[start : start + BATCH]
-        out.extend(await judge.judge(batch))
-        if on_batch:
-            on_batch(len(batch))
+    async with session(judge) as jd:
+        for start in range(0, len(items), BATCH):
+            batch = items[start : start + BATCH]
+            out.extend(await jd.judge(batch))
+            if on_batch:
+                on_batch(len(batch))
     return out
 
 

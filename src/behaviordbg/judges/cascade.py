@@ -33,6 +33,14 @@ class CascadeJudge:
         self.threshold = threshold
         self.last_routed = 0  # how many records the last call sent to the LLM
 
+    async def __aenter__(self) -> CascadeJudge:
+        """A session of the LLM judge: its endpoint starts at most once, on first use."""
+        await self.llm.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.llm.aclose()
+
     def unsure(self, stance: Stance) -> bool:
         """Rules found no signal, or signals that disagree (low confidence), or failed."""
         return stance.label == "error" or stance.confidence < self.threshold
@@ -52,12 +60,17 @@ class CascadeJudge:
 
 
 def combine(rules: Stance, llm: Stance) -> Stance:
-    """The LLM decides where it could; the disagreement is kept either way."""
+    """The LLM decides where it could; the disagreement (or agreement) is kept either way.
+
+    `agreement` records that two judges read the answer alike: behaviordbg.evidence counts such
+    a verdict as solid evidence whatever its confidence."""
     differ = rules.label != llm.label and llm.label != "error"
     disagreement = f"rules={rules.label} llm={llm.label}" if differ else None
+    agreement = (f"rules={rules.label} llm={llm.label}"
+                 if llm.label != "error" and not differ else None)
     if llm.label == "error":
         return Stance(rules.response_id, rules.label, rules.confidence, NAME,
                       f"rules: {rules.rationale}; {llm.judge}: {llm.rationale}"[:200])  # fmt: skip
     conf = llm.confidence if not differ else round(llm.confidence * 0.9, 3)
     return Stance(rules.response_id, llm.label, conf, NAME,
-                  f"{llm.judge}: {llm.rationale}"[:200], disagreement)  # fmt: skip
+                  f"{llm.judge}: {llm.rationale}"[:200], disagreement, agreement)  # fmt: skip
