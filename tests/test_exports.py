@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from behaviordbg import export
 from behaviordbg.cli import app
 from behaviordbg.export import ExportError, build_payload, export_bugs, render, safe_out_path
-from behaviordbg.export._escape import csv_cell, md_fence, xml_text
+from behaviordbg.escape import csv_cell, md_fence, xml_text
 from behaviordbg.store import Store
 from behaviordbg.triage import triage
 from behaviordbg.types import GenParams, Message, Query

@@ -18,7 +18,7 @@ import streamlit as st
 
 from behaviordbg import views
 from behaviordbg.errors import BehaviordbgError
-from behaviordbg.store import DEFAULT_DB, Store, StoreError
+from behaviordbg.store import DEFAULT_DB, Store
 
 PAGE_SIZE = 200
 
@@ -44,7 +44,7 @@ def load(name: str, *args: Any) -> Any:
     path = db_path()
     try:
         return _cached(name, views.db_version(path), args)
-    except (StoreError, BehaviordbgError) as err:
+    except BehaviordbgError as err:
         st.error(str(err))
     except sqlite3.DatabaseError as err:
         st.error(f"{path} is not a readable behaviordbg database ({err}).\n\nfix: pass the "

@@ -83,3 +83,13 @@ class RunFailed(BehaviordbgError):
 
 class LocalModelError(BehaviordbgError):
     """The embedded local model could not be built, verified or started."""
+
+
+class StoreError(BehaviordbgError):
+    """A problem with the database a person can act on: an unusable file, a schema from a newer
+    behaviordbg, an unknown bug. `str(err)` is the message, with the fix on a second line."""
+
+
+class UnknownRunError(StoreError):
+    """No run matches the id, prefix or `latest` given (or the prefix matches several). Every
+    command and page that takes a run raises this one error for it."""

@@ -908,7 +908,7 @@ def _gate(summary: RunSummary) -> RunSummary:
 
 from . import export as _export  # noqa: E402
 from . import triage as _triage  # noqa: E402
-from .store import StoreError as _StoreError  # noqa: E402
+from .errors import StoreError as _StoreError  # noqa: E402
 from .types import to_dict as _to_dict  # noqa: E402
 
 

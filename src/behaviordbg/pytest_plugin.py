@@ -615,9 +615,8 @@ def _claims_needed(items: list[CheckItem]) -> set[str]:
 
 def _describe_error(err: BaseException) -> str:
     from .errors import BehaviordbgError
-    from .store import StoreError
 
-    if isinstance(err, (BehaviordbgError, StoreError)):
+    if isinstance(err, BehaviordbgError):
         return f"behaviordbg could not run the probe suites: {err}"
     tb = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
     return (f"behaviordbg failed while running the probe suites: {type(err).__name__}: {err}\n"
@@ -716,10 +715,10 @@ def rules_on_path(witness: Iterable[str], rules: Iterable[Rule]) -> list[str]:
 def safe_text(text: str | None, limit: int = _ANSWER_CHARS) -> str:
     """Untrusted model output, made harmless for a terminal or XML: control, bidi and zero-width
     characters become visible escapes (\\n, \\x1b, \\u202e); long text is cut with an ellipsis
-    (behaviordbg.textsafe.printable, the one escaper the CLI uses too)."""
+    (behaviordbg.escape.printable, the one escaper the CLI uses too)."""
     if text is None:
         return "(no answer)"
-    from .textsafe import printable
+    from .escape import printable
 
     return printable(text, limit)
 

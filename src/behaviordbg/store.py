@@ -41,7 +41,8 @@ from .types import (
     contradiction_from_dict,
     to_dict,
 )
-from .urls import redact_url  # noqa: F401 - re-exported: URLs are redacted before they get here
+from .errors import StoreError, UnknownRunError
+from .urls import redact_url
 
 DEFAULT_DB = ".behaviordbg/behaviordbg.db"
 
@@ -241,20 +242,6 @@ def new_run_id() -> str:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
-class StoreError(RuntimeError):
-    """A problem with the database a person can act on (missing run, unknown id, unusable file).
-
-    `str(err)` is the message, with `hint` (the fix) on a second line when there is one."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
 
 
 def database_error(err: sqlite3.Error, path: str) -> StoreError:
@@ -517,7 +504,7 @@ class Store:
                 "SELECT id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1"
             ).fetchone()
             if row is None:
-                raise StoreError(f"no runs in {self.path}: run `behaviordbg run` first")
+                raise UnknownRunError(f"no runs in {self.path}: run `behaviordbg run` first")
             return str(row[0])
         row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row:
@@ -528,7 +515,7 @@ class Store:
         ).fetchall()
         if len(rows) == 1:
             return str(rows[0][0])
-        raise StoreError(
+        raise UnknownRunError(
             f"no run {run_id!r} in {self.path}" + (" (prefix is ambiguous)" if rows else "")
             + ": see `behaviordbg runs` or use `latest`"
         )

@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ._stats import wilson
-from .errors import BehaviordbgError
-from .store import Store, StoreError, now_iso
+from .errors import BehaviordbgError, StoreError
+from .store import Store, now_iso
 from .types import BUG_STATUSES, Bug, StanceDistribution, bug_from_dict
 
 MIN_DECISIVE_PER_CELL = 5
@@ -224,10 +224,7 @@ def _occurrence_bug(row: dict[str, Any], status: str | None = None) -> Bug:
 
 def analysis_for_run(store: Store, run_id: str) -> dict[str, Any]:
     """The newest complete analysis of a run, or a TriageError that says to run `analyze`."""
-    try:
-        run_id = store.resolve_run(run_id)
-    except StoreError as err:
-        raise TriageError(str(err), "list runs with `behaviordbg runs`, or use `latest`") from err
+    run_id = store.resolve_run(run_id)  # an unknown run is UnknownRunError, whoever asks
     analysis = store.latest_analysis(run_id)
     if analysis is None:
         raise TriageError(

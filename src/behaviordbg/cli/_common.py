@@ -27,7 +27,7 @@ from rich.text import Text
 
 from ..errors import EXIT_USAGE, BehaviordbgError
 from ..store import DEFAULT_DB
-from ..textsafe import printable
+from ..escape import printable
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -97,7 +97,7 @@ RefreshOption = typer.Option(
 
 def escape(text: object) -> str:
     """Text from a database, a suite or a model, for a rich markup string: terminal-unsafe
-    characters shown escaped (behaviordbg.textsafe), then rich markup escaped. Newlines stay."""
+    characters shown escaped (behaviordbg.escape), then rich markup escaped. Newlines stay."""
     from rich.markup import escape as markup_escape
 
     return markup_escape(printable(text, newlines=True))
@@ -133,9 +133,9 @@ def fail(err: BaseException, *, as_json: bool | None = None) -> typer.Exit:
 
 def known_error(err: BaseException, db: str | None = None) -> BaseException | None:
     """`err` as an error a person can act on, or None for a bug (which keeps its traceback)."""
-    from ..store import StoreError, database_error
+    from ..store import database_error
 
-    if isinstance(err, (BehaviordbgError, StoreError)):
+    if isinstance(err, BehaviordbgError):
         return err
     if isinstance(err, sqlite3.Error):
         return database_error(err, resolve_db(db))

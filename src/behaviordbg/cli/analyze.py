@@ -16,7 +16,7 @@ from rich.text import Text
 from .. import pipeline
 from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..store import Store
-from ..textsafe import printable
+from ..escape import printable
 from ..types import SEVERITIES
 from ..urls import check_base_url
 from ._common import (

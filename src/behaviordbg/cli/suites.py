@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .. import suites as S
 from ..errors import SuiteError
-from ..textsafe import printable
+from ..escape import printable
 from ..types import FRAMINGS, Manifest, Suite
 from ._common import JsonOption, cell, console, emit_json, escape
 

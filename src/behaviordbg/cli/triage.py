@@ -16,7 +16,7 @@ from rich.table import Table
 from .. import pipeline
 from ..errors import BehaviordbgError
 from ..export import FORMATS
-from ..store import Store, StoreError
+from ..store import Store
 from ..types import BUG_STATUSES
 from ._common import (
     DbOption,
@@ -39,7 +39,7 @@ def _open(db: str | None, *, readonly: bool = False) -> Iterator[Store]:
     try:
         with Store.open(resolve_db(db), readonly=readonly) as store:
             yield store
-    except (BehaviordbgError, StoreError) as err:
+    except BehaviordbgError as err:
         raise fail(err) from err
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BehaviordbgError
-from ..store import Store, StoreError, now_iso
+from ..errors import BehaviordbgError, StoreError
+from ..store import Store, now_iso
 from ..triage import analysis_for_run
 from ..types import to_dict
 from . import github, jira_csv, json_export, junit, markdown, sarif
@@ -189,10 +189,7 @@ def export_bugs(
         raise ExportError("--gh-commands only applies to --format github",
                           "add --format github, or drop --gh-commands")
     target = safe_out_path(out_path, base_dir)
-    try:
-        payload = build_payload(store, run_id, candidates=candidates)
-    except StoreError as err:
-        raise ExportError(str(err), "check the run id with `behaviordbg runs`") from err
+    payload = build_payload(store, run_id, candidates=candidates)
     if gh_commands and base_dir is not None:  # bodies and script too, before anything is written
         for path in github.gh_paths(payload, target):
             _inside(path, Path(base_dir).resolve())

@@ -13,7 +13,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from ._escape import safe_name, strip_controls
+from ..escape import safe_name, strip_controls
 from .markdown import ticket
 
 TITLE_LIMIT = 240  # GitHub allows 256

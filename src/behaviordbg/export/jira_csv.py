@@ -11,7 +11,7 @@ import io
 import re
 from typing import Any
 
-from ._escape import clip, csv_cell, jira_inline, jira_noformat
+from ..escape import clip, csv_cell, jira_inline, jira_noformat
 
 PRIORITY = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low"}
 ISSUE_TYPE = "Bug"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ._escape import clip, xml_text
+from ..escape import clip, xml_text
 
 ANSWER_LIMIT = 2_000  # an answer or prompt in a failure's text; the json export has the rest
 

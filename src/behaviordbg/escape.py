@@ -1,13 +1,60 @@
-"""Escaping of untrusted text (model answers, and anything derived from them) for each format.
+"""The one escaper for untrusted text: model answers, and anything read from a database or a
+suite file (titles, notes, labels, run ids, error messages that quote them). Every output that
+shows such text, the terminal, the pytest report and each export format, goes through here.
 
-Model output can carry Markdown, HTML, CSV formulas and control characters; every renderer passes
-text through one of these helpers before it lands in an export.
+A terminal obeys what it is sent: `ESC [2J` clears the screen, `ESC ]0;...` sets the window title,
+a carriage return overwrites the line, and bidi overrides (U+202E) or zero-width characters make
+text read differently from what it is. `printable` shows every such character as a visible escape
+(`\\x1b`, `\\r`, `\\u202e`): control (Cc), format (Cf: bidi, zero-width), line/paragraph separators
+(Zl, Zp), surrogates and private-use and unassigned code points. Newlines are kept only when the
+caller asks (multi-line notes in a table cell); tabs always become `\\t`.
+
+A file a person opens in another program (Markdown, CSV, XML, Jira) keeps its layout characters
+(tab, newline, carriage return) and is escaped for that format instead: Markdown/HTML markup, CSV
+formulas, characters XML cannot carry. Control and bidi characters in it are shown as `\\xNN`
+(U+202E as `\\x202e`, the form the README's Exports section documents); `json` needs none of this
+(the JSON encoder escapes what it must) and keeps the full text.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
+
+# --------------------------------------------------------------------------- terminals
+
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+CUT = " …[cut]"
+
+
+def _escape_char(ch: str) -> str:
+    if ch == "\n":
+        return "\\n"
+    return ch.encode("unicode_escape").decode("ascii")
+
+
+def printable(text: object, limit: int | None = None, *, newlines: bool = False) -> str:
+    """`text` safe to print: unsafe characters escaped, cut to `limit` characters (of the
+    original) with ` …[cut]`. With `newlines`, line breaks stay real line breaks."""
+    s = str(text)
+    cut = limit is not None and len(s) > limit
+    if cut:
+        s = s[:limit]
+    if s.isprintable() and "\t" not in s:  # the common case: nothing to do
+        return s + (CUT if cut else "")
+    out = []
+    for ch in s:
+        if ch == "\n" and newlines:
+            out.append(ch)
+        elif ch == "\t" or unicodedata.category(ch) in _UNSAFE_CATEGORIES:
+            out.append(_escape_char(ch))
+        else:
+            out.append(ch)
+    return "".join(out) + (CUT if cut else "")
+
+
+# --------------------------------------------------------------------------- export formats
 
 # control characters (tab and newlines are kept) and bidi overrides/isolates/marks, which make
 # text read differently from what it is (U+202E turns "exe.txt" around)
