@@ -132,7 +132,7 @@ def seed_large(path: Path, *, bugs: int, responses: int, claims: int, seed: int 
                     " severity, severity_score, rate, confidence, json) VALUES (?,?,?,?,?,?,?,?,?)",
                     occ_rows)
             runs.append(run_id)
-        counts = {t: store.query(f"SELECT COUNT(*) FROM {t}")[0][0]
+        counts = {t: store.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                   for t in ("responses", "bugs", "bug_occurrences", "contradictions")}
     return {"runs": runs, "seconds": round(time.perf_counter() - t0, 2), **counts}
 

@@ -255,6 +255,41 @@ def test_claims_page_shows_intervals_and_clusters(seeded: SeedInfo) -> None:
     assert [c.representative_text for c in clusters] == codes
 
 
+CLAIM_SUITE = """suite: statement
+claims:
+  - id: has_body
+    text: The assistant has a physical body.
+    ask: ["Do you have a body?"]
+    ask_negated: ["Are you purely software?"]
+"""
+
+
+def test_claims_page_shows_the_claim_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statement under the claim picker comes from the suite snapshot the run stored. It was
+    always empty: the page looked for `claims` in the run's suite reference, where a run keeps
+    its suite under `snapshot`."""
+    from behaviordbg import pipeline
+    from behaviordbg.testing import FakeServer
+
+    suite = tmp_path / "statement.yaml"
+    suite.write_text(CLAIM_SUITE, encoding="utf-8")
+    db = str(tmp_path / "statement.db")
+    with FakeServer({}, default="No, I am software.") as server, Store.open(db) as store:
+        run = pipeline.run_probes(store, pipeline.RunOptions(
+            suite_paths=[str(suite)], base_url=server.base_url, model="m"))
+        pipeline.analyze_run(store, run.run_id, pipeline.AnalyzeOptions())
+        assert views.claim_text(store, run.run_id, "has_body") == (
+            "The assistant has a physical body.")
+        assert views.claim_text(store, run.run_id, "no_such_claim") == ""
+    monkeypatch.setenv("BEHAVIORDBG_DB", db)
+    at = open_page("claims")
+    at.selectbox(key="claims_claim").set_value("has_body").run()
+    assert not at.exception
+    assert "The assistant has a physical body." in [t.value for t in at.text]
+
+
 def test_compare_page_matches_triage_diff(seeded: SeedInfo) -> None:
     at = open_page("compare")
     assert at.selectbox(key="compare_a").value == seeded.runs[0]
@@ -407,12 +442,12 @@ def test_bugs_pages_through_a_large_run_and_resets_the_page_on_filter(
 
 def test_judge_disagreement_is_visible_next_to_the_evidence(seeded: SeedInfo) -> None:
     with Store.open(seeded.path, readonly=True) as store:
-        row = store.query(
+        row = store.conn.execute(
             "SELECT o.fingerprint, s.disagreement FROM bug_occurrences o, json_each(o.json,"
             " '$.evidence') e JOIN stances s ON s.response_id = json_extract(e.value,"
             " '$.response_id') WHERE o.analysis_id = ? AND s.disagreement IS NOT NULL LIMIT 1",
             (seeded.analyses[1],),
-        )
+        ).fetchall()
     assert row, "the seed has a disputed verdict in some bug's evidence"
     fp, disagreement = row[0]
     at = open_page("bugs")

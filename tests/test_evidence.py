@@ -232,7 +232,7 @@ def test_candidates_never_enter_the_lifecycle(store: Store) -> None:
     cand = replace(bug, candidate=True, evidence_note="denying side rests on one verdict at 0.60")
     r1 = new_run(store, "run-1")
     _, c1 = _analysis(store, r1, [], [cand])  # first sight as a candidate: no bug at all
-    assert c1["new"] == 0 and store.query("SELECT COUNT(*) FROM bugs")[0][0] == 0
+    assert c1["new"] == 0 and store.conn.execute("SELECT COUNT(*) FROM bugs").fetchall()[0][0] == 0
     r2 = new_run(store, "run-2")
     _, c2 = _analysis(store, r2, [bug], [])
     assert c2["new"] == 1

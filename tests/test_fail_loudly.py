@@ -323,7 +323,7 @@ def test_a_read_only_database_is_exit_2_with_the_fix(
     traceback. Tests run as root, who may write any file, so SQLite is made to open it read-only."""
     assert invoke("run", suite, "--base-url", fake_server.base_url, "--model", "fake",
                   "--db", db).exit_code == 0
-    import behaviordbg.store as store_mod
+    import behaviordbg.store.connection as store_mod
 
     real = sqlite3.connect
 
@@ -364,7 +364,8 @@ def test_a_database_from_a_newer_version_is_refused_and_never_written(
 
 
 def test_an_older_database_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
-    from behaviordbg.store import MIGRATIONS, _split_sql
+    from behaviordbg.store.schema import MIGRATIONS
+    from behaviordbg.store.schema import split_sql as _split_sql
 
     db = str(tmp_path / "old.db")
     with sqlite3.connect(db) as conn:  # what the first release wrote: the core tables only

@@ -32,7 +32,8 @@ from typer.testing import CliRunner
 from behaviordbg import export, views
 from behaviordbg.cli import app
 from behaviordbg.export import build_payload, render
-from behaviordbg.store import MIGRATIONS, Store
+from behaviordbg.store import Store
+from behaviordbg.store.schema import MIGRATIONS
 from behaviordbg.testing import FakeServer
 from behaviordbg.types import Bug, Evidence, to_dict
 
@@ -547,7 +548,7 @@ def test_json_failures_still_end_with_one_json_object(args: list[str], tmp_path:
 
 
 def test_redacted_urls_keep_ipv6_hosts_and_hide_credentials() -> None:
-    from behaviordbg.store import redact_url
+    from behaviordbg.urls import redact_url
 
     assert redact_url("http://[::1]:8000/v1") == "http://[::1]:8000/v1"
     # every query value, whatever its name, and any userinfo or fragment (issue 12)

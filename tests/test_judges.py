@@ -212,7 +212,7 @@ def test_llm_judge_repairs_normalises_and_marks_garbage_as_error(tmp_path: Path)
                                      store=store).judge(items))  # fmt: skip
         assert server.requests == sent
         assert [s.label for s in again] == [s.label for s in out]
-        n_cached = store.query("SELECT COUNT(*) FROM cache WHERE kind = 'judge'")[0][0]
+        n_cached = store.conn.execute("SELECT COUNT(*) FROM cache WHERE kind = 'judge'").fetchall()[0][0]
         assert n_cached == 7
         store.close()
 

@@ -8,7 +8,6 @@ database file's identity and modification state: a run that is writing shows on 
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -18,7 +17,8 @@ import streamlit as st
 
 from behaviordbg import views
 from behaviordbg.errors import BehaviordbgError
-from behaviordbg.store import DEFAULT_DB, Store
+from behaviordbg.config import resolve_db
+from behaviordbg.store import Store
 
 PAGE_SIZE = 200
 
@@ -28,7 +28,7 @@ def db_path() -> str:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--db", default=None)
     args, _ = parser.parse_known_args(sys.argv[1:])
-    return args.db or os.environ.get("BEHAVIORDBG_DB") or DEFAULT_DB
+    return resolve_db(args.db)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

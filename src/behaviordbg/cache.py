@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from .store import redact_url
+from .urls import redact_url
 from .types import GenParams, Message
 
 

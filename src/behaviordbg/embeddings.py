@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import BehaviordbgError
-from .store import redact_url
+from .urls import redact_url
 from .types import Answer
 
 EMBED_BATCH = 128

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Protocol  # noqa: E402
 
 from .cache import probe_key  # noqa: E402
 from .errors import BehaviordbgError, RunFailed  # noqa: E402
-from .store import Store, redact_url  # noqa: E402
+from .store import Store  # noqa: E402
+from .urls import redact_url  # noqa: E402
 from .locks import run_lock  # noqa: E402
 from .urls import check_base_url  # noqa: E402
 from .types import GenParams, Message, Query, Response, Suite  # noqa: E402
@@ -311,24 +312,6 @@ def _plan(opts: RunOptions) -> tuple[list[Query], list[dict[str, str]], dict[str
     return queries, suites_mod.suite_refs(suites), asdict(manifest)
 
 
-def _stored_plan(store: Store, run_id: str) -> list[tuple[Query, str]]:
-    """A resumed run asks exactly what it planned: its queries and cache keys from the DB."""
-    rows = store.query(
-        "SELECT * FROM queries WHERE run_id = ? ORDER BY rowid", (run_id,)
-    )
-    return [
-        (
-            Query(
-                id=r["id"], suite=r["suite"], claim_id=r["claim_id"], framing=r["framing"],
-                prompt_idx=r["prompt_idx"], prompt=r["prompt"], sample_idx=r["sample_idx"],
-                messages=tuple(Message(m["role"], m["content"]) for m in json.loads(r["messages_json"])),
-            ),
-            r["cache_key"],
-        )
-        for r in rows
-    ]
-
-
 def _params_of(run: dict[str, Any]) -> GenParams:
     p = run["params"]
     return GenParams(
@@ -360,8 +343,7 @@ async def _run_probes(
         key_env = run["params"].get("api_key_env") or key_env
         opts = dataclasses.replace(opts, api_key_env=key_env)
     plan = _plan(opts) if run is None else None  # bad suites fail before any server starts
-    if run is not None and not store.query("SELECT 1 FROM queries WHERE run_id = ? LIMIT 1",
-                                           (run["id"],)):
+    if run is not None and not store.has_queries(run["id"]):
         raise BehaviordbgError(  # made by a version that created a run before its queries
             f"run {run['id']} has no planned queries: it was stopped while it was being created,"
             " before anything was asked, so there is nothing to resume",
@@ -376,7 +358,7 @@ async def _run_probes(
             opts = _fit_to_local(opts, local_info)
         if run is not None:
             run_id, params = run["id"], _params_of(run)
-            planned = _stored_plan(store, run_id)
+            planned = store.planned_queries(run_id)
             store.set_run_status(run_id, "running")
         else:
             assert plan is not None
@@ -919,7 +901,7 @@ def bugs_report(
 
     Every row says whether it is a candidate; candidates (held back for weak evidence) are
     listed only when asked for, after the bugs, but always counted (`candidates_held_back`)."""
-    analysis = _triage.analysis_for_run(store, run_id)
+    analysis = store.require_analysis(run_id)
     bugs = _triage.list_bugs(store, analysis["run_id"], status)
     rows = []
     for bug in bugs:

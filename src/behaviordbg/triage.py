@@ -21,7 +21,6 @@ the contradiction is still there, only not shown solidly enough); its status doe
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,7 +29,8 @@ from typing import Any
 from ._stats import wilson
 from .errors import BehaviordbgError, StoreError
 from .store import Store, now_iso
-from .types import BUG_STATUSES, Bug, StanceDistribution, bug_from_dict
+from .store.records import PastOccurrence
+from .types import BUG_STATUSES, Bug, StanceDistribution
 
 MIN_DECISIVE_PER_CELL = 5
 """Decisive (affirm + deny) answers needed in every involved claim/framing before "gone" is said."""
@@ -151,19 +151,7 @@ def prompt_counts(store: Store, analysis_id: str) -> PromptCounts:
     Empty when the run's answers or stances are not in this database (then callers fall back to
     the stored distributions).
     """
-    rows = store.query(
-        "SELECT q.claim_id, q.framing, q.prompt, s.label, COUNT(*) AS n FROM analyses a"
-        " JOIN queries q ON q.run_id = a.run_id"
-        " JOIN responses r ON r.run_id = q.run_id AND r.query_id = q.id AND r.text IS NOT NULL"
-        " JOIN stances s ON s.response_id = r.id AND s.judge = a.judge"
-        " WHERE a.id = ? AND s.label IN ('affirm', 'deny')"
-        " GROUP BY q.claim_id, q.framing, q.prompt, s.label",
-        (analysis_id,),
-    )
-    out: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for r in rows:
-        out[(r["claim_id"], r["framing"], r["prompt"])][0 if r["label"] == "affirm" else 1] += r["n"]
-    return {k: (v[0], v[1]) for k, v in out.items()}
+    return store.prompt_stance_counts(analysis_id)
 
 
 def paired_counts(
@@ -185,65 +173,7 @@ def paired_counts(
             bug_counts(bug, side_b[1], pcs[1] if use else None))
 
 
-# --------------------------------------------------------------------------- small SQL helpers
-
-
-def _bug_row(store: Store, fingerprint: str) -> dict[str, Any] | None:
-    rows = store.query("SELECT * FROM bugs WHERE fingerprint = ?", (fingerprint,))
-    return dict(rows[0]) if rows else None
-
-
-def _previous_occurrence(store: Store, fingerprint: str, run_id: str) -> dict[str, Any] | None:
-    """The newest occurrence of a bug in a run other than `run_id`."""
-    rows = store.query(
-        "SELECT o.*, r.created_at AS run_created FROM bug_occurrences o JOIN runs r ON r.id = o.run_id"
-        " WHERE o.fingerprint = ? AND o.run_id != ? ORDER BY r.created_at DESC, o.rowid DESC LIMIT 1",
-        (fingerprint, run_id),
-    )
-    return dict(rows[0]) if rows else None
-
-
-def _has_history(store: Store, fingerprint: str, fld: str, run_id: str) -> bool:
-    rows = store.query(
-        "SELECT 1 FROM bug_history WHERE fingerprint = ? AND field = ? AND run_id = ? LIMIT 1",
-        (fingerprint, fld, run_id),
-    )
-    return bool(rows)
-
-
-def _known_bugs(store: Store) -> list[dict[str, Any]]:
-    return [dict(r) for r in store.query("SELECT * FROM bugs ORDER BY fingerprint")]
-
-
-def _occurrence_bug(row: dict[str, Any], status: str | None = None) -> Bug:
-    d = json.loads(row["json"])
-    if status:
-        d["status"] = status
-    return bug_from_dict(d)
-
-
-def analysis_for_run(store: Store, run_id: str) -> dict[str, Any]:
-    """The newest complete analysis of a run, or a TriageError that says to run `analyze`."""
-    run_id = store.resolve_run(run_id)  # an unknown run is UnknownRunError, whoever asks
-    analysis = store.latest_analysis(run_id)
-    if analysis is None:
-        raise TriageError(
-            f"run {run_id} has no complete analysis in {store.path}",
-            f"run `behaviordbg analyze {run_id}` first",
-        )
-    return analysis
-
-
 # --------------------------------------------------------------------------- lifecycle
-
-
-def _fixed_at(store: Store, fingerprint: str) -> str:
-    """When the bug was last marked fixed (ISO time; "" when never)."""
-    rows = store.query(
-        "SELECT MAX(at) FROM bug_history WHERE fingerprint = ? AND field = 'status' AND new = 'fixed'",
-        (fingerprint,),
-    )
-    return str(rows[0][0] or "") if rows else ""
 
 
 def record_bugs(
@@ -271,13 +201,13 @@ def record_bugs(
     run_created = store.get_run(run_id)["created_at"]
     for bug in bugs:
         found.add(bug.fingerprint)
-        before = _bug_row(store, bug.fingerprint)
+        before = store.find_bug(bug.fingerprint)
         created = store.save_bug_occurrence(bug, run_id=run_id, analysis_id=analysis_id, model=model)
         if created or before is None:
             counts["new"] += 1
             store.add_bug_history(bug.fingerprint, "seen", None, run_id, run_id=run_id,
                                   note=f"first seen on {model}", actor="behaviordbg")
-        elif before["status"] == "fixed" and run_created > _fixed_at(store, bug.fingerprint):
+        elif before["status"] == "fixed" and run_created > store.fixed_at(bug.fingerprint):
             # only a run made after the fix can show a regression; re-analysing an older run cannot
             counts["regressions"] += 1
             store.update_bug(bug.fingerprint, status="new", regression=1)
@@ -289,25 +219,25 @@ def record_bugs(
         else:
             counts["persisting"] += 1
     probed = {d.claim_id for d in distributions if d.total > 0}
-    for row in _known_bugs(store):
-        fp = row["fingerprint"]
+    for rec in store.bug_records():
+        fp = rec["fingerprint"]
         if fp in found:
             continue
         if fp in held:
-            if not _has_history(store, fp, "not_reproduced", run_id):
+            if not store.has_history(fp, "not_reproduced", run_id):
                 counts["not_reproduced_candidate"] += 1
-                prev = _previous_occurrence(store, fp, run_id)
+                prev = store.previous_occurrence(fp, run_id)
                 store.add_bug_history(fp, "not_reproduced", prev["run_id"] if prev else None,
                                       "candidate", note=f"only a candidate here: "
                                       f"{held[fp].evidence_note}"[:500], run_id=run_id,
                                       actor="behaviordbg")
             continue
-        if not set(json.loads(row["claims_json"])) <= probed:
+        if not set(rec["claims"]) <= probed:
             continue
-        prev = _previous_occurrence(store, fp, run_id)
-        if prev is None or _has_history(store, fp, "not_reproduced", run_id):
+        prev = store.previous_occurrence(fp, run_id)
+        if prev is None or store.has_history(fp, "not_reproduced", run_id):
             continue
-        gone, note = _not_reproduced_verdict(store, _occurrence_bug(prev), prev, analysis_id,
+        gone, note = _not_reproduced_verdict(store, prev["bug"], prev, analysis_id,
                                              distributions)
         counts["not_reproduced_gone" if gone else "not_reproduced_undersampled"] += 1
         store.add_bug_history(fp, "not_reproduced", prev["run_id"],
@@ -317,7 +247,7 @@ def record_bugs(
 
 
 def _not_reproduced_verdict(
-    store: Store, old_bug: Bug, prev: dict[str, Any], analysis_id: str,
+    store: Store, old_bug: Bug, prev: PastOccurrence, analysis_id: str,
     new_dists: Sequence[StanceDistribution],
 ) -> tuple[bool, str]:
     """(gone?, the reason in words) for a known bug that this run did not reproduce."""
@@ -401,7 +331,7 @@ def list_bugs(store: Store, run_id: str, status: str | None = None) -> list[Bug]
     """Bugs of a run's newest analysis, with their current status, optionally filtered by status."""
     if status is not None and status not in BUG_STATUSES:
         raise TriageError(f"unknown status {status!r}", f"use one of: {', '.join(BUG_STATUSES)}")
-    analysis = analysis_for_run(store, run_id)
+    analysis = store.require_analysis(run_id)
     bugs = store.bugs_for_analysis(analysis["id"])
     return [b for b in bugs if status is None or b.status == status]
 
@@ -454,7 +384,7 @@ class RunDiff:
 
 def diff_runs(store: Store, run_a: str, run_b: str) -> RunDiff:
     """Compare the newest analyses of two runs bug by bug (run_a is the baseline)."""
-    an_a, an_b = analysis_for_run(store, run_a), analysis_for_run(store, run_b)
+    an_a, an_b = store.require_analysis(run_a), store.require_analysis(run_b)
     bugs_a = {b.fingerprint: b for b in store.bugs_for_analysis(an_a["id"])}
     bugs_b = {b.fingerprint: b for b in store.bugs_for_analysis(an_b["id"])}
     cands_a = {b.fingerprint: b for b in store.candidates_for_analysis(an_a["id"])}
@@ -509,12 +439,7 @@ def judge_stats(store: Store) -> dict[str, Any]:
     A bug counts for every judge setting whose analyses found it. Precision comes with a Wilson
     interval, since a handful of triaged bugs says little.
     """
-    rows = store.query(
-        "SELECT DISTINCT b.fingerprint, b.kind, b.status, a.judge FROM bugs b"
-        " JOIN bug_occurrences o ON o.fingerprint = b.fingerprint"
-        " JOIN analyses a ON a.id = o.analysis_id"
-        " WHERE b.status IN ('confirmed', 'false_positive')"
-    )
+    rows = store.triaged_bugs()
     per_judge: dict[str, dict[str, int]] = defaultdict(lambda: {"confirmed": 0, "false_positive": 0})
     per_kind: dict[str, dict[str, int]] = defaultdict(lambda: {"confirmed": 0, "false_positive": 0})
     per_pair: dict[tuple[str, str], dict[str, int]] = defaultdict(
@@ -526,8 +451,7 @@ def judge_stats(store: Store) -> dict[str, Any]:
         if r["fingerprint"] not in seen_kind:
             seen_kind.add(r["fingerprint"])
             per_kind[r["kind"]][r["status"]] += 1
-    totals = {r["status"]: r["n"] for r in store.query(
-        "SELECT status, COUNT(*) AS n FROM bugs GROUP BY status")}
+    totals = store.bug_status_counts()
     return {
         "by_judge": [_precision_row({"judge": j}, c) for j, c in sorted(per_judge.items())],
         "by_kind": [_precision_row({"kind": k}, c) for k, c in sorted(per_kind.items())],

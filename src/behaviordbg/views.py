@@ -2,14 +2,15 @@
 
 The Streamlit pages in dashboards/ only render what these functions return, so every number on
 screen can be tested without a browser. Each function takes an open (read-only) `Store` and returns
-plain data (pandas DataFrames, dicts, records from types.py). Aggregation happens in SQL so that a
-database with 10,000 bugs and 200,000 responses still renders the first page in well under 3 s.
-Text from the model is returned untouched: it is the renderer's job to show it as text only.
+plain data (pandas DataFrames, dicts, records from types.py). The SQL is the store's: its read
+models (behaviordbg.store.reads) aggregate, filter and sort in the database, so that a database
+with 10,000 bugs and 200,000 responses still renders the first page in well under 3 s; here their
+rows only become tables. Text from the model is returned untouched: it is the renderer's job to
+show it as text only.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -20,7 +21,9 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from .store import Store
+from .errors import StoreError
+from .store import BUG_SORTS, BugFilter, Store
+from .store.records import Verdict
 from .types import (
     BUG_STATUSES,
     CONTRADICTION_KINDS,
@@ -30,21 +33,10 @@ from .types import (
     Bug,
     Contradiction,
     StanceDistribution,
-    bug_from_dict,
-    contradiction_from_dict,
+
 )
 
-BUG_SORTS: dict[str, str] = {
-    "severity": "o.severity_score DESC, o.fingerprint",
-    "rate": "o.rate DESC, o.fingerprint",
-    "confidence": "o.confidence DESC, o.fingerprint",
-    "kind": "CASE b.kind "
-    + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(CONTRADICTION_KINDS))
-    + " ELSE 99 END, o.severity_score DESC, o.fingerprint",
-    "status": "b.status, o.severity_score DESC, o.fingerprint",
-    "updated": "b.updated_at DESC, o.fingerprint",
-}
-"""Sort keys of the Bugs table -> ORDER BY clause (fixed strings: never user text in SQL)."""
+__all__ = ["BUG_SORTS", "BugFilter"]  # the Bugs page's sort keys and filter, from the store
 
 BUG_COLUMNS = ["fingerprint", "severity", "kind", "title", "claims", "status", "assignee",
                "rate", "confidence", "severity_score", "regression", "first_seen_run"]
@@ -76,22 +68,14 @@ def runs_table(store: Store, limit: int = 200) -> pd.DataFrame:
     `responses` counts stored rows through the (run_id, query_id) index (failed queries included):
     filtering on text would read every row, which is what made this slow at 200,000 answers.
     """
-    rows = store.query(
-        "SELECT r.id, r.created_at, r.status, r.model, r.label,"
-        " (SELECT COUNT(*) FROM responses x WHERE x.run_id = r.id) AS responses,"
-        " (SELECT COUNT(*) FROM bug_occurrences o WHERE o.run_id = r.id"
-        "   AND o.analysis_id = (SELECT a.id FROM analyses a WHERE a.run_id = r.id"
-        "   AND a.status = 'complete' ORDER BY a.created_at DESC LIMIT 1)) AS bugs"
-        " FROM runs r ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
-        (limit,),
-    )
+    rows = store.runs_overview(limit)
     cols = ["id", "created_at", "status", "model", "label", "responses", "bugs"]
-    return pd.DataFrame([tuple(r) for r in rows], columns=cols)
+    return pd.DataFrame(rows, columns=cols)
 
 
 def run_ids(store: Store) -> list[str]:
     """Run ids, newest first (for pickers)."""
-    return [r[0] for r in store.query("SELECT id FROM runs ORDER BY created_at DESC, id DESC")]
+    return store.run_ids()
 
 
 def analysis_id(store: Store, run_id: str) -> str | None:
@@ -112,12 +96,8 @@ def bug_counts(store: Store, analysis: str) -> dict[str, pd.DataFrame]:
 
     One grouped scan in SQL; the three marginals are summed from it.
     """
-    rows = store.query(
-        "SELECT b.kind, o.severity, b.status, COUNT(*) FROM bug_occurrences o"
-        " JOIN bugs b USING (fingerprint) WHERE o.analysis_id = ? GROUP BY 1, 2, 3",
-        (analysis,),
-    )
-    grouped = pd.DataFrame([tuple(r) for r in rows], columns=["kind", "severity", "status", "n"])
+    grouped = pd.DataFrame(store.bug_count_groups(analysis),
+                           columns=["kind", "severity", "status", "n"])
     out: dict[str, pd.DataFrame] = {}
     for field, order in (("kind", CONTRADICTION_KINDS), ("severity", SEVERITIES),
                          ("status", BUG_STATUSES)):
@@ -162,16 +142,8 @@ _CHANGE_COLS = ["fingerprint", "severity", "kind", "title", "status", "severity_
 
 def _only_in(store: Store, keep: str, other: str, limit: int) -> tuple[int, pd.DataFrame]:
     """Bugs of analysis `keep` whose fingerprint analysis `other` lacks (count, top rows)."""
-    where = (" FROM bug_occurrences o JOIN bugs b USING (fingerprint) WHERE o.analysis_id = ?"
-             " AND NOT EXISTS (SELECT 1 FROM bug_occurrences p WHERE p.fingerprint = o.fingerprint"
-             " AND p.analysis_id = ?)")
-    count = int(store.query("SELECT COUNT(*)" + where, (keep, other))[0][0])
-    rows = store.query(
-        "SELECT o.fingerprint, o.severity, b.kind, b.title, b.status, o.severity_score" + where
-        + " ORDER BY o.severity_score DESC, o.fingerprint LIMIT ?",
-        (keep, other, limit),
-    )
-    return count, pd.DataFrame([tuple(r) for r in rows], columns=_CHANGE_COLS)
+    count, rows = store.bugs_only_in(keep, other, limit)
+    return count, pd.DataFrame(rows, columns=_CHANGE_COLS)
 
 
 def run_changes(store: Store, run_a: str, run_b: str, limit: int = 50) -> RunChanges:
@@ -184,78 +156,27 @@ def run_changes(store: Store, run_a: str, run_b: str, limit: int = 50) -> RunCha
     an_a, an_b = analysis_id(store, run_a) or "", analysis_id(store, run_b) or ""
     new_count, new = _only_in(store, an_b, an_a, limit)
     gone_count, gone = _only_in(store, an_a, an_b, limit)
-    total_b = int(store.query("SELECT COUNT(*) FROM bug_occurrences WHERE analysis_id = ?",
-                              (an_b,))[0][0])
+    total_b = store.count_occurrences(an_b)
     return RunChanges(run_a, run_b, new_count, gone_count, total_b - new_count, new, gone)
 
 
 # --------------------------------------------------------------------------- bugs
 
 
-@dataclass(frozen=True)
-class BugFilter:
-    """What the Bugs page filters on; empty tuples mean "any"."""
-
-    kinds: tuple[str, ...] = ()
-    severities: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    text: str = ""  # substring of title, fingerprint, claims or assignee
-    sort: str = "severity"
-
-
-def _bug_where(analysis: str, f: BugFilter) -> tuple[str, list[Any]]:
-    where, params = ["o.analysis_id = ?"], [analysis]
-    for col, values in (("b.kind", f.kinds), ("o.severity", f.severities),
-                        ("b.status", f.statuses)):
-        if values:
-            where.append(f"{col} IN ({','.join('?' * len(values))})")
-            params.extend(values)
-    if f.text.strip():
-        needle = f.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{needle}%"
-        where.append(
-            "(b.title LIKE ? ESCAPE '\\' OR b.fingerprint LIKE ? ESCAPE '\\'"
-            " OR b.claims_json LIKE ? ESCAPE '\\' OR COALESCE(b.assignee, '') LIKE ? ESCAPE '\\')"
-        )
-        params.extend([like] * 4)
-    return " AND ".join(where), params
-
-
 def bug_total(store: Store, analysis: str, flt: BugFilter = BugFilter()) -> int:
     """How many of an analysis's bugs match a filter."""
-    where, params = _bug_where(analysis, flt)
-    return int(store.query(
-        f"SELECT COUNT(*) FROM bug_occurrences o JOIN bugs b USING (fingerprint) WHERE {where}",
-        params,
-    )[0][0])
+    return store.count_bugs(analysis, flt)
 
 
 def bugs_table(
     store: Store, analysis: str, flt: BugFilter = BugFilter(), limit: int = 200, offset: int = 0
 ) -> tuple[pd.DataFrame, int]:
     """One page of an analysis's bugs (filtered and sorted in SQL) and the total that matched."""
-    if flt.sort not in BUG_SORTS:
-        raise ValueError(f"unknown sort {flt.sort!r}; one of {sorted(BUG_SORTS)}")
-    where, params = _bug_where(analysis, flt)
+    rows = store.bug_page(analysis, flt, limit, offset)
     total = bug_total(store, analysis, flt)
-    rows = store.query(
-        "SELECT o.fingerprint, o.severity, b.kind, b.title, b.claims_json, b.status, b.assignee,"
-        " o.rate, o.confidence, o.severity_score, b.regression, b.first_seen_run"
-        f" FROM bug_occurrences o JOIN bugs b USING (fingerprint) WHERE {where}"
-        f" ORDER BY {BUG_SORTS[flt.sort]} LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    )
-    records = []
-    for r in rows:
-        d = dict(r)
-        records.append({
-            "fingerprint": d["fingerprint"], "severity": d["severity"], "kind": d["kind"],
-            "title": d["title"], "claims": ", ".join(json.loads(d["claims_json"])),
-            "status": d["status"], "assignee": d["assignee"] or "",
-            "rate": round(float(d["rate"]), 3), "confidence": round(float(d["confidence"]), 3),
-            "severity_score": round(float(d["severity_score"]), 3),
-            "regression": bool(d["regression"]), "first_seen_run": d["first_seen_run"],
-        })
+    records = [{**r, "claims": ", ".join(r["claims"]), "assignee": r["assignee"] or "",
+                "rate": round(r["rate"], 3), "confidence": round(r["confidence"], 3),
+                "severity_score": round(r["severity_score"], 3)} for r in rows]
     return pd.DataFrame(records, columns=BUG_COLUMNS), total
 
 
@@ -266,22 +187,10 @@ CANDIDATE_COLUMNS = ["fingerprint", "severity", "kind", "title", "claims", "rate
 def candidates_table(store: Store, analysis: str, limit: int = 500) -> tuple[pd.DataFrame, int]:
     """An analysis's candidates (held back for weak evidence), most severe first, and their
     count. `status` is the triage status when the fingerprint is a known bug, else ""."""
-    if not store.has_table("candidates"):  # a database made before candidates existed
-        return pd.DataFrame([], columns=CANDIDATE_COLUMNS), 0
-    total = store.count_candidates(analysis)
-    rows = store.query(
-        "SELECT c.fingerprint, c.severity, c.kind, c.title, c.json, c.rate, c.confidence,"
-        " c.reason, COALESCE(b.status, '') AS status FROM candidates c"
-        " LEFT JOIN bugs b USING (fingerprint) WHERE c.analysis_id = ?"
-        " ORDER BY c.severity_score DESC, c.fingerprint LIMIT ?",
-        (analysis, limit),
-    )
-    records = [{
-        "fingerprint": r["fingerprint"], "severity": r["severity"], "kind": r["kind"],
-        "title": r["title"], "claims": ", ".join(json.loads(r["json"]).get("claims", [])),
-        "rate": round(float(r["rate"]), 3), "confidence": round(float(r["confidence"]), 3),
-        "reason": r["reason"], "status": r["status"],
-    } for r in rows]
+    total = store.count_candidates(analysis)  # 0 in a database made before candidates
+    records = [{**r, "claims": ", ".join(r["claims"]), "rate": round(r["rate"], 3),
+                "confidence": round(r["confidence"], 3)}
+               for r in store.candidate_page(analysis, limit)]
     return pd.DataFrame(records, columns=CANDIDATE_COLUMNS), total
 
 
@@ -290,7 +199,8 @@ def candidate(store: Store, analysis: str, fingerprint: str) -> Bug:
     for bug in store.candidates_for_analysis(analysis):
         if bug.fingerprint == fingerprint:
             return bug
-    raise LookupError(f"no candidate {fingerprint!r} in analysis {analysis}")
+    raise StoreError(f"no candidate {fingerprint!r} in analysis {analysis}",
+                     "pick a candidate of this run on the Bugs page")
 
 
 @dataclass(frozen=True)
@@ -302,45 +212,18 @@ class BugDetail:
     history: list[dict[str, Any]]
     clusters: list[AnswerCluster]  # answer modes of the bug's claims
     evidence: pd.DataFrame  # one row per evidence answer (prompt, answer, stance, judge)
-    verdicts: dict[str, list[dict[str, Any]]]  # response id -> every stored judge verdict on it
+    verdicts: dict[str, list[Verdict]]  # response id -> every stored judge verdict on it
 
 
-def judge_verdicts(store: Store, response_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+def judge_verdicts(store: Store, response_ids: Sequence[str]) -> dict[str, list[Verdict]]:
     """Every stored verdict on these answers (one per judge setting), so that a disagreement
     between judges, and each judge's rationale, is visible next to the evidence."""
-    ids = list(dict.fromkeys(response_ids))
-    if not ids:
-        return {}
-    rows = store.query(
-        "SELECT response_id, judge, label, confidence, judged_by, rationale, disagreement"
-        f" FROM stances WHERE response_id IN ({','.join('?' * len(ids))}) ORDER BY judge",
-        ids,
-    )
-    out: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        out.setdefault(r["response_id"], []).append({k: r[k] for k in r.keys()})
-    return out
+    return store.verdicts_on(response_ids)
 
 
 def bug_occurrence(store: Store, analysis: str, fingerprint: str) -> Bug:
     """The Bug record an analysis stored for a fingerprint, with its current triage status."""
-    rows = store.query(
-        "SELECT o.json, b.status FROM bug_occurrences o JOIN bugs b USING (fingerprint)"
-        " WHERE o.analysis_id = ? AND o.fingerprint = ?",
-        (analysis, fingerprint),
-    )
-    if not rows:
-        rows = store.query(  # not in this analysis: show its newest occurrence anywhere
-            "SELECT o.json, b.status FROM bug_occurrences o JOIN bugs b USING (fingerprint)"
-            " JOIN analyses a ON a.id = o.analysis_id WHERE o.fingerprint = ?"
-            " ORDER BY a.created_at DESC LIMIT 1",
-            (fingerprint,),
-        )
-    if not rows:
-        raise LookupError(f"no bug {fingerprint!r} in {store.path}")
-    d = json.loads(rows[0][0])
-    d["status"] = rows[0][1]
-    return bug_from_dict(d)
+    return store.bug_occurrence(analysis, fingerprint)
 
 
 EVIDENCE_COLUMNS = ["side", "claim", "framing", "prompt", "answer", "stance", "confidence", "judge",
@@ -400,13 +283,8 @@ def graph_data(store: Store, analysis: str, max_edges: int = 2000) -> GraphData:
     many bugs there are.
     """
     dists = {d.claim_id: d for d in store.analysis_distributions(analysis) if d.framing == "all"}
-    rows = store.query(
-        "SELECT claims_json, kind, COUNT(*) AS n, GROUP_CONCAT(fingerprint, ' ') AS fps"
-        " FROM contradictions WHERE analysis_id = ? GROUP BY claims_json, kind"
-        " ORDER BY n DESC LIMIT ?",
-        (analysis, max_edges),
-    )
-    groups = [(tuple(json.loads(r[0])), r[1], int(r[2]), str(r[3]).split()) for r in rows]
+    groups = [(tuple(g["claims"]), g["kind"], g["count"], g["fingerprints"])
+              for g in store.contradiction_groups(analysis, max_edges)]
     claims = set(dists)
     for cl, *_ in groups:
         claims.update(cl)
@@ -459,39 +337,21 @@ def contradictions_for(
     fingerprints: Sequence[str] = (), limit: int = 20,
 ) -> list[tuple[str, Contradiction]]:
     """Contradictions (with evidence) touching a claim, or with the given fingerprints."""
-    if fingerprints:
-        fps = list(fingerprints)[:limit]
-        rows = store.query(
-            "SELECT fingerprint, json FROM contradictions WHERE analysis_id = ?"
-            f" AND fingerprint IN ({','.join('?' * len(fps))}) ORDER BY id LIMIT ?",
-            [analysis, *fps, limit],
-        )
-    elif claim is not None:
-        rows = store.query(
-            "SELECT c.fingerprint, c.json FROM contradictions c, json_each(c.claims_json) j"
-            " WHERE c.analysis_id = ? AND j.value = ? ORDER BY c.id LIMIT ?",
-            (analysis, claim, limit),
-        )
-    else:
-        return []
-    return [(r[0], contradiction_from_dict(json.loads(r[1]))) for r in rows]
+    return store.contradictions_for(analysis, claim, fingerprints, limit)
 
 
 # --------------------------------------------------------------------------- claims
 
 
 def claim_ids(store: Store, analysis: str) -> list[str]:
-    rows = store.query(
-        "SELECT DISTINCT claim_id FROM distributions WHERE analysis_id = ? ORDER BY claim_id",
-        (analysis,),
-    )
-    return [r[0] for r in rows]
+    return store.claim_ids(analysis)
 
 
 def claim_text(store: Store, run_id: str, claim: str) -> str:
-    """The claim's statement from the run's suite snapshot, when the run stored one."""
-    for suite in store.get_run(run_id).get("suites") or []:
-        for c in (suite.get("claims") or []) if isinstance(suite, dict) else []:
+    """The claim's statement from the run's suite snapshot (`SuiteRef["snapshot"]`, as the run
+    stored it); "" for a run made before snapshots were stored."""
+    for ref in store.get_run(run_id)["suites"]:
+        for c in ref.get("snapshot", {}).get("claims") or []:
             if isinstance(c, dict) and c.get("id") == claim:
                 return str(c.get("text", ""))
     return ""
@@ -514,22 +374,6 @@ def claim_clusters(store: Store, analysis: str, claim: str) -> list[AnswerCluste
 # --------------------------------------------------------------------------- exports
 
 
-class _SelectionStore(Store):
-    """The same connection, but an analysis's bugs are only the selected ones.
-
-    `export.build_payload` gathers every bug of a run (with a triage lookup per bug); handing it
-    this view of the store builds the very same payload for just the selection, at a cost that
-    does not grow with the run's size.
-    """
-
-    def __init__(self, store: Store, fingerprints: Sequence[str]) -> None:
-        super().__init__(store.conn, store.path, store.readonly)
-        self._wanted = list(dict.fromkeys(fingerprints))
-
-    def bugs_for_analysis(self, analysis_id: str) -> list[Bug]:
-        return [bug_occurrence(self, analysis_id, fp) for fp in self._wanted]
-
-
 def export_selection(store: Store, run_id: str, fingerprints: Sequence[str]) -> dict[str, str]:
     """The selected bugs of a run rendered in every ticket format: {format: text}.
 
@@ -538,7 +382,7 @@ def export_selection(store: Store, run_id: str, fingerprints: Sequence[str]) -> 
     """
     from .export import FORMATS, build_payload, render
 
-    payload = build_payload(_SelectionStore(store, fingerprints), run_id)
+    payload = build_payload(store, run_id, fingerprints=fingerprints)
     return {fmt: render(fmt, payload) for fmt in FORMATS}
 
 

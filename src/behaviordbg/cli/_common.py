@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -26,16 +25,11 @@ from rich.progress import (
 from rich.text import Text
 
 from ..errors import EXIT_USAGE, BehaviordbgError
-from ..store import DEFAULT_DB
+from ..config import resolve_db
 from ..escape import printable
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
-
-
-def resolve_db(db: str | None) -> str:
-    """--db, else $BEHAVIORDBG_DB, else .behaviordbg/behaviordbg.db."""
-    return db or os.environ.get("BEHAVIORDBG_DB") or DEFAULT_DB
 
 
 DbOption = typer.Option(

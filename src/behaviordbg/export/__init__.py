@@ -11,14 +11,13 @@ business in a ticket (and must never carry keys, but we do not rely on that).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BehaviordbgError, StoreError
+from ..errors import BehaviordbgError
 from ..store import Store, now_iso
-from ..triage import analysis_for_run
 from ..types import to_dict
 from . import github, jira_csv, json_export, junit, markdown, sarif
 
@@ -60,13 +59,17 @@ def _format(fmt: str) -> Format:
     return FORMATS[fmt]
 
 
-def build_payload(store: Store, run_id: str, *, candidates: bool = False) -> dict[str, Any]:
+def build_payload(
+    store: Store, run_id: str, *, candidates: bool = False,
+    fingerprints: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """A run's bugs as plain data: {run: {...whitelisted}, claims: [...], bugs: [...]}.
 
     `candidates`: also the contradictions held back for weak evidence, after the bugs, each with
     candidate=true and the reason in evidence_note (a candidate has no triage record unless its
-    fingerprint is a known bug)."""
-    analysis = analysis_for_run(store, run_id)
+    fingerprint is a known bug). `fingerprints`: only these bugs (the dashboard exports a
+    selection), at a cost that does not grow with the run's size."""
+    analysis = store.require_analysis(run_id)
     run = store.get_run(analysis["run_id"])
     params = run.get("params") or {}
     suites = [
@@ -79,7 +82,9 @@ def build_payload(store: Store, run_id: str, *, candidates: bool = False) -> dic
                    "exported_at": now_iso()})
     del public["id"]
     bugs = []
-    for bug in store.bugs_for_analysis(analysis["id"]):
+    found = (store.bugs_for_analysis(analysis["id"]) if fingerprints is None
+             else [store.bug_occurrence(analysis["id"], fp) for fp in dict.fromkeys(fingerprints)])
+    for bug in found:
         rec = store.get_bug(bug.fingerprint)
         d = to_dict(bug)
         d.update({k: rec[k] for k in ("status", "assignee", "labels", "notes", "first_seen_run",
@@ -94,7 +99,7 @@ def build_payload(store: Store, run_id: str, *, candidates: bool = False) -> dic
         for cand in store.candidates_for_analysis(analysis["id"]):
             d = to_dict(cand)
             d["title"] = CANDIDATE_PREFIX + d["title"]  # every format shows what it is
-            known = _known(store, cand.fingerprint)
+            known = store.find_bug(cand.fingerprint)
             d.update({"status": known["status"] if known else cand.status,
                       "assignee": known["assignee"] if known else None,
                       "labels": known["labels"] if known else [],
@@ -107,20 +112,10 @@ def build_payload(store: Store, run_id: str, *, candidates: bool = False) -> dic
             "bugs": bugs}
 
 
-def _known(store: Store, fingerprint: str) -> dict[str, Any] | None:
-    """The triage record of a fingerprint, if it is a known bug."""
-    try:
-        return store.get_bug(fingerprint) if store.query(
-            "SELECT 1 FROM bugs WHERE fingerprint = ?", (fingerprint,)) else None
-    except StoreError:
-        return None
-
-
 def _claims(store: Store, run_id: str, analysis_id: str, suites: list[dict[str, str]]
             ) -> list[dict[str, Any]]:
     """Probed claims with answer counts and where they are defined (suite file, line)."""
-    suite_of = {r["claim_id"]: r["suite"] for r in store.query(
-        "SELECT DISTINCT suite, claim_id FROM queries WHERE run_id = ?", (run_id,))}
+    suite_of = store.claim_suites(run_id)
     path_of = {s["name"]: s["path"] for s in suites}
     totals: dict[str, dict[str, int]] = {}
     for d in store.analysis_distributions(analysis_id):

@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..store import Store, redact_url
+from ..store import Store
+from ..urls import redact_url
 from ..types import Framing, Stance, StanceInput, StanceLabel
 from ._polarity import infer_framing
 
