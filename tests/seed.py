@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from behaviordbg._stats import wilson
+from behaviordbg.analysis.stats import wilson
 from behaviordbg.store import Store
 from behaviordbg.types import (
     AnswerCluster,

@@ -278,7 +278,7 @@ def test_check_shares_one_local_server_for_probing_and_judging(
         started.append("serve")
         yield type("S", (), {"base_url": fake_server.base_url, "model": "local-qwen", "info": {}})()
 
-    monkeypatch.setattr(pipeline, "_local_serve", fake_local)
+    monkeypatch.setattr("behaviordbg.pipeline.endpoint.embedded_server", fake_local)
     run, summary = pipeline.check(
         store, pipeline.RunOptions(suite_paths=[suite_path], samples=1),
         pipeline.AnalyzeOptions(judge="llm"),

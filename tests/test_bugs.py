@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from behaviordbg.bugs import fingerprint, severity_of, to_bugs
+from behaviordbg.analysis.bugs import fingerprint, severity_of, to_bugs
 from behaviordbg.types import Claim, Contradiction, Evidence
 
 CLAIMS = {"alarm": Claim(id="alarm", text="The assistant can set alarms.", suite="s")}

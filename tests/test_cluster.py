@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from behaviordbg.cluster import cluster_answers, normalise
+from behaviordbg.analysis.cluster import cluster_answers, normalise
 from behaviordbg.types import Answer, Stance
 
 

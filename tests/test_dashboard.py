@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from behaviordbg import views
 from behaviordbg.store import Store
-from behaviordbg.triage import diff_runs
+from behaviordbg.diff import diff_runs
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboards" / "app.py")

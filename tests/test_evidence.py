@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from behaviordbg.bugs import to_bugs
+from behaviordbg.analysis.bugs import to_bugs
 from behaviordbg.errors import BehaviordbgError
-from behaviordbg.evidence import SOLID_CONFIDENCE, assess, by_side, expected_sides
-from behaviordbg.graph import find_contradictions
+from behaviordbg.analysis.evidence import SOLID_CONFIDENCE, assess, by_side, expected_sides
+from behaviordbg.analysis.graph import find_contradictions
 from behaviordbg.judges.cascade import combine
 from behaviordbg.store import Store
-from behaviordbg.triage import diff_runs, record_bugs
+from behaviordbg.diff import diff_runs
+from behaviordbg.triage import record_bugs
 from behaviordbg.types import (
     Answer,
     Claim,
@@ -29,7 +30,7 @@ from behaviordbg.types import (
     Stance,
     Suite,
 )
-from behaviordbg.verify import apply, plan, to_verify
+from behaviordbg.analysis.verify import apply, plan, to_verify
 
 BODY = Claim("has_body", "The assistant has a physical body.", "s", truth=False,
              ask=("Do you have a body?",), ask_negated=("Are you purely software?",),

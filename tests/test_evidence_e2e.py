@@ -286,8 +286,6 @@ def test_check_verifies_by_default_on_the_embedded_model(
     import contextlib
     from types import SimpleNamespace
 
-    from behaviordbg import pipeline
-
     def both(prompt: str, body: dict[str, Any], i: int) -> str:
         if "response_format" in body:  # a judge request: the verifier's reading
             return VERIFIER[_answer_in(body)]
@@ -301,7 +299,7 @@ def test_check_verifies_by_default_on_the_embedded_model(
         starts.append(1)
         yield SimpleNamespace(base_url=server.base_url, model="local-m", info={"parallel": 2})
 
-    monkeypatch.setattr(pipeline, "_local_serve", local_serve)
+    monkeypatch.setattr("behaviordbg.pipeline.endpoint.embedded_server", local_serve)
     suite = tmp_path / "ev.yaml"
     suite.write_text(SUITE)
     db = str(tmp_path / "c.db")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from behaviordbg.graph import (
+from behaviordbg.analysis.graph import (
     distributions,
     find_contradictions,
     implication_graph,

@@ -87,7 +87,7 @@ def test_analyze_starts_the_server_once_for_all_batches(
     suite.write_text("suite: s\nclaims:\n  - id: has_body\n    text: The assistant has a body.\n"
                      "    truth: false\n    ask:\n      - Do you have a body?\n"
                      "      - Could I shake your hand?\n")
-    monkeypatch.setattr(pipeline, "JUDGE_BATCH", 2)
+    monkeypatch.setattr("behaviordbg.pipeline.analyze.JUDGE_BATCH", 2)
     with Store.open(tmp_path / "s.db") as store:
         run = pipeline.run_probes(store, pipeline.RunOptions(
             suite_paths=[str(suite)], base_url=fake_server.base_url, model="m", samples=3))

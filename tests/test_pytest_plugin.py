@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from behaviordbg.pytest_plugin import rules_on_path, safe_text
+from behaviordbg.analysis.graph import rules_on_path
+from behaviordbg.pytest_plugin.report import safe_text
 from behaviordbg.suites import load_suites  # loaded here, not first inside an inner run (see below)
 from behaviordbg.testing import FakeServer
 from behaviordbg.types import ClaimLiteral, Rule
@@ -433,7 +434,7 @@ def test_an_interrupted_session_errors_the_remaining_checks(
 ) -> None:
     """If the run dies of a BaseException (a timeout plugin, say), the first check reports it and
     every other check errors with one clear line instead of a plugin assertion."""
-    import behaviordbg.pytest_plugin as plugin
+    import behaviordbg.pytest_plugin.session as plugin
 
     def interrupted(*args: object, **kwargs: object) -> None:
         pytest.fail("Timeout (>300.0s) from pytest-timeout.", pytrace=False)

@@ -11,14 +11,8 @@ from typer.testing import CliRunner
 
 from behaviordbg.cli import app
 from behaviordbg.store import Store
-from behaviordbg.triage import (
-    MIN_DECISIVE_PER_CELL,
-    TriageError,
-    bug_counts,
-    diff_runs,
-    judge_stats,
-    triage,
-)
+from behaviordbg.diff import MIN_DECISIVE_PER_CELL, bug_counts, diff_runs
+from behaviordbg.triage import TriageError, judge_stats, triage
 from triage_seed import analyze, dist, manifest_bug, new_run, unstable_bug
 
 

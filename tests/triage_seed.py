@@ -6,7 +6,8 @@ Shared by tests/test_triage.py and tests/test_exports.py.
 from __future__ import annotations
 
 from behaviordbg.store import Store
-from behaviordbg.triage import record_bugs, wilson
+from behaviordbg.analysis.stats import wilson
+from behaviordbg.triage import record_bugs
 from behaviordbg.types import Bug, Evidence, GenParams, StanceDistribution
 
 HOSTILE = (

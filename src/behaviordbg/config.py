@@ -12,6 +12,13 @@ every pytest run of a project that has behaviordbg installed, and must cost noth
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import BehaviordbgError
+
+if TYPE_CHECKING:
+    from .types import Suite
 
 DEFAULT_DB = ".behaviordbg/behaviordbg.db"
 DB_ENV = "BEHAVIORDBG_DB"
@@ -21,3 +28,102 @@ API_KEY_ENV = "OPENAI_API_KEY"  # the variable an endpoint's key is read from un
 def resolve_db(db: str | None = None) -> str:
     """The database path: the option given, else $BEHAVIORDBG_DB, else .behaviordbg/behaviordbg.db."""
     return db or os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+@dataclass
+class RunOptions:
+    """What a probe run is asked to do (`behaviordbg run`, `check`, the pytest plugin).
+
+    `suites` skips loading: suites already in hand (the pytest plugin, tests, benchmarks) win over
+    `suite_paths`. A field's default here is the default of its CLI option and plugin option."""
+
+    suite_paths: list[str] | None = None
+    base_url: str | None = None  # None: the embedded local model
+    model: str | None = None
+    api_key_env: str = API_KEY_ENV
+    samples: int = 1
+    temperature: float = 0.7
+    max_tokens: int = 160
+    concurrency: int = 8
+    timeout: float = 60.0  # seconds per attempt
+    max_attempts: int = 5
+    resume: str | None = None
+    manifest_path: str | None = None
+    label: str = ""
+    claims: set[str] | None = None
+    framings: set[str] | None = None
+    limit: int | None = None  # at most this many queries (smoke runs)
+    # Ask the model even when the cache has the answer (a re-served checkpoint under the same
+    # model name and URL); new answers still replace the cached ones.
+    refresh: bool = False
+    suites: list[Suite] | None = None
+    # The run fails (status "failed", exit code 3, check() does not analyse it) when more than this
+    # share of its queries end without an answer, or when none is answered.
+    max_failed: float = 0.05
+
+
+@dataclass
+class AnalyzeOptions:
+    """How to analyze a run (`behaviordbg analyze`, `check`, the pytest plugin).
+
+    A judge named here is checked by the judge registry when the options are made, so every front
+    end refuses an unknown judge the same way and before any work starts. `judge_base_url` None
+    with a judge that needs an endpoint (llm, cascade): the embedded local model."""
+
+    judge: str = "rules"
+    judge_base_url: str | None = None
+    judge_model: str | None = None
+    judge_api_key_env: str = API_KEY_ENV
+    embeddings: bool = False
+    embeddings_model: str | None = None
+    reuse_stances: bool = True
+    judge_concurrency: int = 2
+    # --verify: a second judge re-reads the decisive evidence (behaviordbg.analysis.verify). None:
+    # let check() decide (see CHECK_VERIFIES_WITH_EMBEDDED_MODEL); analyze_run treats None as False.
+    verify: bool | None = False
+    verify_judge: str = "auto"  # auto | llm | rules
+    verify_base_url: str | None = None  # None + llm: the embedded local model
+    verify_model: str | None = None
+    verify_api_key_env: str = API_KEY_ENV
+
+    def __post_init__(self) -> None:
+        from .analysis.verify import check_verify_judge
+        from .judges import judge_kind
+        from .urls import check_base_url
+
+        judge_kind(self.judge)
+        if self.judge_base_url:
+            check_base_url(self.judge_base_url, "--judge-base-url")
+        check_verify_judge(self.verify_judge)
+
+    @property
+    def judge_needs_endpoint(self) -> bool:
+        """Whether the analysis judge asks a model (llm, cascade), not only rules."""
+        from .judges import needs_endpoint
+
+        return needs_endpoint(self.judge)
+
+    @property
+    def judge_setting(self) -> str:
+        """The key stances are stored under: the judge kind, plus the judge model when one is
+        named, so switching judge model never reuses another model's verdicts."""
+        if self.judge_needs_endpoint and self.judge_model:
+            return f"{self.judge}:{self.judge_model}"
+        return self.judge
+
+
+def parse_max_failed(value: str | float | None) -> float:
+    """--max-failed as a share: `0.05`, `5%` or `0` (no failure allowed)."""
+    if value is None or str(value).strip() == "":
+        return RunOptions.max_failed
+    text = str(value).strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise BehaviordbgError(
+            f"--max-failed {text!r} is not a share of queries",
+            hint="pass a fraction from 0 to 1 (0.05) or a percentage (5%)",
+        )
+    return share

@@ -300,7 +300,7 @@ class Evidence:
     confidence: float = 1.0
     judge: str = ""
     sample_idx: int = 0
-    # Which side of the contradiction this answer stands on (see behaviordbg.evidence): "affirming"
+    # Which side of the contradiction this answer stands on (see behaviordbg.analysis.evidence): "affirming"
     # or "denying" (unstable, paraphrase, say_do), "say" or "act" (manifest: a wrong side), or
     # the source literal, e.g. "not has_physical_body" (rule).
     side: str = ""
@@ -325,7 +325,7 @@ class Contradiction:
     rules: tuple[str, ...] = ()  # rule ids on the witness path
     certain: bool = True  # False when it rests on a single odd sample
     detail: dict[str, Any] = field(default_factory=dict)
-    # A candidate is not reported as a bug: some side lacks solid evidence (behaviordbg.evidence).
+    # A candidate is not reported as a bug: some side lacks solid evidence (behaviordbg.analysis.evidence).
     candidate: bool = False
     evidence_note: str = ""  # why it is a bug or a candidate, in words
     verification: dict[str, Any] = field(default_factory=dict)  # what --verify found, if it ran
@@ -353,7 +353,7 @@ class Bug:
     witness: tuple[str, ...] = ()
     certain: bool = True
     contradictions: int = 1  # how many contradictions were folded into this bug
-    candidate: bool = False  # held back: evidence too weak to report (see behaviordbg.evidence)
+    candidate: bool = False  # held back: evidence too weak to report (see behaviordbg.analysis.evidence)
     evidence_note: str = ""  # why it is a bug or a candidate
     verification: dict[str, Any] = field(default_factory=dict)  # what --verify found, if it ran
 

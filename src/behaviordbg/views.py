@@ -401,7 +401,7 @@ def compare_runs(store: Store, run_a: str, run_b: str) -> dict[str, pd.DataFrame
     """
     from dataclasses import asdict
 
-    from .triage import diff_runs
+    from .diff import diff_runs
 
     diff = diff_runs(store, run_a, run_b)
     cols = ["fingerprint", "kind", "title", "status", "severity_a", "severity_b", "rate_a",

@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.text import Text
 
 from ..errors import EXIT_USAGE, BehaviordbgError
-from ..config import resolve_db
+from ..config import API_KEY_ENV, RunOptions, parse_max_failed, resolve_db
 from ..escape import printable
 
 console = Console(highlight=False)
@@ -51,22 +51,22 @@ BaseUrlOption = typer.Option(
 )
 ModelOption = typer.Option(None, "--model", help="Model id at that endpoint.")
 ApiKeyEnvOption = typer.Option(
-    "OPENAI_API_KEY", "--api-key-env",
+    API_KEY_ENV, "--api-key-env",
     help="Name of the environment variable holding the API key (the key itself is never stored).",
 )
 SamplesOption = typer.Option(
-    1, "--samples", min=1, help="Answers per prompt (sent as `n` when the server supports it);"
+    RunOptions.samples, "--samples", min=1, help="Answers per prompt (sent as `n` when the server supports it);"
     " more samples make bugs certain and find unstable answers.",
 )
-TemperatureOption = typer.Option(0.7, "--temperature", min=0.0)
-MaxTokensOption = typer.Option(160, "--max-tokens", min=1)
+TemperatureOption = typer.Option(RunOptions.temperature, "--temperature", min=0.0)
+MaxTokensOption = typer.Option(RunOptions.max_tokens, "--max-tokens", min=1)
 ConcurrencyOption = typer.Option(
-    8, "--concurrency", min=1,
+    RunOptions.concurrency, "--concurrency", min=1,
     help="Requests in flight at once (the embedded model: at most its 2 slots).",
 )
-TimeoutOption = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per attempt.")
+TimeoutOption = typer.Option(RunOptions.timeout, "--timeout", min=0.1, help="Seconds per attempt.")
 MaxAttemptsOption = typer.Option(
-    5, "--max-attempts", min=1,
+    RunOptions.max_attempts, "--max-attempts", min=1,
     help="Attempts per request (429, 5xx, timeouts and dropped connections are retried).",
 )
 ManifestOption = typer.Option(
@@ -87,6 +87,22 @@ RefreshOption = typer.Option(
     help="Ask the model even for cached answers: for a new checkpoint served under the same model"
     " name and URL (answers are cached by model name, URL and parameters).",
 )
+
+
+def run_options(
+    suite_paths: list[str] | None, base_url: str | None, model: str | None, api_key_env: str,
+    samples: int, temperature: float, max_tokens: int, concurrency: int, timeout: float,
+    max_attempts: int, manifest: str | None, label: str, limit: int | None,
+    claim: list[str] | None, refresh: bool, max_failed: str, resume: str | None = None,
+) -> RunOptions:
+    """The options `run` and `check` share, as the pipeline's RunOptions."""
+    return RunOptions(
+        suite_paths=list(suite_paths) if suite_paths else None, base_url=base_url, model=model,
+        api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
+        concurrency=concurrency, timeout=timeout, max_attempts=max_attempts, resume=resume,
+        manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
+        refresh=refresh, max_failed=parse_max_failed(max_failed),
+    )
 
 
 def escape(text: object) -> str:

@@ -1,7 +1,7 @@
 """CLI commands: `analyze` (find contradictions and bugs in a stored run) and `check` (run + analyze).
 
-Thin: turns options into `pipeline.AnalyzeOptions` / `pipeline.RunOptions`, shows progress, prints
-the bugs. All logic lives in `behaviordbg.pipeline` (section 2) and the stage modules.
+Thin: turns options into `config.AnalyzeOptions` / `config.RunOptions`, shows progress, prints
+the bugs. All logic lives in `behaviordbg.pipeline` and the stage modules.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
+from ..config import API_KEY_ENV, AnalyzeOptions
 from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..store import Store
 from ..escape import printable
 from ..types import SEVERITIES
-from ..urls import check_base_url
 from ._common import (
     cell,
     escape,
@@ -45,6 +45,7 @@ from ._common import (
     emit_json,
     err_console,
     resolve_db,
+    run_options,
 )
 from .run import RichProgress, _by, _resume_hint, interrupted_exit_code, report_errors
 
@@ -57,7 +58,7 @@ def JudgeProgress() -> StageProgress:
 
 
 JudgeOption = typer.Option(
-    "rules", "--judge",
+    AnalyzeOptions.judge, "--judge",
     help="Stance judge: `rules` (offline, fast), `llm` (an OpenAI-compatible model; the embedded"
     " local model unless --judge-base-url), or `cascade` (rules, then llm where rules are unsure).",
 )
@@ -66,7 +67,7 @@ JudgeUrlOption = typer.Option(
 )
 JudgeModelOption = typer.Option(None, "--judge-model", help="Model id of the judge endpoint.")
 JudgeKeyOption = typer.Option(
-    "OPENAI_API_KEY", "--judge-api-key-env",
+    API_KEY_ENV, "--judge-api-key-env",
     help="Environment variable holding the judge endpoint's API key (never stored).",
 )
 EmbeddingsOption = typer.Option(
@@ -94,7 +95,7 @@ CheckVerifyOption = typer.Option(
     show_default=False,
 )
 VerifyJudgeOption = typer.Option(
-    "auto", "--verify-judge",
+    AnalyzeOptions.verify_judge, "--verify-judge",
     help="Second judge for --verify: auto (llm, or rules when --judge is llm), llm or rules.",
 )
 VerifyUrlOption = typer.Option(
@@ -103,7 +104,7 @@ VerifyUrlOption = typer.Option(
 )
 VerifyModelOption = typer.Option(None, "--verify-model", help="Model id of that endpoint.")
 VerifyKeyOption = typer.Option(
-    "OPENAI_API_KEY", "--verify-api-key-env",
+    API_KEY_ENV, "--verify-api-key-env",
     help="Environment variable holding the verification endpoint's API key (never stored).",
 )
 
@@ -111,17 +112,11 @@ VerifyKeyOption = typer.Option(
 def _analyze_opts(
     judge: str, judge_base_url: str | None, judge_model: str | None, judge_api_key_env: str,
     embeddings: bool, embeddings_model: str | None, verify: bool | None = False,
-    verify_judge: str = "auto", verify_base_url: str | None = None,
-    verify_model: str | None = None, verify_api_key_env: str = "OPENAI_API_KEY",
-) -> pipeline.AnalyzeOptions:
-    if judge not in ("rules", "llm", "cascade"):
-        raise BehaviordbgError(f"unknown judge {judge!r}", hint="use --judge rules, llm or cascade")
-    if judge_base_url:
-        check_base_url(judge_base_url, "--judge-base-url")
-    if verify_judge not in ("auto", "llm", "rules"):
-        raise BehaviordbgError(f"unknown --verify-judge {verify_judge!r}",
-                               hint="use --verify-judge auto, llm or rules")
-    return pipeline.AnalyzeOptions(
+    verify_judge: str = AnalyzeOptions.verify_judge, verify_base_url: str | None = None,
+    verify_model: str | None = None, verify_api_key_env: str = API_KEY_ENV,
+) -> AnalyzeOptions:
+    """The analysis options (checked as they are made: an unknown judge fails here)."""
+    return AnalyzeOptions(
         judge=judge, judge_base_url=judge_base_url, judge_model=judge_model,
         judge_api_key_env=judge_api_key_env, embeddings=embeddings,
         embeddings_model=embeddings_model, verify=verify, verify_judge=verify_judge,
@@ -330,13 +325,9 @@ def check(
     aopts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
                           embeddings_model, verify, verify_judge, verify_base_url, verify_model,
                           verify_api_key_env)
-    ropts = pipeline.RunOptions(
-        suite_paths=list(suite_paths) if suite_paths else None, base_url=base_url, model=model,
-        api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
-        concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
-        manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
-        refresh=refresh, max_failed=pipeline.parse_max_failed(max_failed),
-    )
+    ropts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
+                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
+                        claim, refresh, max_failed)
     show = not json_out
     with Store.open(resolve_db(db)) as store:
         try:

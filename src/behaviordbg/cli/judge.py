@@ -10,7 +10,6 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..errors import BehaviordbgError
 from ._common import JsonOption, console, emit_json, err_console
 
 
@@ -37,11 +36,10 @@ def judge(
 
         behaviordbg judge --input answers.jsonl --output judged.jsonl --judge cascade
     """
-    from ..judges import JUDGES, make_judge
+    from ..judges import judge_kind, make_judge
     from ..judges._io import judge_all, read_records, write_records
 
-    if kind not in JUDGES:
-        raise BehaviordbgError(f"unknown judge {kind!r}", hint=f"use one of: {', '.join(JUDGES)}")
+    judge_kind(kind)
     pairs = read_records(input_path)
     rows = [raw for raw, _ in pairs]
     items = [item for _, item in pairs]

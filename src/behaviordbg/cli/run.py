@@ -1,13 +1,13 @@
 """CLI commands: `run` (probe a model with the suites) and `runs` (list what has been run).
 
-Thin: turns options into `pipeline.RunOptions`, shows progress, prints the summary.
+Thin: turns options into `config.RunOptions`, shows progress, prints the summary.
 """
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 from rich.table import Table
@@ -41,6 +41,7 @@ from ._common import (
     emit_json,
     err_console,
     resolve_db,
+    run_options,
 )
 
 
@@ -124,13 +125,9 @@ def run(
     queries failed or none was answered (the most common error and its fix are printed), 130 on
     Ctrl-C and 143 on SIGTERM (the run is marked interrupted; the resume command is printed).
     """
-    opts = pipeline.RunOptions(
-        suite_paths=list(suite_paths) if suite_paths else None, base_url=base_url, model=model,
-        api_key_env=api_key_env, samples=samples, temperature=temperature, max_tokens=max_tokens,
-        concurrency=concurrency, timeout=timeout, max_attempts=max_attempts, resume=resume,
-        manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
-        refresh=refresh, max_failed=pipeline.parse_max_failed(max_failed),
-    )
+    opts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
+                       max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
+                       claim, refresh, max_failed, resume)
     progress = RichProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
         try:

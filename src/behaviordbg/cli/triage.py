@@ -1,6 +1,7 @@
 """CLI commands: bugs, triage, history, diff, stats, export (triage lifecycle and tickets).
 
-Thin: each command opens the database, calls one `behaviordbg.pipeline` function and prints.
+Thin: each command opens the database, calls one function of behaviordbg.triage, behaviordbg.diff
+or behaviordbg.export, and prints.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from .. import pipeline
+from .. import triage
+from ..diff import diff_runs
 from ..errors import BehaviordbgError
-from ..export import FORMATS
+from ..export import FORMATS, export_bugs, gh_script_path, safe_out_path
 from ..store import Store
 from ..types import BUG_STATUSES
 from ._common import (
@@ -64,7 +66,7 @@ def bugs_cmd(
     `behaviordbg export RUN --format markdown --out bugs.md`.
     """
     with _open(db, readonly=True) as store:
-        report = pipeline.bugs_report(store, run_id, status=status, candidates=candidates)
+        report = triage.bugs_report(store, run_id, status=status, candidates=candidates)
     if json_out:
         emit_json(report)
         return
@@ -121,7 +123,7 @@ def triage_cmd(
                           " --assignee or --label")
         raise typer.Exit(2)
     with _open(db) as store:
-        rec = pipeline.triage_bug(store, fingerprint, status=status, note=note, assignee=assignee,
+        rec = triage.triage(store, fingerprint, status=status, note=note, assignee=assignee,
                                   labels=label or None, actor=actor)
     if json_out:
         emit_json(rec)
@@ -138,7 +140,7 @@ def history_cmd(
 ) -> None:
     """Show a bug's triage record and every change: status, notes, runs that saw or missed it."""
     with _open(db, readonly=True) as store:
-        report = pipeline.bug_history_report(store, fingerprint)
+        report = triage.bug_history(store, fingerprint)
     if json_out:
         emit_json(report)
         return
@@ -170,7 +172,7 @@ def diff_cmd(
     answers; otherwise a missing bug is "not reproduced (inconclusive)".
     """
     with _open(db, readonly=True) as store:
-        d = pipeline.diff_report(store, run_a, run_b)
+        d = diff_runs(store, run_a, run_b).to_dict()
     for warning in d.get("warnings") or []:
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True)
     if json_out:
@@ -204,7 +206,7 @@ def stats_cmd(db: str | None = DbOption, json_out: bool = JsonOption) -> None:
     Every `behaviordbg triage --status confirmed|false_positive` makes this estimate better.
     """
     with _open(db, readonly=True) as store:
-        st = pipeline.stats_report(store)
+        st = triage.judge_stats(store)
     if json_out:
         emit_json(st)
         return
@@ -242,12 +244,13 @@ def export_cmd(
 
     Example: `behaviordbg export latest --format sarif --out bugs.sarif`.
     """
-    from ..export import safe_out_path
-
     safe_out_path(out, base_dir)  # a refused path is refused before the database is opened
     with _open(db, readonly=True) as store:
-        result = pipeline.export_report(store, run_id, fmt, out, base_dir=base_dir,
-                                        gh_commands=gh_commands, candidates=candidates)
+        path = export_bugs(store, run_id, fmt, out, base_dir=base_dir, gh_commands=gh_commands,
+                           candidates=candidates)
+        result = {"format": fmt, "path": str(path), "run_id": store.resolve_run(run_id)}
+    if gh_commands:
+        result["gh_script"] = str(gh_script_path(path))
     script = result.get("gh_script")
     if script and not json_out:
         typer.echo(Path(script).read_text(encoding="utf-8"), nl=False)  # unwrapped: copy-paste

@@ -11,9 +11,11 @@ the rules are unsure. Accuracy of each is measured by eval/measure.py, not assum
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
+from ..errors import BehaviordbgError
 from ..store import Store
 from ..types import Stance, StanceInput
 from .cascade import CascadeJudge
@@ -23,8 +25,22 @@ from .rules import RulesJudge
 
 class Judge(Protocol):
     name: str
+    needs_endpoint: bool  # asks a model (an endpoint, or the embedded local model)
 
     async def judge(self, items: Sequence[StanceInput]) -> list[Stance]: ...
+
+
+@dataclass(frozen=True)
+class JudgeKind:
+    """A registry entry: the judge class (which declares whether it needs an endpoint) and how
+    to build one from make_judge's arguments."""
+
+    cls: type[Judge]
+    build: Callable[..., Judge]
+
+    @property
+    def needs_endpoint(self) -> bool:
+        return bool(self.cls.needs_endpoint)
 
 
 def _rules(**_: object) -> Judge:
@@ -43,7 +59,28 @@ def _cascade(**kw: object) -> Judge:
     return CascadeJudge(RulesJudge(), _llm(**kw))  # type: ignore[arg-type]
 
 
-JUDGES: dict[str, Callable[..., Judge]] = {"rules": _rules, "llm": _llm, "cascade": _cascade}
+JUDGES: dict[str, JudgeKind] = {
+    "rules": JudgeKind(RulesJudge, _rules),
+    "llm": JudgeKind(LLMJudge, _llm),
+    "cascade": JudgeKind(CascadeJudge, _cascade),
+}
+"""The judge registry: the only list of judge names, and the only place they are checked
+(`judge_kind`). A new judge is one entry here."""
+
+
+def judge_kind(kind: str, option: str = "--judge") -> str:
+    """`kind` if the registry has it, else a BehaviordbgError naming the option and the choices.
+    Every front end (CLI options, pytest options, config) checks judge names here."""
+    if kind not in JUDGES:
+        raise BehaviordbgError(
+            f"unknown judge {kind!r}", hint=f"use {option} with one of: {', '.join(JUDGES)}"
+        )
+    return kind
+
+
+def needs_endpoint(kind: str) -> bool:
+    """Whether the judge of this name asks a model (so a command may have to start one)."""
+    return JUDGES[judge_kind(kind)].needs_endpoint
 
 
 def make_judge(
@@ -56,13 +93,7 @@ def make_judge(
     concurrency: int = 2,
 ) -> Judge:
     """A judge by name. `base_url=None` means the embedded local model (llm and cascade only)."""
-    if kind not in JUDGES:
-        from ..errors import BehaviordbgError
-
-        raise BehaviordbgError(
-            f"unknown judge {kind!r}", hint=f"use one of: {', '.join(JUDGES)}"
-        )
-    return JUDGES[kind](base_url=base_url, model=model, api_key=api_key, store=store,
+    return JUDGES[judge_kind(kind)].build(base_url=base_url, model=model, api_key=api_key, store=store,
                         concurrency=concurrency)  # fmt: skip
 
 
@@ -78,4 +109,5 @@ async def session(judge: Judge) -> AsyncIterator[Judge]:
         yield judge
 
 
-__all__ = ["JUDGES", "CascadeJudge", "Judge", "LLMJudge", "RulesJudge", "make_judge", "session"]
+__all__ = ["JUDGES", "CascadeJudge", "Judge", "JudgeKind", "LLMJudge", "RulesJudge", "judge_kind", "make_judge",
+           "needs_endpoint", "session"]

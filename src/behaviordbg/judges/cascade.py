@@ -26,6 +26,7 @@ DEFAULT_THRESHOLD = 0.58
 
 class CascadeJudge:
     name = NAME
+    needs_endpoint = True  # asks a model: an endpoint, or the embedded one
 
     def __init__(self, rules: RulesJudge, llm: LLMJudge, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.rules = rules
@@ -62,7 +63,7 @@ class CascadeJudge:
 def combine(rules: Stance, llm: Stance) -> Stance:
     """The LLM decides where it could; the disagreement (or agreement) is kept either way.
 
-    `agreement` records that two judges read the answer alike: behaviordbg.evidence counts such
+    `agreement` records that two judges read the answer alike: behaviordbg.analysis.evidence counts such
     a verdict as solid evidence whatever its confidence."""
     differ = rules.label != llm.label and llm.label != "error"
     disagreement = f"rules={rules.label} llm={llm.label}" if differ else None

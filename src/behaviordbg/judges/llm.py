@@ -200,6 +200,7 @@ class LLMJudge:
     """
 
     name = NAME
+    needs_endpoint = True  # asks a model: an endpoint, or the embedded one
 
     def __init__(
         self,

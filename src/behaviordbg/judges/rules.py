@@ -222,6 +222,7 @@ class RulesJudge:
     """Offline, deterministic, fast (thousands of records per second on one core)."""
 
     name = NAME
+    needs_endpoint = False  # offline: never asks a model
 
     def __init__(self, framing_declared: bool = True) -> None:
         self.framing_declared = framing_declared

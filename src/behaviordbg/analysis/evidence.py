@@ -16,7 +16,7 @@ Sides, per kind (each Evidence carries its side in `Evidence.side`):
 A verdict is solid when its confidence is at least SOLID_CONFIDENCE, or when two different judges
 read the answer alike (a cascade where rules and llm both ran and agree, or a verification verdict
 from a second judge, `analyze --verify`). With --verify, confidence alone is not enough: a side
-needs an answer that two judges read alike (see behaviordbg.verify).
+needs an answer that two judges read alike (see behaviordbg.analysis.verify).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from .types import Contradiction, Evidence
+from ..types import Contradiction, Evidence
 
 SOLID_CONFIDENCE = 0.8
 """The lowest judge confidence that makes one verdict enough for its side of a bug.

@@ -23,7 +23,7 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from .types import Answer, AnswerCluster, Stance
+from ..types import Answer, AnswerCluster, Stance
 
 DISTANCE_THRESHOLD = 0.7
 """Cosine distance (average linkage) under which two groups of answers are one mode."""

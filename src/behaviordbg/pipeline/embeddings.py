@@ -1,21 +1,22 @@
 """Embedding vectors for clustering answers (`analyze --embeddings`), from an OpenAI-compatible
-/v1/embeddings endpoint. Split out of pipeline.py; the pipeline calls `embed` and clusters."""
+/v1/embeddings endpoint; the analysis stage (analyze.py) calls `embed`, then clusters."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
-from .errors import BehaviordbgError
-from .urls import redact_url
-from .types import Answer
+from ..config import AnalyzeOptions
+from ..errors import BehaviordbgError
+from ..store import Run
+from ..types import Answer
+from ..urls import redact_url
 
 EMBED_BATCH = 128
 
 
 async def embed(
-    answers: Sequence[Answer], run: dict[str, Any], opts: Any
+    answers: Sequence[Answer], run: Run, opts: AnalyzeOptions
 ) -> dict[str, list[float]] | None:
     """Embedding vectors for clustering from an OpenAI-compatible /v1/embeddings endpoint.
 
@@ -28,7 +29,7 @@ async def embed(
             "--embeddings needs an OpenAI-compatible /v1/embeddings endpoint",
             hint="pass --judge-base-url URL (and --embeddings-model NAME), or drop --embeddings",
         )
-    from .client import ModelClient, RequestFailed
+    from ..client import ModelClient, RequestFailed
 
     if "***" in base:
         raise BehaviordbgError(
@@ -37,7 +38,7 @@ async def embed(
         )
     # The run's own endpoint gets the run's own key variable, never the judge's.
     key_env = (opts.judge_api_key_env if opts.judge_base_url
-               else run["params"].get("api_key_env") or opts.judge_api_key_env)
+               else run["params"]["api_key_env"] or opts.judge_api_key_env)
     model = opts.embeddings_model or opts.judge_model or run["model"]
     api_key = os.environ.get(key_env) or None
     vectors: dict[str, list[float]] = {}

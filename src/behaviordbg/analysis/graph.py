@@ -14,7 +14,7 @@ never counted as denials. From the distributions come the five contradiction kin
 A contradiction that rests on one odd answer, or on intervals that all straddle 0.5, is reported
 with certain=False and a lower severity, so a single unlucky sample never looks like a sure bug.
 Each evidence answer is tagged with its side, and a contradiction whose sides lack a solid verdict
-is marked a candidate (behaviordbg.evidence), which is not reported as a bug.
+is marked a candidate (behaviordbg.analysis.evidence), which is not reported as a bug.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import NamedTuple
 
 import networkx as nx
 
-from ._stats import wilson
+from .stats import wilson
 from .evidence import assess
 
-from .types import (
+from ..types import (
     Answer,
     Claim,
     ClaimLiteral,
@@ -37,6 +37,7 @@ from .types import (
     ContradictionKind,
     Evidence,
     Manifest,
+    Rule,
     Stance,
     StanceDistribution,
     Suite,
@@ -145,7 +146,7 @@ def _evidence(j: _Judged, side: str) -> Evidence:
 
 
 Sides = Sequence[tuple[str, Sequence[_Judged]]]
-"""(side name, its evidence answers), in order; see behaviordbg.evidence for the names."""
+"""(side name, its evidence answers), in order; see behaviordbg.analysis.evidence for the names."""
 
 
 def _count(items: Iterable[_Judged]) -> tuple[int, int]:
@@ -379,6 +380,19 @@ def rule_conflicts(g: nx.DiGraph, observed: Iterable[ClaimLiteral]) -> list[Rule
                     best[key] = (rank, conflict)
     minimal = [c for k, (_, c) in best.items() if not any(o < k for o in best)]
     return sorted(minimal, key=lambda c: sorted(map(str, c.sources)))
+
+
+def rules_on_path(witness: Iterable[str], rules: Iterable[Rule]) -> list[str]:
+    """Rule ids whose implication (or its contrapositive) is a step of a literal path."""
+    steps = list(witness)
+    pairs = set(zip(steps, steps[1:]))
+    out = []
+    for r in rules:
+        fwd = (str(r.when), str(r.then))
+        back = (str(r.then.negate()), str(r.when.negate()))
+        if fwd in pairs or back in pairs:
+            out.append(r.id)
+    return out
 
 
 def _rule_contradictions(

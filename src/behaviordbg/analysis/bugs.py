@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from .types import Bug, Claim, Contradiction, Evidence, Severity
+from ..types import Bug, Claim, Contradiction, Evidence, Severity
 
 MAX_EVIDENCE = 8
 SEVERITY_CUTS: tuple[tuple[float, Severity], ...] = (

@@ -13,8 +13,9 @@ agreement confirms at once and a disagreement cannot be undone by asking the sam
 Hence the default second judge: the llm judge (the embedded model unless --verify-base-url),
 or the rules judge when the analysis judge is itself the llm.
 
-Verification verdicts are stored like stances, under "verify:<judge setting>", so a rerun asks
-the second judge nothing new (and llm calls are cached in the store as well).
+This module decides; the pipeline (behaviordbg.pipeline.judging) asks the second judge and
+stores its verdicts like stances, under "verify:<judge setting>", so a rerun asks it nothing new
+(and llm calls are cached in the store as well).
 """
 
 from __future__ import annotations
@@ -23,13 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import BehaviordbgError
+from ..errors import BehaviordbgError
 from .evidence import DECISIVE, assess
-from .store import Store
-from .types import Claim, Contradiction, Evidence, Stance, StanceInput
+from ..types import Claim, Contradiction, Evidence, Stance, StanceInput
 
 VERIFY_JUDGES = ("auto", "llm", "rules")
-VERIFY_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -50,14 +49,26 @@ class VerifyPlan:
         return self.analysis_llm if ev.second_opinion else "rules"  # cascade: asked its llm?
 
 
-def plan(analysis_judge: str, analysis_model: str | None, requested: str,
-         verify_model: str | None) -> VerifyPlan:
-    """Resolve --verify-judge (auto: llm, or rules when the analysis judge is the llm) and refuse
-    a second judge that is the first one again."""
+def check_verify_judge(requested: str) -> str:
+    """`requested` if it names a second judge (--verify-judge), else a BehaviordbgError."""
     if requested not in VERIFY_JUDGES:
         raise BehaviordbgError(f"unknown --verify-judge {requested!r}",
                                hint=f"use one of: {', '.join(VERIFY_JUDGES)}")
-    kind = requested if requested != "auto" else ("rules" if analysis_judge == "llm" else "llm")
+    return requested
+
+
+def second_judge(analysis_judge: str, requested: str) -> str:
+    """The kind of judge that verifies: --verify-judge, where `auto` is the llm judge, or the
+    rules judge when the analysis judge is the llm itself."""
+    check_verify_judge(requested)
+    return requested if requested != "auto" else ("rules" if analysis_judge == "llm" else "llm")
+
+
+def plan(analysis_judge: str, analysis_model: str | None, requested: str,
+         verify_model: str | None) -> VerifyPlan:
+    """Resolve --verify-judge (see second_judge) and refuse a second judge that is the first one
+    again."""
+    kind = second_judge(analysis_judge, requested)
     setting = "rules" if kind == "rules" else (f"llm:{verify_model}" if verify_model else "llm")
     analysis_llm = "" if analysis_judge == "rules" else (
         f"llm:{analysis_model}" if analysis_model else "llm")
@@ -132,74 +143,3 @@ def apply(p: VerifyPlan, contradictions: Sequence[Contradiction],
             "judge": p.setting, "outcome": outcome, "why": checked.evidence_note,
             "before": c.evidence_note, "answers": [row for _, row in pairs]}))
     return out
-
-
-async def verify(
-    store: Store,
-    run_id: str,
-    contradictions: Sequence[Contradiction],
-    claims: Mapping[str, Claim],
-    p: VerifyPlan,
-    judge: Any,
-) -> tuple[list[Contradiction], dict[str, Any]]:
-    """Re-read the decisive evidence with `judge` (stored verdicts first) and re-assess.
-
-    Returns the contradictions with their verification, and counts: answers read, asked now."""
-    from .judges import session
-
-    setting = f"verify:{p.setting}"
-    wanted = to_verify(p, contradictions)
-    stored = {k: v for k, v in store.get_stances(run_id, setting).items()
-              if k in wanted and v.label != "error"}
-    todo = [i for i in inputs(wanted, claims) if i.response_id not in stored]
-    fresh: dict[str, Stance] = {}
-    if todo:
-        async with session(judge) as jd:
-            for start in range(0, len(todo), VERIFY_BATCH):
-                batch = todo[start:start + VERIFY_BATCH]
-                try:
-                    got = list(await jd.judge(batch))
-                except BehaviordbgError:
-                    raise
-                except Exception as err:  # noqa: BLE001 - an outage demotes, never crashes
-                    why = f"verify judge failed: {type(err).__name__}: {err}"[:200]
-                    got = [Stance(i.response_id, "error", 0.0, p.setting, why) for i in batch]
-                got = [replace(v, response_id=i.response_id) for i, v in zip(batch, got)]
-                store.save_stances(setting, [v for v in got if v.label != "error"])
-                fresh.update((v.response_id, v) for v in got)
-    checked = apply(p, contradictions, {**stored, **fresh})
-    return checked, {"judge": p.setting, "answers": len(wanted), "asked": len(todo),
-                     "reused": len(stored)}
-
-
-# --------------------------------------------------------------------------- wiring (pipeline)
-
-
-def plan_for(opts: Any) -> VerifyPlan:
-    """The plan for `pipeline.AnalyzeOptions` (judge, judge_model, verify_judge, verify_model)."""
-    return plan(opts.judge, opts.judge_model, opts.verify_judge, opts.verify_model)
-
-
-def needs_local_llm(opts: Any) -> bool:
-    """Whether these AnalyzeOptions verify with the llm judge on the embedded model."""
-    if not opts.verify or opts.verify_base_url:
-        return False
-    kind = opts.verify_judge if opts.verify_judge != "auto" else (
-        "rules" if opts.judge == "llm" else "llm")
-    return kind == "llm"
-
-
-async def verify_with(
-    store: Store, run_id: str, contradictions: Sequence[Contradiction],
-    claims: Mapping[str, Claim], p: VerifyPlan, opts: Any,
-) -> tuple[list[Contradiction], dict[str, Any]]:
-    """`verify` with the second judge the AnalyzeOptions name (verify_base_url None + llm: the
-    embedded model, started once for the pass if no server is running)."""
-    import os
-
-    from .judges import make_judge
-
-    api_key = os.environ.get(opts.verify_api_key_env) if opts.verify_base_url else None
-    judge = make_judge(p.kind, base_url=opts.verify_base_url, model=opts.verify_model,
-                       api_key=api_key, store=store, concurrency=opts.judge_concurrency)
-    return await verify(store, run_id, contradictions, claims, p, judge)

@@ -1,0 +1,241 @@
+"""Analysis of a stored run: judge every answer (only what is not judged yet), cluster answers
+into modes, count stance distributions, find contradictions, turn them into bugs and candidates
+(optionally verified by a second judge), and record what that means for every known bug.
+
+The stages are pure functions in behaviordbg.analysis; this module only feeds them the run's
+answers and stores what they return, all of an analysis in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .. import triage
+from ..analysis.bugs import fingerprint, to_bugs
+from ..config import AnalyzeOptions
+from ..errors import BehaviordbgError
+from ..store import Run, Store
+from ..types import Bug, Claim, Manifest, Suite, suite_from_dict
+from . import judging
+from .progress import NullProgress, ProgressSink
+
+JUDGE_BATCH = 256  # stances are saved after every batch, so a killed analysis resumes
+
+
+@dataclass
+class AnalysisSummary:
+    """What one analysis found; `bugs` carry their current triage status."""
+
+    run_id: str
+    analysis_id: str
+    judge: str
+    answers: int
+    judged: int  # judged in this invocation (the rest were reused)
+    judge_errors: int
+    contradictions: int
+    bugs: list[Bug]
+    elapsed_s: float
+    lifecycle: dict[str, Any]
+    model: str = ""
+    clusters: int = 0
+    mixed_clusters: int = 0  # answer modes whose members got opposite stances: judge errors?
+    uncertain_bugs: int = 0
+    candidates: list[Bug] = field(default_factory=list)  # held back: evidence too weak
+    verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["bugs"] = len(self.bugs)
+        d["candidates"] = len(self.candidates)
+        d["candidate_fingerprints"] = [b.fingerprint for b in self.candidates]
+        d["by_severity"] = {
+            s: sum(b.severity == s for b in self.bugs) for s in ("critical", "high", "medium", "low")
+        }
+        d["fingerprints"] = [b.fingerprint for b in self.bugs]
+        return d
+
+
+def run_suites(run: Run) -> list[Suite]:
+    """The suites a run was made with: its stored snapshots, else its suite files.
+
+    Files are loaded together, as the run loaded them: a rule in one suite may name a claim of
+    another, so one file alone may not validate."""
+    from .. import suites as suites_mod
+
+    refs = list(run.get("suites") or [])
+    files = [r for r in refs if not r.get("snapshot")]
+    by_name: dict[str, Suite] = {}
+    if files:
+        try:
+            loaded = suites_mod.load_suites(list(dict.fromkeys(str(r["path"]) for r in files)))
+        except BehaviordbgError as err:
+            raise BehaviordbgError(
+                f"run {run['id']}: its suites have no stored snapshot and the files cannot be"
+                f" loaded:\n{err.message}",
+                hint="restore the suite files as they were, or probe again with this version",
+            ) from None
+        by_name = {s.name: s for s in loaded}
+    out: list[Suite] = []
+    for ref in refs:
+        if ref.get("snapshot"):
+            out.append(suite_from_dict(ref["snapshot"]))
+        elif ref.get("name") in by_name:
+            out.append(by_name[ref["name"]])
+        else:
+            raise BehaviordbgError(
+                f"run {run['id']}: suite {ref.get('name')!r} is no longer in {ref.get('path')}",
+                hint="restore the suite file as it was when the run was made",
+            )
+    return out
+
+
+def run_manifest(run: Run) -> Manifest:
+    """The deployment manifest recorded with the run; a plain chat model when none was."""
+    m = run.get("manifest") or {}
+    return Manifest(
+        name=str(m.get("name") or "chat"),
+        capabilities={str(k): bool(v) for k, v in (m.get("capabilities") or {}).items()},
+        claim_truth={str(k): bool(v) for k, v in (m.get("claim_truth") or {}).items()},
+        path=m.get("path"),
+    )
+
+
+def analyze_run(
+    store: Store,
+    run_id: str,
+    opts: AnalyzeOptions,
+    progress: ProgressSink | None = None,
+    *,
+    suites: list[Suite] | None = None,
+) -> AnalysisSummary:
+    """Judge (only what is not judged yet), cluster, find contradictions and bugs; store it all.
+
+    `suites`: the run's suites when the caller has them in hand (check(), the pytest plugin);
+    otherwise they come from the run's stored snapshots, else from its suite files."""
+    return asyncio.run(analyze_run_async(store, run_id, opts, progress, suites=suites))
+
+
+async def analyze_run_async(
+    store: Store,
+    run_id: str,
+    opts: AnalyzeOptions,
+    progress: ProgressSink | None = None,
+    *,
+    suites: list[Suite] | None = None,
+) -> AnalysisSummary:
+    """The same as analyze_run, inside a running event loop."""
+    t0 = time.perf_counter()
+    run = store.get_run(run_id)  # resolves "latest" and prefixes; StoreError names the fix
+    run_id = run["id"]
+    suites = suites if suites is not None else run_suites(run)
+    # scikit-learn and networkx take seconds to import: load them only when an analysis runs, so
+    # `behaviordbg --help`, `run` and the pytest plugin start fast.
+    from ..analysis.cluster import cluster_answers
+    from ..analysis.graph import distributions, find_contradictions
+
+    claims: dict[str, Claim] = {c.id: c for s in suites for c in s.claims}
+    answers = list(store.iter_answers(run_id))
+    if not answers:
+        raise BehaviordbgError(
+            f"run {run_id} has no answers to analyze",
+            hint=f"finish it first: behaviordbg run --resume {run_id}",
+        )
+    setting = opts.judge_setting
+    vplan = judging.plan_for(opts) if opts.verify else None  # a bad --verify-judge fails first
+    analysis_id = store.start_analysis(run_id, setting)
+    stances, judged = await judging.judge_missing(store, run_id, answers, claims, opts, setting,
+                                                  progress or NullProgress(),
+                                                  batch_size=JUDGE_BATCH)
+    judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
+    vectors = None
+    if opts.embeddings:
+        from .embeddings import embed
+
+        vectors = await embed(answers, run, opts)
+    clusters = cluster_answers(answers, stances, vectors=vectors)
+    dists = distributions(answers, stances)
+    contradictions = find_contradictions(suites, run_manifest(run), answers, stances)
+    verification: dict[str, Any] = {}
+    if vplan is not None:
+        before = {b.fingerprint: b.candidate for b in to_bugs(contradictions, claims)}
+        contradictions, verification = await judging.verify_with(store, run_id, contradictions,
+                                                                claims, vplan, opts)
+    found = to_bugs(contradictions, claims)
+    bugs = [b for b in found if not b.candidate]
+    candidates = [b for b in found if b.candidate]
+    if vplan is not None:
+        verification.update(
+            confirmed=len(bugs), demoted=sum(not before.get(b.fingerprint, True) for b in candidates),
+            promoted=sum(before.get(b.fingerprint, False) for b in bugs),
+            unconfirmed=sum(before.get(b.fingerprint, False) for b in candidates))
+    summary = {
+        "judge": setting, "answers": len(answers), "judged": judged, "judge_errors": judge_errors,
+        "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
+        "mixed_clusters": sum(c.mixed for c in clusters), "embeddings": bool(vectors),
+        "verification": verification,
+    }
+    # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
+    # not at all, even if the process is killed mid-save.
+    with store.transaction():
+        store.save_analysis(
+            analysis_id, clusters=clusters, distributions=dists,
+            contradictions=[(fingerprint(c), c) for c in contradictions], summary=summary,
+        )
+        store.save_candidates(candidates, run_id=run_id, analysis_id=analysis_id,
+                              model=run["model"])
+        lifecycle = triage.record_bugs(
+            store, run_id=run_id, analysis_id=analysis_id, model=run["model"], bugs=bugs,
+            distributions=dists, candidates=candidates,
+        )
+        _fault_point("analysis-save")
+    stored = store.bugs_for_analysis(analysis_id)
+    return AnalysisSummary(
+        run_id=run_id, analysis_id=analysis_id, judge=setting, answers=len(answers),
+        judged=judged, judge_errors=judge_errors, contradictions=len(contradictions),
+        bugs=stored, elapsed_s=round(time.perf_counter() - t0, 3), lifecycle=dict(lifecycle),
+        model=run["model"], clusters=len(clusters), mixed_clusters=summary["mixed_clusters"],
+        uncertain_bugs=sum(not b.certain for b in stored),
+        candidates=store.candidates_for_analysis(analysis_id), verification=verification,
+    )
+
+
+def _fault_point(name: str) -> None:
+    """Fault injection for the atomicity test: with BEHAVIORDBG_FAULT="<name>:<file>" the process
+    writes <file> and hangs here, so a test can SIGKILL it at exactly this point. Unset (always,
+    outside that test) it does nothing."""
+    spec = os.environ.get("BEHAVIORDBG_FAULT", "")
+    point, _, marker = spec.partition(":")
+    if point != name or not marker:
+        return
+    with open(marker, "w", encoding="utf-8") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(3600)
+
+
+def run_state(store: Store, run_id: str) -> dict[str, Any]:
+    """A run's status and answer counts, for commands about to use it, with `partial`/`note` when
+    it is not complete (interrupted, failed, or queries without an answer): its analysis must say
+    so. A run that has no planned queries (killed while being created) is an error whose fix is a
+    new run, not a resume."""
+    run = store.get_run(run_id)
+    counts = store.counts(run["id"])
+    if counts["queries"] == 0:
+        raise BehaviordbgError(
+            f"run {run['id']} has no planned queries: it was stopped while it was being created,"
+            " before anything was asked",
+            hint="start a new run (behaviordbg run with the same options); this one cannot be"
+            " resumed",
+        )
+    unanswered = counts["queries"] - counts["responses"]
+    note = ""
+    if run["status"] != "complete" or unanswered:
+        note = (f"run {run['id']} is partial ({run['status']}): {unanswered} of"
+                f" {counts['queries']} queries have no answer, so its bugs rest on the"
+                f" {counts['responses']} answered; finish it first: behaviordbg run --resume"
+                f" {run['id']}")
+    return {"run_id": run["id"], "status": run["status"], **counts, "unanswered": unanswered,
+            "partial": bool(note), "note": note}

@@ -1,0 +1,131 @@
+"""How a failed check reads in CI: what contradicts what, the answers on each side (escaped: model
+output is untrusted), the fingerprint and the triage commands; and the session's summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..escape import printable
+from .session import session_state
+
+if TYPE_CHECKING:
+    from ..types import Bug, Evidence
+    from .session import Outcome
+
+ANSWER_CHARS = 240
+MAX_EVIDENCE = 6
+
+
+def safe_text(text: str | None, limit: int = ANSWER_CHARS) -> str:
+    """Untrusted model output, made harmless for a terminal or XML: control, bidi and zero-width
+    characters become visible escapes (\\n, \\x1b, \\u202e); long text is cut with an ellipsis
+    (behaviordbg.escape.printable, the one escaper the CLI uses too)."""
+    if text is None:
+        return "(no answer)"
+    return printable(text, limit)
+
+
+def headline(bugs: list[Bug]) -> str:
+    """The one line pytest's short summary shows for a failed check."""
+    b = bugs[0]
+    more = f" (+{len(bugs) - 1} more)" if len(bugs) > 1 else ""
+    return f"[{b.severity}] {b.kind}: {safe_text(b.title, 120)} ({b.fingerprint}){more}"
+
+
+def _sides(evidence: Iterable[Evidence]) -> tuple[list[Evidence], list[Evidence]]:
+    """Split evidence into the two sides of the contradiction: what affirms vs the rest."""
+    ev = list(evidence)
+    affirm = [e for e in ev if e.stance == "affirm"]
+    other = [e for e in ev if e.stance != "affirm"]
+    return affirm, other
+
+
+def _evidence_lines(evidence: list[Evidence], indent: str) -> list[str]:
+    lines = []
+    for e in evidence[:MAX_EVIDENCE]:
+        judge = f", {e.judge} {e.confidence:.2f}" if e.judge else ""
+        lines.append(f"{indent}[{e.claim_id} / {e.framing}] Q: {safe_text(e.prompt, 200)}")
+        lines.append(f"{indent}    A: {safe_text(e.response)}")
+        lines.append(f"{indent}    => {e.stance}{judge}")
+    if len(evidence) > MAX_EVIDENCE:
+        lines.append(f"{indent}... {len(evidence) - MAX_EVIDENCE} more answers in the dashboard")
+    return lines
+
+
+def render_bug(bug: Bug, outcome: Outcome) -> list[str]:
+    """One bug as a person reads it in CI: what contradicts what, and what to do about it."""
+    db = "" if outcome.db.endswith(".behaviordbg/behaviordbg.db") else f" --db {outcome.db}"
+    lines = [
+        f"[{bug.severity}] {bug.kind}: {safe_text(bug.title, 200)}",
+        f"  fingerprint: {bug.fingerprint}   claims: {', '.join(bug.claims)}   "
+        f"rate: {bug.rate:.2f}   status: {bug.status}"
+        + ("" if bug.certain else "   (uncertain: rests on few answers)"),
+    ]
+    if bug.candidate:
+        lines.append(f"  candidate (weak evidence): {bug.evidence_note}")
+    if bug.witness:
+        lines.append(f"  rule chain: {' -> '.join(bug.witness)}")
+    affirm, other = _sides(bug.evidence)
+    if affirm and other:
+        lines.append("  it says YES (affirms the claim):")
+        lines += _evidence_lines(affirm, "    ")
+        lines.append("  ... but also NO / otherwise:")
+        lines += _evidence_lines(other, "    ")
+    else:
+        lines.append("  evidence:")
+        lines += _evidence_lines(affirm + other, "    ")
+    if bug.repro:
+        lines.append("  repro prompts: " + " | ".join(safe_text(p, 120) for p in bug.repro))
+    lines += [
+        "  triage:",
+        f"    behaviordbg triage {bug.fingerprint} --status confirmed{db}",
+        f"    behaviordbg triage {bug.fingerprint} --status false_positive "
+        f"--note \"why it is not a bug\"{db}",
+    ]
+    return lines
+
+
+def render_failure(new: list[Bug], known: list[Bug], outcome: Outcome) -> str:
+    head = (f"{len(new)} new bug(s)"
+            + (f" not in baseline {outcome.baseline}" if outcome.baseline else "")
+            + f" (run {outcome.run_id}, model {outcome.model}):")
+    lines = [head, ""]
+    for bug in new:
+        lines += render_bug(bug, outcome) + [""]
+    for bug in known:
+        lines.append(f"also (known, not failing): {bug.fingerprint} {safe_text(bug.title, 120)} "
+                     f"-- {outcome.why_known(bug)}")
+    lines.append(f"see them all: behaviordbg dashboard"
+                 f"{'' if outcome.db.endswith('.behaviordbg/behaviordbg.db') else ' --db ' + outcome.db}")
+    return "\n".join(lines).rstrip()
+
+
+
+
+def terminal_summary(terminalreporter: Any) -> None:
+    """The session's run in a few lines after the test results: what was asked, what was found."""
+    state = session_state(terminalreporter.config)
+    if not state.started:
+        return
+    tr = terminalreporter
+    tr.write_sep("-", "behaviordbg")
+    out = state.outcome
+    if out is None:
+        first = (state.error or "unknown error").splitlines()[0]
+        tr.write_line(f"behaviordbg: no run ({first})")
+        return
+    new = [b for b in out.bugs if out.why_known(b) is None]
+    db = "" if out.db.endswith(".behaviordbg/behaviordbg.db") else f" --db {out.db}"
+    tr.write_line(
+        f"behaviordbg: run {out.run_id} ({out.model}): {out.queries} queries, "
+        f"{out.requests_sent} requests sent, {out.cache_hits} cache hits, {out.errors} failed; "
+        f"{len(out.bugs)} bugs ({len(new)} failing, {len(out.bugs) - len(new)} known)"
+        + (f"; {out.candidates_held_back} candidates held back (--bdbg-include-candidates=yes"
+           " fails on them too)" if out.candidates_held_back else "")
+    )
+    unshown = [b for b in out.bugs if b.fingerprint not in out.used]
+    if unshown:
+        tr.write_line(f"behaviordbg: {len(unshown)} bug(s) outside the selected checks: "
+                      + ", ".join(f"{b.fingerprint} ({b.kind})" for b in unshown[:10]))
+    tr.write_line(f"behaviordbg: triage them in the dashboard: behaviordbg dashboard{db}")
