@@ -10,13 +10,13 @@ business in a ticket (and must never carry keys, but we do not rely on that).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import BehaviordbgError
+from ..suites.expand import claim_lines
 from ..store import Store, now_iso
 from ..types import to_dict
 from . import github, jira_csv, json_export, junit, markdown, sarif
@@ -127,21 +127,10 @@ def _claims(store: Store, run_id: str, analysis_id: str, suites: list[dict[str, 
     for claim in sorted(set(totals) | set(suite_of)):
         suite = suite_of.get(claim, "")
         path = path_of.get(suite, "")
-        out.append({"id": claim, "suite": suite, "path": path, "line": _claim_line(path, claim),
+        line = claim_lines(path).get(claim) if path else None
+        out.append({"id": claim, "suite": suite, "path": path, "line": line,
                     **totals.get(claim, {"decisive": 0, "answers": 0})})
     return out
-
-
-def _claim_line(path: str, claim: str) -> int | None:
-    """The 1-based line where a suite file defines `id: claim`, if the file is readable."""
-    if not path:
-        return None
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    pat = re.compile(r"^\s*-?\s*id:\s*['\"]?" + re.escape(claim) + r"['\"]?\s*(#.*)?$")
-    return next((i for i, ln in enumerate(lines, 1) if pat.match(ln)), None)
 
 
 def safe_out_path(out_path: str | Path, base_dir: str | Path | None = None) -> Path:

@@ -94,16 +94,9 @@ def _literal_name(lit: Any) -> str:
 
 def _claim_lines(path: Path) -> dict[str, int]:
     """0-based line of each `- id: claim` so failures point the editor at the claim."""
-    out: dict[str, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return out
-    for i, line in enumerate(lines):
-        m = re.match(r"\s*-?\s*id\s*:\s*['\"]?([\w.-]+)", line)
-        if m and m.group(1) not in out:
-            out[m.group(1)] = i
-    return out
+    from ..suites.expand import claim_lines
+
+    return {claim: line - 1 for claim, line in claim_lines(path).items()}
 
 
 class SuiteFile(pytest.File):

@@ -20,10 +20,10 @@ from typing import Any, Literal
 import jsonschema
 import yaml
 
-from .errors import SuiteError
+from ..errors import SuiteError
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-_SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+_SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 _ID_HINT = "use lowercase letters, digits and _, starting with a letter (e.g. has_physical_body)"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"

@@ -19,38 +19,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import BehaviordbgError, SuiteError, SuiteErrors
-from .suite_files import (
-    MAX_FILE_BYTES,
+from ..errors import SuiteError, SuiteErrors
+from .yaml_doc import (
     Doc,
-    Path_,
     check_schema,
     closest,
     describe,
     read_yaml,
-    schema_path,
     short,
     show_path,
 )
-from .types import FRAMINGS, Claim, ClaimLiteral, Framing, Manifest, Message, Query, Rule, Suite, to_dict
-
-__all__ = [
-    "DEFAULT_MANIFEST",
-    "MAX_FILE_BYTES",
-    "SuiteError",
-    "SuiteErrors",
-    "all_claims",
-    "all_rules",
-    "check_manifest",
-    "default_probes_dir",
-    "expand",
-    "load_manifest",
-    "load_suites",
-    "query_id",
-    "schema_path",
-    "suite_refs",
-    "validate_paths",
-]
+from ..types import Claim, ClaimLiteral, Message, Rule, Suite
 
 
 # --------------------------------------------------------------------------- files and schemas
@@ -69,7 +48,7 @@ def default_probes_dir() -> Path:
                 "point $BEHAVIORDBG_PROBES at a folder of suite .yaml files, or unset it",
             )
         return p
-    p = Path(__file__).resolve().parents[2] / "probes"
+    p = Path(__file__).resolve().parents[3] / "probes"  # src/behaviordbg/suites/ -> the checkout
     if p.is_dir():
         return p
     raise SuiteError(
@@ -172,14 +151,14 @@ class _SuiteModel(_Model):
     rules: list[_RuleModel] = []
 
 
-class _ManifestModel(_Model):
+class ManifestModel(_Model):
     manifest: str
     description: str = ""
     capabilities: dict[str, bool] = {}
     claims: dict[str, bool] = {}
 
 
-def _parse_model(doc: Doc, model: type[_Model]) -> Any:
+def parse_model(doc: Doc, model: type[_Model]) -> Any:
     """Pydantic after the schema: they agree, so this only fails if the two drift apart."""
     try:
         return model.model_validate(doc.data)
@@ -396,7 +375,7 @@ def _load(paths: Sequence[str | Path] | None) -> tuple[list[Suite], list[SuiteEr
         check_schema(doc, "suite")
         if doc.errors:
             continue
-        model = _parse_model(doc, _SuiteModel)
+        model = parse_model(doc, _SuiteModel)
         if model is not None:
             parsed.append(_Parsed(doc, model))
     for p in parsed:
@@ -427,249 +406,3 @@ def validate_paths(paths: Sequence[str | Path] | None = None) -> list[SuiteError
         return exc.errors
     except SuiteError as exc:
         return [exc]
-
-
-def all_claims(suites: Sequence[Suite]) -> dict[str, Claim]:
-    """claim id -> Claim over all suites (ids are unique across loaded suites)."""
-    return {c.id: c for s in suites for c in s.claims}
-
-
-def all_rules(suites: Sequence[Suite]) -> list[Rule]:
-    """Every rule of every suite, in file order."""
-    return [r for s in suites for r in s.rules]
-
-
-def suite_refs(suites: Sequence[Suite]) -> list[dict[str, Any]]:
-    """[{name, path, sha256, snapshot}] as recorded per run: which suites it used, and their content,
-    so analysis and the dashboard never depend on suite files that changed since."""
-    return [
-        {"name": s.name, "path": s.path, "sha256": s.sha256, "snapshot": to_dict(s)} for s in suites
-    ]
-
-
-# --------------------------------------------------------------------------- expansion
-
-
-def query_id(
-    suite: str,
-    claim_id: str,
-    framing: str,
-    prompt: str,
-    messages: Sequence[Message],
-    sample_idx: int,
-) -> str:
-    """Content hash: the same query in a later run has the same id."""
-    canon = json.dumps(
-        [suite, claim_id, framing, prompt, [[m.role, m.content] for m in messages], sample_idx],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return "q-" + hashlib.sha256(canon.encode("utf-8")).hexdigest()[:16]
-
-
-def expand(
-    suites: Sequence[Suite],
-    samples: int = 1,
-    *,
-    claims: set[str] | None = None,
-    framings: set[str] | None = None,
-) -> list[Query]:
-    """claim x framing x prompt x sample, in suite order; optionally only some claims/framings."""
-    if samples < 1:
-        raise BehaviordbgError(
-            f"samples must be at least 1 (got {samples})", "use --samples 1 or more"
-        )
-    known = all_claims(suites)
-    for name in sorted(claims or ()):
-        if name not in known:
-            close = closest(name, sorted(known))
-            raise BehaviordbgError(
-                f"unknown claim `{name}`",
-                f"did you mean `{close}`?"
-                if close
-                else "list claims with: behaviordbg suites list",
-            )
-    for f in sorted(framings or ()):
-        if f not in FRAMINGS:
-            raise BehaviordbgError(f"unknown framing `{f}`", f"use one of: {', '.join(FRAMINGS)}")
-    out: list[Query] = []
-    for s in suites:
-        head = ((Message("system", s.system_prompt),) if s.system_prompt else ()) + s.context
-        for c in s.claims:
-            if claims is not None and c.id not in claims:
-                continue
-            for framing in FRAMINGS:
-                if framings is not None and framing not in framings:
-                    continue
-                for i, prompt in enumerate(c.prompts(framing)):
-                    msgs = head + (Message("user", prompt),)
-                    for k in range(samples):
-                        out.append(
-                            Query(
-                                id=query_id(s.name, c.id, framing, prompt, msgs, k),
-                                suite=s.name,
-                                claim_id=c.id,
-                                framing=framing,
-                                prompt_idx=i,
-                                prompt=prompt,
-                                messages=msgs,
-                                sample_idx=k,
-                            )
-                        )
-    return out
-
-
-def framing_counts(claim: Claim) -> dict[Framing, int]:
-    """Prompts per framing, e.g. {"direct": 4, "negated": 2, "act": 1}."""
-    return {f: len(claim.prompts(f)) for f in FRAMINGS}
-
-
-# --------------------------------------------------------------------------- manifests
-
-DEFAULT_CAPABILITIES: tuple[str, ...] = (
-    "embodiment",
-    "vision",
-    "camera",
-    "hearing",
-    "voice",
-    "browsing",
-    "clock",
-    "memory",
-    "learning",
-    "tools",
-    "alarms",
-    "reminders",
-    "phone",
-    "email",
-    "files",
-    "payments",
-    "code_execution",
-)
-
-DEFAULT_MANIFEST = Manifest(
-    name="chat",
-    capabilities={k: False for k in DEFAULT_CAPABILITIES},
-)
-"""A plain chat model: text in, text out; no tools, memory, browsing, clock or senses but text."""
-
-
-def _shipped_manifest(name: str) -> Path | None:
-    try:
-        d = default_probes_dir() / "manifests"
-    except SuiteError:
-        return None
-    for ext in (".yaml", ".yml"):
-        if (d / f"{name}{ext}").is_file():
-            return d / f"{name}{ext}"
-    return None
-
-
-def load_manifest(path: str | Path | None) -> Manifest:
-    """A deployment manifest from a file (or a shipped one by name); None -> DEFAULT_MANIFEST."""
-    if path is None:
-        return DEFAULT_MANIFEST
-    p = Path(path)
-    if not p.exists() and p.suffix == "" and os.sep not in str(path):
-        p = _shipped_manifest(str(path)) or p
-    if not p.is_file():
-        raise SuiteErrors(
-            [
-                SuiteError(
-                    str(path),
-                    None,
-                    "manifest file not found",
-                    "pass a manifest .yaml path, or a shipped name (chat, agent-with-tools)",
-                )
-            ]
-        )
-    doc = read_yaml(p, "manifest")
-    if not doc.errors:
-        check_schema(doc, "manifest")
-    model = _parse_model(doc, _ManifestModel) if not doc.errors else None
-    if doc.errors or model is None:
-        raise SuiteErrors(sorted(doc.errors, key=lambda e: e.line or 0))
-    return Manifest(
-        name=model.manifest.strip(),
-        capabilities=dict(model.capabilities),
-        claim_truth=dict(model.claims),
-        path=str(p),
-    )
-
-
-def check_manifest(manifest: Manifest, suites: Sequence[Suite]) -> list[SuiteError]:
-    """Problems of a manifest against loaded suites: keys no claim uses (likely typos: `browse`
-    for `browsing`), and declared truths that break a rule, which would blame the model for it."""
-    caps = sorted({c.capability for s in suites for c in s.claims if c.capability})
-    ids = sorted(all_claims(suites))
-    where = show_path(Path(manifest.path)) if manifest.path else manifest.name
-    lines = _manifest_lines(manifest.path)
-    out: list[SuiteError] = []
-    for key in manifest.capabilities:
-        if key not in caps and key not in DEFAULT_CAPABILITIES:
-            close = closest(key, caps)
-            out.append(
-                SuiteError(
-                    where,
-                    lines.get(("capabilities", key)),
-                    f"capability `{key}` is used by no loaded claim",
-                    f"did you mean `{close}`?"
-                    if close
-                    else f"known capabilities: {', '.join(caps)}",
-                )
-            )
-    for key in manifest.claim_truth:
-        if key not in ids:
-            close = closest(key, ids)
-            out.append(
-                SuiteError(
-                    where,
-                    lines.get(("claims", key)),
-                    f"claim `{key}` is defined by no loaded suite",
-                    f"did you mean `{close}`?"
-                    if close
-                    else "list claim ids with: behaviordbg suites list",
-                )
-            )
-    return out + _rule_breaks(manifest, suites, where, lines)
-
-
-def _rule_breaks(
-    manifest: Manifest, suites: Sequence[Suite], where: str, lines: dict[Path_, int]
-) -> list[SuiteError]:
-    """Rules that the manifest's own truths violate (browsing: true but clock: false)."""
-    claims = all_claims(suites)
-    out: list[SuiteError] = []
-    for r in all_rules(suites):
-        w, t = claims.get(r.when.claim), claims.get(r.then.claim)
-        if w is None or t is None:
-            continue
-        tw, tt = manifest.truth_of(w), manifest.truth_of(t)
-        if tw is None or tt is None or tw != r.when.value or tt == r.then.value:
-            continue
-        if t.id in manifest.claim_truth:
-            key = ("claims", t.id)
-            fix = f"set `claims: {{{t.id}: {str(r.then.value).lower()}}}`"
-        elif t.capability and t.capability in manifest.capabilities:
-            key = ("capabilities", t.capability)
-            fix = f"set `{t.capability}: {str(r.then.value).lower()}`"
-        else:
-            key = ("capabilities",)
-            fix = f"add `claims: {{{t.id}: {str(r.then.value).lower()}}}`"
-        out.append(
-            SuiteError(
-                where,
-                lines.get(key) or lines.get(("capabilities",)),
-                f"this manifest makes `{r.when}` true but `{r.then}` false, which breaks rule "
-                f"{r.id} ({r.when} => {r.then}, suite {r.suite})",
-                f"{fix}, or change the other side; a deployment that breaks a rule would make "
-                "every consistent answer look like a bug",
-            )
-        )
-    return out
-
-
-def _manifest_lines(path: str | None) -> dict[Path_, int]:
-    if not path:
-        return {}
-    doc = read_yaml(Path(path), "manifest")
-    return doc.lines
