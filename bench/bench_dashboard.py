@@ -39,7 +39,7 @@ from behaviordbg.types import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-APP = REPO / "dashboards" / "app.py"
+APP = REPO / "src" / "behaviordbg" / "dashboard" / "app.py"
 SEVERITY = (("critical", 0.9), ("high", 0.7), ("medium", 0.5), ("low", 0.0))
 
 

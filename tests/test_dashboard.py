@@ -17,12 +17,12 @@ from seed import HOSTILE, SeedInfo, seed_demo_db
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from behaviordbg import views
+from behaviordbg.dashboard import data as views
 from behaviordbg.store import Store
 from behaviordbg.diff import diff_runs
 
 REPO = Path(__file__).resolve().parents[1]
-APP = str(REPO / "dashboards" / "app.py")
+APP = str(REPO / "src" / "behaviordbg" / "dashboard" / "app.py")
 PAGES = ("overview", "graph", "bugs", "claims", "compare")
 MARKERS = ("<script", "onerror", "javascript:", "<img")
 

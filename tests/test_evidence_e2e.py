@@ -254,7 +254,7 @@ def test_dashboard_shows_candidates_under_their_own_heading(
 ) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from behaviordbg import views
+    from behaviordbg.dashboard import data as views
     from behaviordbg.store import Store
 
     invoke("analyze", "latest", *setup["judge_args"])
@@ -266,7 +266,7 @@ def test_dashboard_shows_candidates_under_their_own_heading(
         assert table["reason"][0] == "denying side rests on 2 verdicts, the best at 0.70"
         bugs, n_bugs = views.bugs_table(store, analysis)
         assert n_bugs == 1 and list(bugs["claims"]) == ["has_body"]  # candidates are not bugs
-    app = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+    app = str(Path(__file__).resolve().parents[1] / "src" / "behaviordbg" / "dashboard" / "app.py")
     at = AppTest.from_file(app, default_timeout=60).run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Candidates held back"] == "1"

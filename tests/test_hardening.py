@@ -29,7 +29,8 @@ from test_exports import seed_export_db
 from test_run_e2e import PROMPTS, TINY, answered_exactly_once, cli, sql
 from typer.testing import CliRunner
 
-from behaviordbg import export, views
+from behaviordbg import export
+from behaviordbg.dashboard import data as views
 from behaviordbg.cli import app
 from behaviordbg.export import build_payload, render
 from behaviordbg.store import Store
@@ -38,7 +39,7 @@ from behaviordbg.testing import FakeServer
 from behaviordbg.types import Bug, Evidence, to_dict
 
 REPO = Path(__file__).resolve().parents[1]
-APP = str(REPO / "dashboards" / "app.py")
+APP = str(REPO / "src" / "behaviordbg" / "dashboard" / "app.py")
 PAGES = ("graph", "bugs", "claims", "compare")
 FORMULA_START = ("=", "+", "-", "@")
 

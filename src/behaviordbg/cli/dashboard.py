@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import typer
@@ -21,21 +20,16 @@ class DashboardError(BehaviordbgError):
 
 
 def find_app() -> Path:
-    """Where dashboards/app.py is: $BEHAVIORDBG_DASHBOARD_APP, the source checkout, or the
-    copy a wheel installs under <prefix>/share/behaviordbg/dashboards/."""
+    """The app script Streamlit runs: $BEHAVIORDBG_DASHBOARD_APP, else the package's own
+    (behaviordbg/dashboard/app.py, in a checkout and in an installed wheel alike)."""
+    from ..dashboard import APP
+
     env = os.environ.get("BEHAVIORDBG_DASHBOARD_APP")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[3] / "dashboards" / "app.py")
-    candidates.append(Path(sysconfig.get_path("data")) / "share" / "behaviordbg" / "dashboards"
-                      / "app.py")
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise DashboardError(
-        "cannot find the dashboard app (dashboards/app.py); looked in: "
-        + ", ".join(str(p) for p in candidates),
-        "run from a source checkout (pip install -e .) or set BEHAVIORDBG_DASHBOARD_APP",
-    )
+    path = Path(env) if env else APP
+    if not path.is_file():
+        raise DashboardError(f"cannot find the dashboard app at {path}",
+                             "unset BEHAVIORDBG_DASHBOARD_APP, or point it at an app.py file")
+    return path
 
 
 def streamlit_command(app: Path, db: str, *, host: str, port: int, headless: bool) -> list[str]:

@@ -5,23 +5,23 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from views import _ui
+from behaviordbg.dashboard import data, ui
 
 st.title("Claims")
-analysis = _ui.current_analysis()
-run = _ui.current_run()
-claims = _ui.load("claim_ids", analysis)
+analysis = ui.current_analysis()
+run = ui.current_run()
+claims = ui.load(data.claim_ids, analysis)
 if not claims:
     st.info("No stance distributions in this analysis.")
     st.stop()
 
 claim = st.selectbox("Claim", claims, key="claims_claim")
-statement = _ui.load("claim_text", run, claim)
+statement = ui.load(data.claim_text, run, claim)
 if statement:
     st.text(statement)
 
 st.subheader("Stance per framing")
-dist = _ui.load("claim_distributions", analysis, claim)
+dist = ui.load(data.claim_distributions, analysis, claim)
 st.dataframe(dist, hide_index=True, width="stretch",
              column_config={"p_affirm": st.column_config.NumberColumn("p(affirm)", format="%.2f"),
                             "low": st.column_config.NumberColumn("95% low", format="%.2f"),
@@ -42,13 +42,13 @@ if not dist.empty:
                "answers are listed but are not denials.")
 
 st.subheader("Answer clusters")
-clusters = _ui.load("claim_clusters", analysis, claim)
+clusters = ui.load(data.claim_clusters, analysis, claim)
 if not clusters:
     st.info("No answer clusters stored for this claim.")
 for c in clusters[:30]:
     stances = ", ".join(f"{k} {v}" for k, v in sorted(c.stance_counts.items()))
     st.text(f"cluster {c.index}: {c.size} answers  ·  {stances}"
             + ("  ·  MIXED stances: a likely judge error" if c.mixed else ""))
-    _ui.untrusted("Representative answer", c.representative_text)
+    ui.untrusted("Representative answer", c.representative_text)
 if len(clusters) > 30:
     st.caption(f"{len(clusters) - 30} smaller clusters not shown.")

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from behaviordbg.types import CONTRADICTION_KINDS
-from views import _ui
+from behaviordbg.dashboard import data, ui
 
 MIX_COLOURS = {"affirms": "#1f77b4", "denies": "#d62728", "contested": "#9467bd",
                "unclear/refused": "#7f7f7f", "no answers": "#c7c7c7"}
@@ -20,8 +20,8 @@ KIND_COLOURS = dict(zip(CONTRADICTION_KINDS,
                         ["#ff7f0e", "#2ca02c", "#e377c2", "#8c564b", "#17becf"]))
 
 st.title("Contradiction graph")
-analysis = _ui.current_analysis()
-graph = _ui.load("graph_data", analysis)
+analysis = ui.current_analysis()
+graph = ui.load(data.graph_data, analysis)
 nodes, edges, marks = graph.nodes, graph.edges, graph.marks
 
 if nodes.empty:
@@ -115,7 +115,7 @@ def _show(found: list[Any]) -> None:
         st.divider()
         st.text(f"{c.kind}  ·  {' / '.join(c.claims)}  ·  rate {c.rate:.2f}  ·  "
                 f"fingerprint {fp}")
-        _ui.untrusted("Summary", c.summary)
+        ui.untrusted("Summary", c.summary)
         if c.witness:
             st.text("witness: " + " => ".join(c.witness))
         st.dataframe(
@@ -132,11 +132,11 @@ if edge_id:
     if row.empty:
         st.warning("That contradiction is not in this analysis any more.")
     else:
-        _show(_ui.load("contradictions_for", analysis, None, tuple(row.iloc[0]["fingerprints"])))
+        _show(ui.load(data.contradictions_for, analysis, None, tuple(row.iloc[0]["fingerprints"])))
 elif claim:
     st.subheader("Evidence for the selected claim")
     node = nodes[nodes["claim"] == claim]
     st.dataframe(node.drop(columns=["x", "y"]), hide_index=True, width="stretch")
-    _show(_ui.load("contradictions_for", analysis, claim))
+    _show(ui.load(data.contradictions_for, analysis, claim))
 else:
     st.info("Select a claim or a contradiction to see its evidence.")

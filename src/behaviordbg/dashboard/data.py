@@ -1,6 +1,6 @@
 """Read-only queries the dashboard pages call: all data loading and shaping lives here.
 
-The Streamlit pages in dashboards/ only render what these functions return, so every number on
+The Streamlit pages (pages/) only render what these functions return, so every number on
 screen can be tested without a browser. Each function takes an open (read-only) `Store` and returns
 plain data (pandas DataFrames, dicts, records from types.py). The SQL is the store's: its read
 models (behaviordbg.store.reads) aggregate, filter and sort in the database, so that a database
@@ -21,10 +21,10 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from .errors import StoreError
-from .store import BUG_SORTS, BugFilter, Store
-from .store.records import Verdict
-from .types import (
+from ..errors import StoreError
+from ..store import BUG_SORTS, BugFilter, Store
+from ..store.records import Verdict
+from ..types import (
     BUG_STATUSES,
     CONTRADICTION_KINDS,
     FRAMINGS,
@@ -380,7 +380,7 @@ def export_selection(store: Store, run_id: str, fingerprints: Sequence[str]) -> 
     Uses the export package's own payload (whitelisted run fields, triage status, history) and
     renderers, so a dashboard export matches `behaviordbg export` except for which bugs it holds.
     """
-    from .export import FORMATS, build_payload, render
+    from ..export import FORMATS, build_payload, render
 
     payload = build_payload(store, run_id, fingerprints=fingerprints)
     return {fmt: render(fmt, payload) for fmt in FORMATS}
@@ -388,7 +388,7 @@ def export_selection(store: Store, run_id: str, fingerprints: Sequence[str]) -> 
 
 def export_suffixes() -> dict[str, str]:
     """File suffix per export format, for download file names."""
-    from .export import FORMATS
+    from ..export import FORMATS
 
     return {name: fmt.suffix for name, fmt in FORMATS.items()}
 
@@ -401,7 +401,7 @@ def compare_runs(store: Store, run_a: str, run_b: str) -> dict[str, pd.DataFrame
     """
     from dataclasses import asdict
 
-    from .diff import diff_runs
+    from ..diff import diff_runs
 
     diff = diff_runs(store, run_a, run_b)
     cols = ["fingerprint", "kind", "title", "status", "severity_a", "severity_b", "rate_a",

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from behaviordbg import views
 from behaviordbg.errors import BehaviordbgError
 from behaviordbg.types import BUG_STATUSES, CONTRADICTION_KINDS, SEVERITIES
-from views import _ui
+from behaviordbg.dashboard import data, ui
 
 st.title("Bugs")
-_ui.flash()
-analysis = _ui.current_analysis()
-run = _ui.current_run()
+ui.flash()
+analysis = ui.current_analysis()
+run = ui.current_run()
 
 f1, f2, f3 = st.columns(3)
 kinds = f1.multiselect("Kind", CONTRADICTION_KINDS, key="bugs_kinds")
@@ -22,15 +21,15 @@ statuses = f3.multiselect("Status", BUG_STATUSES, key="bugs_statuses")
 f4, f5, f6 = st.columns([3, 2, 1])
 text = f4.text_input("Search", key="bugs_search",
                      placeholder="title, fingerprint, claim or assignee")
-sort = f5.selectbox("Sort by", list(views.BUG_SORTS), key="bugs_sort",
+sort = f5.selectbox("Sort by", list(data.BUG_SORTS), key="bugs_sort",
                     help="Sorted in the database, so it covers every page. Column headers sort "
                          "only the page shown.")
-flt = views.BugFilter(tuple(kinds), tuple(severities), tuple(statuses), text, sort)
-pages = max(1, -(-_ui.load("bug_total", analysis, flt) // _ui.PAGE_SIZE))
+flt = data.BugFilter(tuple(kinds), tuple(severities), tuple(statuses), text, sort)
+pages = max(1, -(-ui.load(data.bug_total, analysis, flt) // ui.PAGE_SIZE))
 if st.session_state.get("bugs_page", 1) > pages:  # a narrower filter has fewer pages
     st.session_state["bugs_page"] = 1
 page_no = int(f6.number_input("Page", min_value=1, max_value=pages, key="bugs_page"))
-table, total = _ui.load("bugs_table", analysis, flt, _ui.PAGE_SIZE, (page_no - 1) * _ui.PAGE_SIZE)
+table, total = ui.load(data.bugs_table, analysis, flt, ui.PAGE_SIZE, (page_no - 1) * ui.PAGE_SIZE)
 st.caption(f"{total} bugs match; page {page_no} of {pages}. Select rows to export them; the "
            "first selected row opens below.")
 
@@ -50,7 +49,7 @@ selected = [table.iloc[i]["fingerprint"] for i in rows if i < len(table)]
 
 def show_candidates() -> None:
     """Contradictions held back because a side rests on weak verdicts: listed, never counted."""
-    cands, n = _ui.load("candidates_table", analysis)
+    cands, n = ui.load(data.candidates_table, analysis)
     st.divider()
     st.header(f"Candidates ({n})")
     st.caption("Held back, not bugs: some side of the contradiction rests only on verdicts below"
@@ -65,7 +64,7 @@ def show_candidates() -> None:
     names = dict(zip(cands["fingerprint"], cands["title"]))
     fp = st.selectbox("Open candidate", list(names), key="candidates_open",
                       format_func=lambda f: f"{f}  {names.get(f, '')}")
-    cand = _ui.load("candidate", analysis, fp)
+    cand = ui.load(data.candidate, analysis, fp)
     st.text(cand.title)
     st.text(f"why held back: {cand.evidence_note}")  # built from verdicts, never model text
     if cand.verification:
@@ -74,8 +73,8 @@ def show_candidates() -> None:
     for col, e in zip(st.columns(max(1, min(4, len(cand.evidence)))), cand.evidence[:4]):
         with col:
             st.text(f"{e.side or '-'} side · {e.claim_id} · {e.framing}")
-            _ui.untrusted("Prompt", e.prompt)
-            _ui.untrusted("Answer", e.response)
+            ui.untrusted("Prompt", e.prompt)
+            ui.untrusted("Answer", e.response)
             st.text(f"stance: {e.stance} ({e.confidence:.2f}) by {e.judge}"
                     + (f"\nsecond opinion: {e.second_opinion}" if e.second_opinion else ""))
 
@@ -90,7 +89,7 @@ picked = st.selectbox("Open bug", list(titles), key="bugs_open",
                       format_func=lambda fp: f"{fp}  {titles.get(fp, '')}",
                       help="Or select a row in the table above.")
 fingerprint = selected[0] if selected else picked
-detail = _ui.load("bug_detail", analysis, fingerprint)
+detail = ui.load(data.bug_detail, analysis, fingerprint)
 bug, rec = detail.bug, detail.triage
 
 st.divider()
@@ -101,7 +100,7 @@ st.text(f"fingerprint {bug.fingerprint}  ·  {bug.kind}  ·  severity {bug.sever
         f"  ·  assignee {rec['assignee'] or '-'}"
         + ("  ·  REGRESSION" if rec.get("regression") else ""))
 if bug.summary:
-    _ui.untrusted("Summary", bug.summary)
+    ui.untrusted("Summary", bug.summary)
 if bug.evidence_note:
     st.text(f"evidence: {bug.evidence_note}")
 if bug.verification:
@@ -112,8 +111,8 @@ shown = list(bug.evidence[:4])
 for col, e in zip(st.columns(max(1, len(shown))), shown):
     with col:
         st.text(f"{e.claim_id} · {e.framing} · sample {e.sample_idx}")
-        _ui.untrusted("Prompt", e.prompt)
-        _ui.untrusted("Answer", e.response)
+        ui.untrusted("Prompt", e.prompt)
+        ui.untrusted("Answer", e.response)
         st.text(f"{e.side or '-'} side · stance: {e.stance} ({e.confidence:.2f})\njudge: {e.judge}"
                 + (f"\nsecond opinion: {e.second_opinion}" if e.second_opinion else ""))
         for v in detail.verdicts.get(e.response_id, []):
@@ -154,7 +153,7 @@ with st.form("triage_form"):
     note = st.text_area("Note", placeholder="why: e.g. judge error, fixed by data batch 12")
     if st.form_submit_button("Save triage", type="primary"):
         try:
-            result = _ui.apply_triage(
+            result = ui.apply_triage(
                 bug.fingerprint, status=status, assignee=assignee.strip(),
                 labels=[x for x in labels.split(",")], note=note.strip() or None,
             )
@@ -162,7 +161,7 @@ with st.form("triage_form"):
             st.error(str(err))
         else:
             changed = ", ".join(result.get("changed", [])) or "nothing (no change)"
-            _ui.flash(f"Saved: {changed}.")
+            ui.flash(f"Saved: {changed}.")
             st.rerun()
 
 if detail.history:
@@ -175,8 +174,8 @@ export_fps = selected or [bug.fingerprint]
 st.caption(f"{len(export_fps)} bug(s): " + ("the selected rows." if selected else
                                           "the open bug (select rows to export several)."))
 try:
-    rendered = _ui.load("export_selection", run, tuple(export_fps))
-    suffixes = views.export_suffixes()
+    rendered = ui.load(data.export_selection, run, tuple(export_fps))
+    suffixes = data.export_suffixes()
 except ImportError as err:
     st.warning(f"Exports are unavailable: {err}")
 else:

@@ -5,24 +5,24 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from views import _ui
+from behaviordbg.dashboard import data, ui
 
 st.title("Overview")
 
 st.subheader("Runs")
-runs = _ui.load("runs_table")
+runs = ui.load(data.runs_table)
 st.dataframe(runs, hide_index=True, width="stretch",
              column_config={"id": "run", "responses": st.column_config.NumberColumn("responses"),
                             "bugs": st.column_config.NumberColumn("bugs")})
 
-analysis = _ui.current_analysis()
-run = _ui.current_run()
-previous = _ui.load("previous_run", run)
-counts = _ui.load("bug_counts", analysis)
+analysis = ui.current_analysis()
+run = ui.current_run()
+previous = ui.load(data.previous_run, run)
+counts = ui.load(data.bug_counts, analysis)
 total = int(counts["kind"]["bugs"].sum())
 
-diff = _ui.load("run_changes", previous, run) if previous else None
-_, held_back = _ui.load("candidates_table", analysis, 1)
+diff = ui.load(data.run_changes, previous, run) if previous else None
+_, held_back = ui.load(data.candidates_table, analysis, 1)
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Bugs in this run", total)
 c2.metric("Critical or high", int(counts["severity"].set_index("severity")["bugs"]
@@ -48,7 +48,7 @@ for col, field in zip(cols, ("kind", "severity", "status")):
         st.altair_chart(chart, width="stretch")
 
 st.subheader("Stances: p(affirm) per claim and framing")
-heat = _ui.load("stance_heatmap", analysis)
+heat = ui.load(data.stance_heatmap, analysis)
 if heat.empty:
     st.info("No stance distributions in this analysis.")
 else:

@@ -1,8 +1,9 @@
 """Helpers every dashboard page shares: which database, which run, cached reads, safe text.
 
-Pages hold no data logic: they call `load(<behaviordbg.views function name>, ...)`, which opens a
-fresh read-only Store (never blocking the pipeline's writer) and caches the result keyed by the
-database file's identity and modification state: a run that is writing shows on the next rerun.
+Pages hold no data logic: they call `load(data.<function>, ...)`, which opens a fresh read-only
+Store (never blocking the pipeline's writer) and caches the result keyed by the function, its
+arguments and the database file's identity and modification state: a run that is writing shows on
+the next rerun.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import argparse
 import sqlite3
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import streamlit as st
 
-from behaviordbg import views
-from behaviordbg.errors import BehaviordbgError
-from behaviordbg.config import resolve_db
-from behaviordbg.store import Store
+from ..config import resolve_db
+from ..errors import BehaviordbgError
+from ..store import Store
+from . import data
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 PAGE_SIZE = 200
 
@@ -32,18 +36,23 @@ def db_path() -> str:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _cached(name: str, version: tuple[str, int, int, int], args: tuple[Any, ...]) -> Any:
-    """One views.<name>(store, *args) call; `version` is only the cache key (see db_version)."""
-    fn: Callable[..., Any] = getattr(views, name)
+def _cached(_fn: Callable[..., Any], name: str, version: tuple[str, int, int, int],
+            args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]) -> Any:
+    """One `_fn(store, *args, **kwargs)` call. Streamlit leaves `_fn` out of the cache key (its
+    leading underscore); `name` (the function's full name), `version` (see data.db_version) and
+    the arguments are it."""
     with Store.open(version[0], readonly=True) as store:
-        return fn(store, *args)
+        return _fn(store, *args, **dict(kwargs))
 
 
-def load(name: str, *args: Any) -> Any:
-    """Call a behaviordbg.views function on a fresh read-only connection, cached per db state."""
+def load(fn: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`fn(store, *args)` on a fresh read-only connection, cached per database state; a database
+    problem stops the page with the message and its fix."""
     path = db_path()
     try:
-        return _cached(name, views.db_version(path), args)
+        result: T = _cached(fn, f"{fn.__module__}.{fn.__qualname__}", data.db_version(path),
+                            args, tuple(sorted(kwargs.items())))
+        return result
     except BehaviordbgError as err:
         st.error(str(err))
     except sqlite3.DatabaseError as err:
@@ -64,7 +73,7 @@ def current_analysis() -> str | None:
     if run is None:
         st.info("No runs in this database yet. Start one with `behaviordbg run`.")
         st.stop()
-    analysis = load("analysis_id", run)
+    analysis = load(data.analysis_id, run)
     if analysis is None:
         st.info("This run has no complete analysis yet (it may still be running). "
                 "Analyse it with `behaviordbg analyze`.")
@@ -90,7 +99,7 @@ def flash(message: str | None = None) -> None:
 
 def apply_triage(fingerprint: str, **changes: Any) -> dict[str, Any]:
     """Write one triage action through behaviordbg.triage on a short-lived writable Store."""
-    from behaviordbg.triage import triage
+    from ..triage import triage
 
     with Store.open(db_path()) as store:
         return triage(store, fingerprint, actor="dashboard", **changes)

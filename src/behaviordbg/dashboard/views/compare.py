@@ -5,16 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from behaviordbg.errors import BehaviordbgError
-from views import _ui
+from behaviordbg.dashboard import data, ui
 
 st.title("Compare runs")
-runs = _ui.load("run_ids")
+runs = ui.load(data.run_ids)
 if len(runs) < 2:
     st.info("Compare needs two runs; this database has fewer.")
     st.stop()
 
-current = _ui.current_run() or runs[0]
-before = _ui.load("previous_run", current) or runs[min(1, len(runs) - 1)]
+current = ui.current_run() or runs[0]
+before = ui.load(data.previous_run, current) or runs[min(1, len(runs) - 1)]
 c1, c2 = st.columns(2)
 run_a = c1.selectbox("Baseline run (a)", runs, index=runs.index(before), key="compare_a")
 run_b = c2.selectbox("Compared run (b)", runs, index=runs.index(current), key="compare_b")
@@ -26,7 +26,7 @@ QUICK_ABOVE = 2000
 """Above this many bugs in the two runs, the significance-tested diff waits for a click (it takes
 about a minute at 10,000 bugs); the fingerprint diff below is instant at any size."""
 
-quick = _ui.load("run_changes", run_a, run_b)
+quick = ui.load(data.run_changes, run_a, run_b)
 big = quick.new_count + quick.persisting_count + quick.gone_count > QUICK_ABOVE
 if big and not st.toggle("Test which missing bugs are really resolved (slow on big runs)",
                          key="compare_full"):
@@ -44,7 +44,7 @@ if big and not st.toggle("Test which missing bugs are really resolved (slow on b
 
 try:
     with st.spinner("Comparing runs bug by bug..."):
-        diff = _ui.load("compare_runs", run_a, run_b)
+        diff = ui.load(data.compare_runs, run_a, run_b)
 except BehaviordbgError as err:
     st.error(str(err))
     st.stop()
