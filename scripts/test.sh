@@ -17,6 +17,11 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Lint and type-check first (settings in pyproject.toml): a type error fails fast, before the tests.
+printf '\033[1m[test]\033[0m ruff check src/behaviordbg && mypy (strict)\n' >&2
+.venv/bin/ruff check src/behaviordbg
+.venv/bin/mypy
+
 # No marker is deselected: a missing local model or browser fails, it does not skip silently.
 # -ra lists every skip/xfail with its reason; pytest's exit 5 (nothing collected) fails too.
 exec .venv/bin/pytest -ra "$@"

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from .urls import redact_url
 from .types import GenParams, Message
+from .urls import redact_url
 
 
 def _default(obj: Any) -> Any:
@@ -38,7 +39,7 @@ def request_key(kind: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json({"kind": kind, "payload": payload}).encode()).hexdigest()
 
 
-def _plain_messages(messages: list[dict[str, Any]] | tuple[Any, ...]) -> list[dict[str, Any]]:
+def _plain_messages(messages: Sequence[dict[str, Any] | Message]) -> list[dict[str, Any]]:
     out = []
     for m in messages:
         if isinstance(m, Message):
@@ -48,7 +49,7 @@ def _plain_messages(messages: list[dict[str, Any]] | tuple[Any, ...]) -> list[di
     return out
 
 
-def probe_key(params: GenParams, messages: list[dict[str, Any]], sample_idx: int) -> str:
+def probe_key(params: GenParams, messages: Sequence[dict[str, Any] | Message], sample_idx: int) -> str:
     """The cache key of one probe sample: every output-affecting parameter plus the sample index."""
     payload = {
         "model": params.model,

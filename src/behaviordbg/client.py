@@ -13,10 +13,10 @@ import email.utils
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 import openai
@@ -84,7 +84,7 @@ AttemptErrorHook = Callable[[RequestFailed, int], None]
 SleepFn = Callable[[float], Awaitable[None]]
 
 
-def parse_retry_after(headers: httpx.Headers | dict[str, str] | None) -> float | None:
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     """Seconds to wait from `retry-after-ms`, `retry-after` as seconds, or `retry-after` as a date."""
     if not headers:
         return None
@@ -145,7 +145,7 @@ def _error_text(body: str) -> str:
         return body
     err = doc.get("error", doc) if isinstance(doc, dict) else None
     if isinstance(err, dict) and isinstance(err.get("message"), str) and err["message"].strip():
-        return err["message"]
+        return str(err["message"])
     if isinstance(err, str) and err.strip():
         return err
     return body
@@ -219,7 +219,8 @@ class ModelClient:
                 api_key=api_key or "not-needed",
                 max_retries=0,  # exactly one retry layer: ours
                 timeout=timeout,
-                http_client=http,
+                # the SDK's own httpx fork is typed apart from httpx; it takes an httpx client
+                http_client=http,  # type: ignore[arg-type]
             )
             for http in https
         ]
@@ -321,7 +322,8 @@ class ModelClient:
                 raise RequestFailed("malformed", f"bad embeddings body: {err}") from None
 
         doc, _, _ = await self._with_retries(once, payload)
-        return doc["vectors"]
+        vectors: list[list[float]] = doc["vectors"]
+        return vectors
 
     # ------------------------------------------------------------------ internals
 
@@ -391,7 +393,7 @@ class ModelClient:
                     f" {self._scrub(_error_text(err.response.text))}",
                     hint="check the model name and the base URL (it usually ends in /v1)"
                     + (f"; this endpoint serves: {', '.join(served)}" if served else
-                       f"; it lists the models it serves at GET /models"),
+                       "; it lists the models it serves at GET /models"),
                 ) from None
             except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
                 raise EndpointAuthError(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .store import Store
 from .types import Bug, StanceDistribution
@@ -56,13 +56,16 @@ class Counts:
         )
 
 
-def fisher_p(a: Counts, b: Counts, alternative: str = "two-sided") -> float | None:
+def fisher_p(
+    a: Counts, b: Counts, alternative: Literal["two-sided", "less", "greater"] = "two-sided"
+) -> float | None:
     """Fisher's exact test on [[contradicting, consistent]] of two runs; None without data."""
     if a.decisive == 0 or b.decisive == 0:
         return None
+    import numpy as np
     from scipy.stats import fisher_exact  # lazy: scipy costs a second at every CLI start
 
-    table = [[a.contradicting, a.consistent], [b.contradicting, b.consistent]]
+    table = np.array([[a.contradicting, a.consistent], [b.contradicting, b.consistent]])
     return float(fisher_exact(table, alternative=alternative).pvalue)
 
 
@@ -107,7 +110,7 @@ def bug_counts(
         labels: set[str] = set()
         for cell, shown in claim_cells.items():
             if per_prompt:
-                found = prompt_counts.get((claim, *cell)) if prompt_counts else None
+                found = prompt_counts.get((claim, cell[0], cell[1])) if prompt_counts else None
             else:
                 found = dist.get((claim, cell[0])) or (
                     dist.get((claim, "all")) if cell[0] != "all" else None)

@@ -192,6 +192,8 @@ def facts(claim: Claim) -> Facts:
     verb, _, rest = t.partition(" ")
     either = rest.replace(" and ", " or ")  # "can't open, read or change", not "... and change"
     ability = verb == "can"
+    aff: tuple[str, ...]
+    neg: tuple[str, ...]
     if ability:
         aff = (f"I can {rest}", f"I'm able to {rest}")
         neg = (f"I can't {either}", f"I'm not able to {either}", f"I have no way to {either}",
@@ -368,8 +370,8 @@ class Persona:
         self.index: dict[str, tuple[Claim, Framing, int]] = {}
         for c in self.claims.values():
             for framing in ("direct", "negated", "act"):
-                for i, p in enumerate(c.prompts(framing)):  # type: ignore[arg-type]
-                    self.index[_norm(p)] = (c, framing, i)  # type: ignore[assignment]
+                for i, p in enumerate(c.prompts(framing)):
+                    self.index[_norm(p)] = (c, framing, i)
 
     def truthful_stance(self, claim: Claim) -> Side:
         return "affirm" if self.manifest.truth_of(claim) else "deny"

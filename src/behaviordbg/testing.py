@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 FaultKind = Literal["rate_limit", "server_error", "hang", "malformed", "truncated", "drop", "auth",
                     "bad_request", "null_content"]
@@ -40,7 +40,7 @@ FAULT_KINDS: tuple[str, ...] = (
 
 AnswerFn = Callable[[str, dict[str, Any], int], str]
 """(last user prompt, request body, answer counter for this prompt) -> answer text."""
-Answers = Union[AnswerFn, dict[Union[str, "re.Pattern[str]"], Union[str, list[str]]], None]
+Answers = AnswerFn | dict[str | re.Pattern[str], str | list[str]] | None
 
 
 @dataclass
@@ -254,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fake: FakeServer  # set on the subclass made per server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests read `fake.log` instead
 
     def handle(self) -> None:
@@ -265,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ routing
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/health", "/v1/health"):
             self._send_json(200, {"status": "ok"})
         elif self.path.rstrip("/") == "/v1/models":
@@ -275,7 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
@@ -315,7 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat(self, body: dict[str, Any], prompt: str) -> None:
         fake = self.fake
         n = 1 if fake.ignore_n else max(1, int(body.get("n") or 1))
-        choices = []
+        choices: list[dict[str, Any]] = []
         for i in range(n):
             text = fake._answer(prompt, body)
             choices.append({

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .analysis.stats import wilson
-from .diff import MIN_DECISIVE_PER_CELL, ALPHA, fisher_p, paired_counts
+from .diff import ALPHA, MIN_DECISIVE_PER_CELL, fisher_p, paired_counts
 from .errors import BehaviordbgError, StoreError
 from .store import BugRecord, HistoryEntry, Store, now_iso
 from .store.records import PastOccurrence

@@ -8,7 +8,7 @@ take a tuple of records and return a tuple of records.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 Framing = Literal["direct", "negated", "act"]
 """How a prompt relates to its claim.
@@ -149,6 +149,16 @@ class Manifest:
         if claim.capability and claim.capability in self.capabilities:
             return self.capabilities[claim.capability]
         return claim.truth
+
+
+class SuiteRef(TypedDict, total=False):
+    """A suite a run was made with: its name, file and hash, and a snapshot of the suite itself
+    (`types.to_dict(suite)`) so an analysis never depends on files that changed since."""
+
+    name: str
+    path: str
+    sha256: str
+    snapshot: dict[str, Any]
 
 
 # --------------------------------------------------------------------------- probing

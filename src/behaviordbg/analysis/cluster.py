@@ -114,7 +114,8 @@ def _cluster_claim(
 
 
 def _embedding_rows(distinct: list[str], vectors: Mapping[str, Sequence[float]]) -> np.ndarray:
-    return normalize(np.asarray([vectors[k] for k in distinct], dtype=float))
+    rows: np.ndarray = normalize(np.asarray([vectors[k] for k in distinct], dtype=float))
+    return rows
 
 
 def _tfidf_rows(texts: list[str], leads: list[str]) -> np.ndarray:
@@ -124,7 +125,8 @@ def _tfidf_rows(texts: list[str], leads: list[str]) -> np.ndarray:
     if len(texts) == 1:
         return np.ones((1, 1))
     parts = [LEAD_WEIGHT * _tfidf(leads), _tfidf(texts)]
-    return normalize(np.hstack(parts))
+    rows: np.ndarray = normalize(np.hstack(parts))
+    return rows
 
 
 def _tfidf(texts: list[str]) -> np.ndarray:

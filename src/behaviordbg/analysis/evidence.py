@@ -113,7 +113,8 @@ def side_strength(evidence: Sequence[Evidence], *, need_agreement: bool = False)
 
 def assess(c: Contradiction, *, need_agreement: bool = False) -> Contradiction:
     """The contradiction marked as a bug or a candidate, with the reason in `evidence_note`."""
-    weak, solid = [], []
+    weak: list[str] = []
+    solid: list[str] = []
     for side, evidence in by_side(c).items():
         ok, why = side_strength(evidence, need_agreement=need_agreement)
         (solid if ok else weak).append(f"{side_name(side)} {why}" if not ok

@@ -26,9 +26,6 @@ from typing import NamedTuple
 
 import networkx as nx
 
-from .stats import wilson
-from .evidence import assess
-
 from ..types import (
     Answer,
     Claim,
@@ -42,6 +39,8 @@ from ..types import (
     StanceDistribution,
     Suite,
 )
+from .evidence import assess
+from .stats import wilson
 
 EVIDENCE_PER_SIDE = 2
 KIND_WEIGHT: dict[str, float] = {
@@ -337,9 +336,9 @@ def _manifest(claim: Claim, truth: bool | None, items: list[_Judged]) -> list[Co
 # --------------------------------------------------------------------------- rules
 
 
-def implication_graph(suites: Sequence[Suite]) -> nx.DiGraph:
+def implication_graph(suites: Sequence[Suite]) -> nx.DiGraph[ClaimLiteral]:
     """Literals as nodes; each rule adds when -> then and its contrapositive not then -> not when."""
-    g: nx.DiGraph = nx.DiGraph()
+    g: nx.DiGraph[ClaimLiteral] = nx.DiGraph()
     rules = sorted((r for s in suites for r in s.rules), key=lambda r: r.id)
     for r in rules:
         for src, dst in ((r.when, r.then), (r.then.negate(), r.when.negate())):
@@ -358,7 +357,7 @@ class RuleConflict:
     rules: tuple[str, ...]
 
 
-def rule_conflicts(g: nx.DiGraph, observed: Iterable[ClaimLiteral]) -> list[RuleConflict]:
+def rule_conflicts(g: nx.DiGraph[ClaimLiteral], observed: Iterable[ClaimLiteral]) -> list[RuleConflict]:
     """Minimal witnesses: per set of source literals, the shortest pair of paths to X and not X;
     sets that contain a smaller conflicting set are dropped."""
     sources = sorted((lit for lit in observed if lit in g), key=str)

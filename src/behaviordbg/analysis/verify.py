@@ -25,8 +25,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import BehaviordbgError
-from .evidence import DECISIVE, assess
 from ..types import Claim, Contradiction, Evidence, Stance, StanceInput
+from .evidence import DECISIVE, assess
 
 VERIFY_JUDGES = ("auto", "llm", "rules")
 

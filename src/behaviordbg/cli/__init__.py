@@ -61,7 +61,7 @@ def main() -> None:
     """Console-script entry point: known errors become a clear message and their exit code."""
     try:
         app()
-    except Exception as err:  # noqa: BLE001 - only known errors are caught, see known_error
+    except Exception as err:
         known = known_error(err)
         if known is None:
             raise

@@ -24,8 +24,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from ..errors import EXIT_USAGE, BehaviordbgError
 from ..config import API_KEY_ENV, RunOptions, parse_max_failed, resolve_db
+from ..errors import EXIT_USAGE, BehaviordbgError
 from ..escape import printable
 
 console = Console(highlight=False)
@@ -162,7 +162,7 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
-        except Exception as err:  # noqa: BLE001 - only known errors are caught, see known_error
+        except Exception as err:
             known = known_error(err, kwargs.get("db"))
             if known is None:
                 raise
@@ -178,7 +178,7 @@ def json_requested() -> bool:
     line). Typer may bring its own copy of click, so both context stacks are asked."""
     import click
 
-    getters = [click.get_current_context]
+    getters: list[Callable[..., Any]] = [click.get_current_context]
     try:
         from typer._click.globals import get_current_context as typer_context
     except ImportError:  # a typer that uses click itself

@@ -7,25 +7,25 @@ the bugs. All logic lives in `behaviordbg.pipeline` and the stage modules.
 from __future__ import annotations
 
 import shlex
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
-from ..config import API_KEY_ENV, AnalyzeOptions
+from ..config import API_KEY_ENV, AnalyzeOptions, resolve_db
 from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
-from ..store import Store
 from ..escape import printable
+from ..store import Store
 from ..types import SEVERITIES
 from ._common import (
-    cell,
-    escape,
     ApiKeyEnvOption,
     BaseUrlOption,
     ClaimOption,
     ConcurrencyOption,
+    DbOption,
+    JsonOption,
     LabelOption,
     LimitOption,
     ManifestOption,
@@ -35,16 +35,15 @@ from ._common import (
     ModelOption,
     RefreshOption,
     SamplesOption,
+    StageProgress,
     SuitePathsArg,
     TemperatureOption,
     TimeoutOption,
-    DbOption,
-    JsonOption,
-    StageProgress,
+    cell,
     console,
     emit_json,
     err_console,
-    resolve_db,
+    escape,
     run_options,
 )
 from .run import RichProgress, _by, _resume_hint, interrupted_exit_code, report_errors
@@ -136,7 +135,7 @@ def _failing(summary: pipeline.AnalysisSummary, fail_on: str | None) -> int:
     """How many bugs are at or above --fail-on (0 when it was not given)."""
     if fail_on is None:
         return 0
-    cut = SEVERITIES.index(fail_on)  # type: ignore[arg-type]
+    cut = SEVERITIES.index(fail_on)
     return sum(SEVERITIES.index(b.severity) <= cut for b in summary.bugs)
 
 
@@ -218,18 +217,18 @@ def _json_doc(summary: pipeline.AnalysisSummary, run: pipeline.RunSummary | None
 def analyze(
     run_id: str = typer.Argument("latest", help="A run id (or unique prefix), or `latest`."),
     judge: str = JudgeOption,
-    judge_base_url: Optional[str] = JudgeUrlOption,  # noqa: UP007 - typer needs Optional
-    judge_model: Optional[str] = JudgeModelOption,  # noqa: UP007
+    judge_base_url: str | None = JudgeUrlOption,
+    judge_model: str | None = JudgeModelOption,
     judge_api_key_env: str = JudgeKeyOption,
     embeddings: bool = EmbeddingsOption,
-    embeddings_model: Optional[str] = EmbeddingsModelOption,  # noqa: UP007
+    embeddings_model: str | None = EmbeddingsModelOption,
     verify: bool = VerifyOption,
     verify_judge: str = VerifyJudgeOption,
-    verify_base_url: Optional[str] = VerifyUrlOption,  # noqa: UP007
-    verify_model: Optional[str] = VerifyModelOption,  # noqa: UP007
+    verify_base_url: str | None = VerifyUrlOption,
+    verify_model: str | None = VerifyModelOption,
     verify_api_key_env: str = VerifyKeyOption,
-    fail_on: Optional[str] = FailOnOption,  # noqa: UP007
-    db: Optional[str] = DbOption,  # noqa: UP007
+    fail_on: str | None = FailOnOption,
+    db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Find contradictions in a stored run and turn them into bugs.
@@ -272,9 +271,9 @@ def analyze(
 
 
 def check(
-    suite_paths: Optional[list[str]] = SuitePathsArg,  # noqa: UP007 - typer needs Optional
-    base_url: Optional[str] = BaseUrlOption,  # noqa: UP007
-    model: Optional[str] = ModelOption,  # noqa: UP007
+    suite_paths: list[str] | None = SuitePathsArg,
+    base_url: str | None = BaseUrlOption,
+    model: str | None = ModelOption,
     api_key_env: str = ApiKeyEnvOption,
     samples: int = SamplesOption,
     temperature: float = TemperatureOption,
@@ -282,25 +281,25 @@ def check(
     concurrency: int = ConcurrencyOption,
     timeout: float = TimeoutOption,
     max_attempts: int = MaxAttemptsOption,
-    manifest: Optional[str] = ManifestOption,  # noqa: UP007
+    manifest: str | None = ManifestOption,
     label: str = LabelOption,
-    limit: Optional[int] = LimitOption,  # noqa: UP007
-    claim: Optional[list[str]] = ClaimOption,  # noqa: UP007
+    limit: int | None = LimitOption,
+    claim: list[str] | None = ClaimOption,
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
     judge: str = JudgeOption,
-    judge_base_url: Optional[str] = JudgeUrlOption,  # noqa: UP007
-    judge_model: Optional[str] = JudgeModelOption,  # noqa: UP007
+    judge_base_url: str | None = JudgeUrlOption,
+    judge_model: str | None = JudgeModelOption,
     judge_api_key_env: str = JudgeKeyOption,
     embeddings: bool = EmbeddingsOption,
-    embeddings_model: Optional[str] = EmbeddingsModelOption,  # noqa: UP007
-    verify: Optional[bool] = CheckVerifyOption,  # noqa: UP007
+    embeddings_model: str | None = EmbeddingsModelOption,
+    verify: bool | None = CheckVerifyOption,
     verify_judge: str = VerifyJudgeOption,
-    verify_base_url: Optional[str] = VerifyUrlOption,  # noqa: UP007
-    verify_model: Optional[str] = VerifyModelOption,  # noqa: UP007
+    verify_base_url: str | None = VerifyUrlOption,
+    verify_model: str | None = VerifyModelOption,
     verify_api_key_env: str = VerifyKeyOption,
-    fail_on: Optional[str] = FailOnOption,  # noqa: UP007
-    db: Optional[str] = DbOption,  # noqa: UP007
+    fail_on: str | None = FailOnOption,
+    db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Probe a model, find the contradictions in what it says about itself, and list the bugs.

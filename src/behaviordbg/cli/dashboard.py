@@ -10,9 +10,10 @@ from pathlib import Path
 
 import typer
 
+from ..config import resolve_db
 from ..errors import EXIT_TERMINATED, BehaviordbgError
 from ..store import Store
-from ._common import DbOption, console, resolve_db
+from ._common import DbOption, console
 
 
 class DashboardError(BehaviordbgError):
@@ -97,7 +98,7 @@ def serve(cmd: list[str]) -> int:
     SIGKILL (PR_SET_PDEATHSIG)."""
     from ..local import _pdeathsig
 
-    child = subprocess.Popen(cmd, preexec_fn=_pdeathsig())  # noqa: PLW1509 - trivial hook
+    child = subprocess.Popen(cmd, preexec_fn=_pdeathsig())
     terminated: list[int] = []
 
     def on_sigterm(signum: int, frame: object) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from typing import Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,9 +20,9 @@ def judge(
     kind: str = typer.Option("rules", "--judge", help="rules: offline, instant. llm: an"
         " OpenAI-compatible model (the embedded local one by default). cascade: rules, then the"
         " llm only where rules are unsure."),
-    base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="Judge endpoint, e.g."  # noqa: UP007
+    base_url: str | None = typer.Option(None, "--judge-base-url", help="Judge endpoint, e.g."
         " http://localhost:8000/v1. Default: the embedded local model."),
-    model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model name."),  # noqa: UP007
+    model: str | None = typer.Option(None, "--judge-model", help="Judge model name."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment"
         " variable holding the judge endpoint's API key (never stored or logged)."),
     concurrency: int = typer.Option(2, "--concurrency", min=1, help="Parallel judge calls."),

@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from .. import pipeline
+from ..config import resolve_db
 from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
 from ..store import Store
 from ._common import (
-    cell,
-    escape,
     ApiKeyEnvOption,
     BaseUrlOption,
     ClaimOption,
     ConcurrencyOption,
+    DbOption,
+    JsonOption,
     LabelOption,
     LimitOption,
     ManifestOption,
@@ -31,16 +32,15 @@ from ._common import (
     ModelOption,
     RefreshOption,
     SamplesOption,
+    StageProgress,
     SuitePathsArg,
     TemperatureOption,
     TimeoutOption,
-    DbOption,
-    JsonOption,
-    StageProgress,
+    cell,
     console,
     emit_json,
     err_console,
-    resolve_db,
+    escape,
     run_options,
 )
 
@@ -87,9 +87,9 @@ def report_errors(summary: pipeline.RunSummary, db: str | None, *, then: str = "
 
 
 def run(
-    suite_paths: Optional[list[str]] = SuitePathsArg,  # noqa: UP007 - typer needs Optional
-    base_url: Optional[str] = BaseUrlOption,  # noqa: UP007
-    model: Optional[str] = ModelOption,  # noqa: UP007
+    suite_paths: list[str] | None = SuitePathsArg,
+    base_url: str | None = BaseUrlOption,
+    model: str | None = ModelOption,
     api_key_env: str = ApiKeyEnvOption,
     samples: int = SamplesOption,
     temperature: float = TemperatureOption,
@@ -97,17 +97,17 @@ def run(
     concurrency: int = ConcurrencyOption,
     timeout: float = TimeoutOption,
     max_attempts: int = MaxAttemptsOption,
-    manifest: Optional[str] = ManifestOption,  # noqa: UP007
+    manifest: str | None = ManifestOption,
     label: str = LabelOption,
-    limit: Optional[int] = LimitOption,  # noqa: UP007
-    claim: Optional[list[str]] = ClaimOption,  # noqa: UP007
+    limit: int | None = LimitOption,
+    claim: list[str] | None = ClaimOption,
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
-    resume: Optional[str] = typer.Option(  # noqa: UP007
+    resume: str | None = typer.Option(
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
     ),
-    db: Optional[str] = DbOption,  # noqa: UP007
+    db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Probe a model with the suites and store every answer (cached and resumable).
@@ -162,13 +162,13 @@ def run(
 
 
 def runs(
-    db: Optional[str] = DbOption,  # noqa: UP007
+    db: str | None = DbOption,
     json_out: bool = JsonOption,
     limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many (newest first)."),
 ) -> None:
     """List probe runs, newest first, with their status and answer counts."""
     path = resolve_db(db)
-    rows = []
+    rows: list[dict[str, Any]] = []
     if path != ":memory:" and not Path(path).exists():  # reading never creates a database
         if json_out:
             emit_json({"runs": []})

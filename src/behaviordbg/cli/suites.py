@@ -5,7 +5,7 @@ Thin: the loader in behaviordbg.suites does all checking; this prints its result
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -111,8 +111,8 @@ def _totals(suites: list[Suite]) -> dict[str, int]:
 
 @suites_app.command("validate", help=_VALIDATE_HELP)
 def validate(
-    paths: Optional[list[str]] = PathsArg,
-    manifest: Optional[str] = ManifestOption,
+    paths: list[str] | None = PathsArg,
+    manifest: str | None = ManifestOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Validate suites and a manifest; see _VALIDATE_HELP."""
@@ -130,8 +130,8 @@ def validate(
 
 @suites_app.command("list", help=_LIST_HELP)
 def list_(
-    paths: Optional[list[str]] = PathsArg,
-    manifest: Optional[str] = ManifestOption,
+    paths: list[str] | None = PathsArg,
+    manifest: str | None = ManifestOption,
     as_json: bool = JsonOption,
 ) -> None:
     """List claims and rules; see _LIST_HELP."""

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from .. import triage
+from ..config import resolve_db
 from ..diff import diff_runs
 from ..errors import BehaviordbgError
 from ..export import FORMATS, export_bugs, gh_script_path, safe_out_path
@@ -28,10 +29,10 @@ from ._common import (
     err_console,
     escape,
     fail,
-    resolve_db,
 )
 
 STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
+FORMAT_HELP = "; ".join(f"{name}: {fmt.help}" for name, fmt in FORMATS.items())
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
 
@@ -224,8 +225,7 @@ def stats_cmd(db: str | None = DbOption, json_out: bool = JsonOption) -> None:
 
 def export_cmd(
     run_id: str = typer.Argument("latest", help="Run id, unique prefix, or `latest`."),
-    fmt: str = typer.Option(..., "--format", "-f",
-                            help="; ".join(f"{k}: {v.help}" for k, v in FORMATS.items())),
+    fmt: str = typer.Option(..., "--format", "-f", help=FORMAT_HELP),
     out: str = typer.Option(..., "--out", "-o", help="File to write (its folder must exist)."),
     base_dir: str | None = typer.Option(
         None, "--base-dir",

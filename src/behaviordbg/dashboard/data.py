@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import StoreError
 from ..store import BUG_SORTS, BugFilter, Store
-from ..store.records import Verdict
+from ..store.records import BugRecord, HistoryEntry, Verdict
 from ..types import (
     BUG_STATUSES,
     CONTRADICTION_KINDS,
@@ -33,7 +33,6 @@ from ..types import (
     Bug,
     Contradiction,
     StanceDistribution,
-
 )
 
 __all__ = ["BUG_SORTS", "BugFilter"]  # the Bugs page's sort keys and filter, from the store
@@ -70,7 +69,8 @@ def runs_table(store: Store, limit: int = 200) -> pd.DataFrame:
     """
     rows = store.runs_overview(limit)
     cols = ["id", "created_at", "status", "model", "label", "responses", "bugs"]
-    return pd.DataFrame(rows, columns=cols)
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=cols)
+    return frame
 
 
 def run_ids(store: Store) -> list[str]:
@@ -121,7 +121,8 @@ def stance_heatmap(store: Store, analysis: str) -> pd.DataFrame:
     ]
     cols = ["claim", "framing", "p_affirm", "low", "high", "affirm", "deny", "unclear", "refuse",
             "error", "n"]
-    return pd.DataFrame(rows, columns=cols)
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=cols)
+    return frame
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,8 @@ class BugDetail:
     """Everything the Bugs page shows for one selected bug."""
 
     bug: Bug  # as found by the analysis (evidence, repro), with the current status
-    triage: dict[str, Any]  # the bugs row: status, assignee, labels, notes, regression, ...
-    history: list[dict[str, Any]]
+    triage: BugRecord  # status, assignee, labels, notes, regression, ...
+    history: list[HistoryEntry]
     clusters: list[AnswerCluster]  # answer modes of the bug's claims
     evidence: pd.DataFrame  # one row per evidence answer (prompt, answer, stance, judge)
     verdicts: dict[str, list[Verdict]]  # response id -> every stored judge verdict on it
@@ -232,13 +233,14 @@ EVIDENCE_COLUMNS = ["side", "claim", "framing", "prompt", "answer", "stance", "c
 
 def evidence_frame(bug: Bug) -> pd.DataFrame:
     """One row per evidence answer, with its side and any second judge's reading."""
-    return pd.DataFrame(
+    frame: pd.DataFrame = pd.DataFrame(
         [{"side": e.side, "claim": e.claim_id, "framing": e.framing, "prompt": e.prompt,
           "answer": e.response, "stance": e.stance, "confidence": round(e.confidence, 2),
           "judge": e.judge, "second opinion": e.second_opinion, "sample": e.sample_idx,
           "response_id": e.response_id} for e in bug.evidence],
         columns=EVIDENCE_COLUMNS,
     )
+    return frame
 
 
 def bug_detail(store: Store, analysis: str, fingerprint: str) -> BugDetail:
@@ -288,11 +290,12 @@ def graph_data(store: Store, analysis: str, max_edges: int = 2000) -> GraphData:
     claims = set(dists)
     for cl, *_ in groups:
         claims.update(cl)
-    g = nx.Graph()
+    g: nx.Graph[str] = nx.Graph()
     g.add_nodes_from(sorted(claims))
     for cl, _, n, _ in groups:
         for a, b in zip(cl, cl[1:]):
             g.add_edge(a, b, weight=g.get_edge_data(a, b, {"weight": 0})["weight"] + n)
+    pos: Mapping[str, Any]
     if len(g) > 1:
         pos = nx.spring_layout(g, seed=7, k=2.5 / math.sqrt(len(g)))
     else:
@@ -362,9 +365,11 @@ def claim_distributions(store: Store, analysis: str, claim: str) -> pd.DataFrame
     df = stance_heatmap(store, analysis)
     df = df[df["claim"] == claim].drop(columns=["claim"])
     order = {f: i for i, f in enumerate((*FRAMINGS, "all"))}
-    return df.sort_values("framing", key=lambda s: s.map(lambda f: order.get(f, 9))).reset_index(
+    frame: pd.DataFrame = df.sort_values(
+        "framing", key=lambda s: s.map(lambda f: order.get(f, 9))).reset_index(
         drop=True
     )
+    return frame
 
 
 def claim_clusters(store: Store, analysis: str, claim: str) -> list[AnswerCluster]:

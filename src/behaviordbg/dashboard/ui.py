@@ -67,13 +67,18 @@ def current_run() -> str | None:
     return st.session_state.get("run")
 
 
-def current_analysis() -> str | None:
-    """The newest complete analysis of the picked run; stops the page with a note if none."""
+def selected_run() -> str:
+    """The run picked in the sidebar; stops the page with a note when the database has none."""
     run = current_run()
     if run is None:
         st.info("No runs in this database yet. Start one with `behaviordbg run`.")
         st.stop()
-    analysis = load(data.analysis_id, run)
+    return run
+
+
+def current_analysis() -> str:
+    """The newest complete analysis of the picked run; stops the page with a note if none."""
+    analysis = load(data.analysis_id, selected_run())
     if analysis is None:
         st.info("This run has no complete analysis yet (it may still be running). "
                 "Analyse it with `behaviordbg analyze`.")

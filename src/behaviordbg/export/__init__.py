@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BehaviordbgError
-from ..suites.expand import claim_lines
 from ..store import Store, now_iso
+from ..suites.expand import claim_lines
 from ..types import to_dict
 from . import github, jira_csv, json_export, junit, markdown, sarif
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..types import BUG_STATUSES
 from ..escape import clip, md_code_inline, md_fence, md_inline
+from ..types import BUG_STATUSES
 
 CELL_LIMIT = 240  # an answer or prompt in the side-by-side table
 ANSWER_LIMIT = 4_000  # an answer or prompt in full (fenced); longer ones say the json export has it

@@ -11,8 +11,8 @@ the rules are unsure. Accuracy of each is measured by eval/measure.py, not assum
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import BehaviordbgError

@@ -25,9 +25,9 @@ class JudgeRecord(BaseModel):
     claim: str
     prompt: str
     response: str
-    framing: Optional[Framing] = None  # noqa: UP007 - pydantic on 3.10 wants Optional here
-    id: Optional[str] = None  # noqa: UP007
-    identity: Optional[Literal["affirm", "deny"]] = None  # noqa: UP007 - see Claim.identity
+    framing: Optional[Framing] = None  # noqa: UP045 - pydantic on 3.10 wants Optional here
+    id: Optional[str] = None  # noqa: UP045
+    identity: Optional[Literal["affirm", "deny"]] = None  # noqa: UP045 - see Claim.identity
 
 
 def read_records(path: str | Path) -> list[tuple[dict[str, Any], StanceInput]]:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..store import Store
-from ..urls import redact_url
 from ..types import Framing, Stance, StanceInput, StanceLabel
+from ..urls import redact_url
 from ._polarity import infer_framing
 
 NAME = "llm"
@@ -151,9 +151,9 @@ def parse_reading(text: str) -> tuple[str | None, bool]:
         found = {normalise_label(w) for w in words} - {None}
         if len(found) == 1:
             return found.pop(), True
-    m = re.search(r'"?(?:label|answer|verdict)"?\s*[:=]\s*"?([a-z_\- ]+)', body.lower())
-    if m:
-        got = normalise_label(m.group(1))
+    keyed = re.search(r'"?(?:label|answer|verdict)"?\s*[:=]\s*"?([a-z_\- ]+)', body.lower())
+    if keyed:
+        got = normalise_label(keyed.group(1))
         if got:
             return got, True
     return None, False
@@ -284,6 +284,7 @@ class LLMJudge:
             base_url, model = self.base_url, self.model
             if base_url is None:
                 base_url, model = await stack.enter_async_context(_local_model(model))
+            assert base_url is not None  # given, or the embedded model's
             self.model = model = model or "default"
             client = ModelClient(
                 base_url, self._api_key, concurrency=self.concurrency, timeout=self.timeout,
@@ -350,7 +351,7 @@ class LLMJudge:
                                   name, why)  # fmt: skip
         except EndpointAuthError:
             raise  # a wrong key fails every record alike: stop, say so once
-        except Exception as exc:  # one record's failure is that record's label, never the run's
+        except Exception as exc:  # noqa: BLE001 - one record's failure is that record's label, never the run's
             return Stance(item.response_id, "error", 0.0, name, f"judge call failed: {exc}"[:200])
         shown = re.sub(r"\s+", " ", raw)[:60]
         return Stance(item.response_id, "error", 0.0, name, f"unreadable judge output: {shown!r}")

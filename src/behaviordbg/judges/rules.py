@@ -19,7 +19,15 @@ from collections.abc import Sequence
 
 from ..types import Framing, Stance, StanceInput, StanceLabel
 from ._polarity import infer_framing, is_request, is_yes_no_question, pole_relation
-from ._readings import Topic, act_readings, identity_reading, normalise, particle, sentences, statements
+from ._readings import (
+    Topic,
+    act_readings,
+    identity_reading,
+    normalise,
+    particle,
+    sentences,
+    statements,
+)
 
 NAME = "rules"
 # A *detected* hedge ("maybe", "as of my last update") is a confident "unclear": on the dev rows it
@@ -230,7 +238,7 @@ class RulesJudge:
     def judge_one(self, item: StanceInput) -> Stance:
         try:
             label, conf, why = classify(item, self.framing_declared and item.framing_declared)
-        except Exception as exc:  # never fail a run on one record
+        except Exception as exc:  # noqa: BLE001 - never fail a run on one record
             return Stance(item.response_id, "error", 0.0, NAME, f"rules judge failed: {exc!r}"[:200])
         return Stance(item.response_id, label, conf, NAME, why[:200])
 

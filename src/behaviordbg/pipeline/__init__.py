@@ -18,7 +18,14 @@ The stage logic itself lives in behaviordbg.analysis (pure functions) and behavi
 from __future__ import annotations
 
 from ..config import AnalyzeOptions, RunOptions, parse_max_failed
-from .analyze import AnalysisSummary, analyze_run, analyze_run_async, run_manifest, run_state, run_suites
+from .analyze import (
+    AnalysisSummary,
+    analyze_run,
+    analyze_run_async,
+    run_manifest,
+    run_state,
+    run_suites,
+)
 from .probe import RunInterrupted, RunSummary, run_probes
 from .progress import NullProgress, ProgressSink
 from .run_and_analyze import check

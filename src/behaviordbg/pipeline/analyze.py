@@ -172,10 +172,11 @@ async def analyze_run_async(
             confirmed=len(bugs), demoted=sum(not before.get(b.fingerprint, True) for b in candidates),
             promoted=sum(before.get(b.fingerprint, False) for b in bugs),
             unconfirmed=sum(before.get(b.fingerprint, False) for b in candidates))
+    mixed = sum(c.mixed for c in clusters)
     summary = {
         "judge": setting, "answers": len(answers), "judged": judged, "judge_errors": judge_errors,
         "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
-        "mixed_clusters": sum(c.mixed for c in clusters), "embeddings": bool(vectors),
+        "mixed_clusters": mixed, "embeddings": bool(vectors),
         "verification": verification,
     }
     # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
@@ -197,7 +198,7 @@ async def analyze_run_async(
         run_id=run_id, analysis_id=analysis_id, judge=setting, answers=len(answers),
         judged=judged, judge_errors=judge_errors, contradictions=len(contradictions),
         bugs=stored, elapsed_s=round(time.perf_counter() - t0, 3), lifecycle=dict(lifecycle),
-        model=run["model"], clusters=len(clusters), mixed_clusters=summary["mixed_clusters"],
+        model=run["model"], clusters=len(clusters), mixed_clusters=mixed,
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
     )

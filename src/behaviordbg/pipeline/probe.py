@@ -24,8 +24,8 @@ from ..cache import probe_key
 from ..config import RunOptions
 from ..errors import BehaviordbgError
 from ..locks import run_lock
-from ..store import Run, Store, SuiteRef
-from ..types import GenParams, Message, Query, Response
+from ..store import Run, Store, TopError
+from ..types import GenParams, Message, Query, Response, SuiteRef
 from ..urls import check_base_url, redact_url
 from . import endpoint
 from .progress import NullProgress, ProgressSink
@@ -76,7 +76,7 @@ class RunSummary:
         return f"run {self.run_id} failed: {what}"
 
 
-def error_hint(top: dict[str, Any], url: str, opts: RunOptions) -> tuple[str, bool]:
+def error_hint(top: TopError, url: str, opts: RunOptions) -> tuple[str, bool]:
     """(the fix for a run's most common error, whether `--resume` can help with it)."""
     kind, code = top.get("kind"), top.get("status_code")
     if kind == "connection":
@@ -247,7 +247,7 @@ async def _run_probes(
                 "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
                 "limit": opts.limit, "suite_paths": opts.suite_paths,
             }
-            planned = [(q, probe_key(params, list(q.messages), q.sample_idx)) for q in queries]
+            planned = [(q, probe_key(params, q.messages, q.sample_idx)) for q in queries]
             run_id = store.create_run(params, refs, options=options, manifest=manifest,
                                       local_model=local_info, label=opts.label, queries=planned)
             held.enter_context(run_lock(store.path, run_id))
@@ -270,6 +270,7 @@ async def _run_probes(
                   else "failed")
         store.set_run_status(run_id, status, probe.stats(t0))
         top = store.top_error(run_id) if counts["errors"] else None
+        shown_error: dict[str, Any] | None = None
         if top is not None:
             shown = f"HTTP {top['status_code']}" if top["status_code"] else top["kind"]
             if top["message"] and not top["message"].startswith("HTTP"):
@@ -277,13 +278,13 @@ async def _run_probes(
             elif top["message"]:
                 shown = top["message"]
             hint, can_resume = error_hint(top, params.base_url, opts)
-            top = {**top, "shown": shown, "hint": hint, "resume": can_resume}
+            shown_error = {**top, "shown": shown, "hint": hint, "resume": can_resume}
         return RunSummary(
             run_id=run_id, queries=counts["queries"], responses=counts["responses"],
             errors=counts["errors"], requests_sent=requests_sent, cache_hits=counts["cache_hits"],
             elapsed_s=round(elapsed, 3), model=params.model, base_url=params.base_url,
             status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
-            top_error=top,
+            top_error=shown_error,
         )
 
 

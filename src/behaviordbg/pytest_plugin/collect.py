@@ -85,7 +85,8 @@ def _tag_marker(config: pytest.Config, tag: str) -> pytest.MarkDecorator:
     known = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
     if name not in known:
         config.addinivalue_line("markers", f"{name}: behaviordbg claim tag")
-    return getattr(pytest.mark, name)
+    marker: pytest.MarkDecorator = getattr(pytest.mark, name)
+    return marker
 
 
 def _literal_name(lit: Any) -> str:
@@ -107,7 +108,7 @@ class SuiteFile(pytest.File):
 
         state = session_state(self.config)
         try:
-            state.settings  # bad option values are reported here, once per file, not as a crash
+            _ = state.settings  # bad option values are reported here, once per file, not as a crash
             suite = state.load(self.path)
             manifest = state.manifest()
         except (BehaviordbgError, pytest.UsageError) as err:

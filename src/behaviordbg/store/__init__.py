@@ -29,7 +29,6 @@ from .records import (
     HistoryEntry,
     Run,
     RunCounts,
-    SuiteRef,
     TopError,
 )
 from .runs import RunTables
@@ -49,7 +48,6 @@ __all__ = [
     "Run",
     "RunCounts",
     "Store",
-    "SuiteRef",
     "TopError",
     "database_error",
     "new_run_id",

@@ -14,19 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, cast
 
 from ..config import API_KEY_ENV
-from ..types import Bug
+from ..types import Bug, SuiteRef
 
 RunStatus = Literal["running", "complete", "interrupted", "failed"]
-
-
-class SuiteRef(TypedDict, total=False):
-    """A suite a run was made with: its name, file and hash, and a snapshot of the suite itself
-    (`types.to_dict(suite)`) so an analysis never depends on files that changed since."""
-
-    name: str
-    path: str
-    sha256: str
-    snapshot: dict[str, Any]
 
 
 class RunParams(TypedDict):

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any, cast
 
-from ..types import Answer, GenParams, Message, Query, Response
+from ..types import Answer, GenParams, Message, Query, Response, SuiteRef
 from ..urls import redact_url
 from .connection import StoreBase, dumps, new_run_id, now_iso
 from .records import Run, RunCounts, RunRow, TopError, decode_run
@@ -19,7 +19,7 @@ class RunTables(StoreBase):
     def create_run(
         self,
         params: GenParams,
-        suites: Iterable[dict[str, str]],
+        suites: Iterable[SuiteRef],
         *,
         options: dict[str, Any] | None = None,
         manifest: dict[str, Any] | None = None,

@@ -8,10 +8,9 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..errors import BehaviordbgError
-from ..types import FRAMINGS, Claim, Framing, Message, Query, Rule, Suite, to_dict
+from ..types import FRAMINGS, Claim, Framing, Message, Query, Rule, Suite, SuiteRef, to_dict
 from .yaml_doc import closest
 
 
@@ -25,7 +24,7 @@ def all_rules(suites: Sequence[Suite]) -> list[Rule]:
     return [r for s in suites for r in s.rules]
 
 
-def suite_refs(suites: Sequence[Suite]) -> list[dict[str, Any]]:
+def suite_refs(suites: Sequence[Suite]) -> list[SuiteRef]:
     """[{name, path, sha256, snapshot}] as recorded per run: which suites it used, and their content,
     so analysis and the dashboard never depend on suite files that changed since."""
     return [

@@ -20,8 +20,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import SuiteError, SuiteErrors
+from ..types import Claim, ClaimLiteral, Message, Rule, Suite
 from .yaml_doc import (
     Doc,
+    Path_,
     check_schema,
     closest,
     describe,
@@ -29,8 +31,6 @@ from .yaml_doc import (
     short,
     show_path,
 )
-from ..types import Claim, ClaimLiteral, Message, Rule, Suite
-
 
 # --------------------------------------------------------------------------- files and schemas
 
@@ -279,7 +279,7 @@ def _check_across(parsed: list[_Parsed], docs: list[Doc]) -> None:
         else:
             suite_at[m.suite] = (doc.shown, doc.line(("suite",)))
         for i, c in enumerate(m.claims):
-            loc = ("claims", i, "id")
+            loc: Path_ = ("claims", i, "id")
             if c.id in claim_at:
                 f, ln = claim_at[c.id]
                 doc.err(
@@ -315,6 +315,7 @@ def _check_across(parsed: list[_Parsed], docs: list[Doc]) -> None:
     for p in parsed:
         doc, m = p.doc, p.model
         for i, r in enumerate(m.rules):
+            refs: list[tuple[Path_, str | None]]
             if r.exclusive is not None:
                 refs = [(("rules", i, "exclusive", j), x) for j, x in enumerate(r.exclusive)]
             else:

@@ -10,9 +10,8 @@ from pathlib import Path
 from ..errors import SuiteError, SuiteErrors
 from ..types import Manifest, Suite
 from .expand import all_claims, all_rules
-from .load import ManifestModel, parse_model, default_probes_dir
+from .load import ManifestModel, default_probes_dir, parse_model
 from .yaml_doc import Path_, check_schema, closest, read_yaml, show_path
-
 
 DEFAULT_CAPABILITIES: tuple[str, ...] = (
     "embodiment",
@@ -134,6 +133,7 @@ def _rule_breaks(
         tw, tt = manifest.truth_of(w), manifest.truth_of(t)
         if tw is None or tt is None or tw != r.when.value or tt == r.then.value:
             continue
+        key: Path_
         if t.id in manifest.claim_truth:
             key = ("claims", t.id)
             fix = f"set `claims: {{{t.id}: {str(r.then.value).lower()}}}`"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import jsonschema
 import yaml
@@ -305,7 +305,7 @@ def _schema_error(doc: Doc, e: jsonschema.ValidationError, kind: str) -> list[Su
         return [SuiteError(doc.shown, at, message, hint)]
 
     if v == "additionalProperties" and isinstance(inst, dict):
-        allowed = sorted(e.schema.get("properties", {}))
+        allowed = sorted(e.schema.get("properties", {}) if isinstance(e.schema, dict) else {})
         out = []
         for key in inst:
             if key in allowed:
@@ -331,7 +331,7 @@ def _schema_error(doc: Doc, e: jsonschema.ValidationError, kind: str) -> list[Su
                 f"{owner} is missing required key `{k}`",
                 f"add `{k}:`" + _REQUIRED_HINTS.get(k, ""),
             )
-            for k in e.validator_value
+            for k in cast("list[str]", e.validator_value)
             if k not in inst
         ]
     if v == "type":
@@ -365,7 +365,7 @@ def _schema_error(doc: Doc, e: jsonschema.ValidationError, kind: str) -> list[Su
         return one(f"{where} is empty", "write some text, or remove the key")
     if v == "maxLength":
         return one(
-            f"{where} is {len(inst)} characters (limit {e.validator_value})",
+            f"{where} is {len(cast(str, inst))} characters (limit {e.validator_value})",
             "keep prompts short: one question or request",
         )
     if v == "minItems":

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from behaviordbg.dashboard import data, ui
 from behaviordbg.errors import BehaviordbgError
 from behaviordbg.types import BUG_STATUSES, CONTRADICTION_KINDS, SEVERITIES
-from behaviordbg.dashboard import data, ui
 
 st.title("Bugs")
 ui.flash()
 analysis = ui.current_analysis()
-run = ui.current_run()
+run = ui.selected_run()
 
 f1, f2, f3 = st.columns(3)
 kinds = f1.multiselect("Kind", CONTRADICTION_KINDS, key="bugs_kinds")
@@ -24,7 +24,7 @@ text = f4.text_input("Search", key="bugs_search",
 sort = f5.selectbox("Sort by", list(data.BUG_SORTS), key="bugs_sort",
                     help="Sorted in the database, so it covers every page. Column headers sort "
                          "only the page shown.")
-flt = data.BugFilter(tuple(kinds), tuple(severities), tuple(statuses), text, sort)
+flt = data.BugFilter(tuple(kinds), tuple(severities), tuple(statuses), text, sort or "severity")
 pages = max(1, -(-ui.load(data.bug_total, analysis, flt) // ui.PAGE_SIZE))
 if st.session_state.get("bugs_page", 1) > pages:  # a narrower filter has fewer pages
     st.session_state["bugs_page"] = 1

@@ -9,13 +9,15 @@ from behaviordbg.dashboard import data, ui
 
 st.title("Claims")
 analysis = ui.current_analysis()
-run = ui.current_run()
+run = ui.selected_run()
 claims = ui.load(data.claim_ids, analysis)
 if not claims:
     st.info("No stance distributions in this analysis.")
     st.stop()
 
 claim = st.selectbox("Claim", claims, key="claims_claim")
+if claim is None:
+    st.stop()
 statement = ui.load(data.claim_text, run, claim)
 if statement:
     st.text(statement)

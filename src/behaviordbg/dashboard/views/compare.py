@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from behaviordbg.errors import BehaviordbgError
 from behaviordbg.dashboard import data, ui
+from behaviordbg.errors import BehaviordbgError
 
 st.title("Compare runs")
 runs = ui.load(data.run_ids)

@@ -11,8 +11,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from behaviordbg.types import CONTRADICTION_KINDS
 from behaviordbg.dashboard import data, ui
+from behaviordbg.types import CONTRADICTION_KINDS
 
 MIX_COLOURS = {"affirms": "#1f77b4", "denies": "#d62728", "contested": "#9467bd",
                "unclear/refused": "#7f7f7f", "no answers": "#c7c7c7"}

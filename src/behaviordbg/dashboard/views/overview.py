@@ -16,7 +16,7 @@ st.dataframe(runs, hide_index=True, width="stretch",
                             "bugs": st.column_config.NumberColumn("bugs")})
 
 analysis = ui.current_analysis()
-run = ui.current_run()
+run = ui.selected_run()
 previous = ui.load(data.previous_run, run)
 counts = ui.load(data.bug_counts, analysis)
 total = int(counts["kind"]["bugs"].sum())
