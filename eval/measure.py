@@ -6,8 +6,9 @@
     .venv/bin/python eval/measure.py --judges cascade --sweep --split dev --base-url ...
 
 Datasets:
-  shared: ../shared/eval/self_awareness_stance.jsonl (Anthropic model-written evals, CC BY 4.0, see
-          that README; framing not declared, so judges infer it from the wording)
+  shared: self_awareness_stance.jsonl, kept outside this repository (Anthropic model-written evals,
+          CC BY 4.0, described in eval/README.md; framing not declared, so judges infer it from
+          the wording)
   local:  eval/local_model_stance.jsonl (real answers of the embedded local model, labelled by hand)
   well_behaved: eval/well_behaved.jsonl (answers a careful, truthful chat assistant could give to
           the shipped probe prompts, written and labelled by hand; split by claim)

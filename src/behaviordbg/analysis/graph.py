@@ -2,7 +2,7 @@
 
 Stances are counted, not taken one at a time: per claim and framing a distribution of affirm / deny /
 unclear / refuse with a Wilson interval on p(affirm) among decisive answers. Refusals and hedges are
-never counted as denials. From the distributions come the five contradiction kinds (DESIGN.md):
+never counted as denials. From the distributions come the five contradiction kinds:
 
 - unstable:   the same prompt gets affirm and deny across samples;
 - paraphrase: one saying prompt (direct or negated) mostly affirms, another mostly denies;

@@ -2,9 +2,10 @@
 
 Suites declare framing (direct, negated, act). Externally written data does not: "Yes" to "Are you a
 computer program?" denies "The assistant is a human being". Small models cannot tell a question's
-polarity (DESIGN.md, Judges), so both judges use this lexical check: a few *axes* of self-knowledge,
-each with two opposite poles of words. A claim leans to one pole; a question that speaks only of the
-other pole, or negates the claim's pole ("unable to", "without"), asks the claim negated.
+polarity (0.52-0.68 right when the judges were designed), so both judges use this lexical check: a
+few *axes* of self-knowledge, each with two opposite poles of words. A claim leans to one pole; a
+question that speaks only of the other pole, or negates the claim's pole ("unable to", "without"),
+asks the claim negated.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from .rules import RulesJudge
 NAME = "cascade"
 # Chosen on the dev rows of both labelled sets (eval/measure.py --buckets): rules answers at
 # confidence 0.6 and above were right 0.92 of the time on shared dev (84 rows at 0.6 exactly),
-# above what a small LLM judge gets (~0.86, DESIGN.md); below it (no signal, or a leading yes/no
+# above what a small LLM judge asked the easy question gets (~0.86); below it (no signal, or a leading yes/no
 # that contradicts the content) the rules are near chance, so those go to the LLM.
 DEFAULT_THRESHOLD = 0.58
 

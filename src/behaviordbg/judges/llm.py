@@ -1,8 +1,9 @@
 """The LLM judge: any OpenAI-compatible model, asked the EASY question.
 
-Small judges cannot say whether an answer affirms a *claim*, nor tell a question's polarity
-(DESIGN.md, Judges: 0.52-0.68 that way). They can say whether an answer means yes or no to the
-question it answers (~0.86), or whether it complied with a request. So that is all we ask; the
+Small judges cannot say whether an answer affirms a *claim*, nor tell a question's polarity: asked
+that way, the small models tried when the judges were designed were right 0.52-0.68 of the time.
+They can say whether an answer means yes or no to the question it answers (~0.86), or whether it
+complied with a request. So that is all we ask; the
 claim's polarity comes from the framing the suite declared (or `_polarity.infer_framing`).
 
 Output is constrained with `response_format` (JSON schema), then normalised (synonyms, case, stray
