@@ -21,7 +21,6 @@ from ..config import AnalyzeOptions, RunOptions, parse_max_failed
 from .analyze import (
     AnalysisSummary,
     analyze_run,
-    analyze_run_async,
     run_manifest,
     run_state,
     run_suites,
@@ -39,7 +38,6 @@ __all__ = [
     "RunOptions",
     "RunSummary",
     "analyze_run",
-    "analyze_run_async",
     "check",
     "parse_max_failed",
     "run_manifest",

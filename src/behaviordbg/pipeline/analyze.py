@@ -116,18 +116,13 @@ def analyze_run(
 
     `suites`: the run's suites when the caller has them in hand (check(), the pytest plugin);
     otherwise they come from the run's stored snapshots, else from its suite files."""
-    return asyncio.run(analyze_run_async(store, run_id, opts, progress, suites=suites))
+    return asyncio.run(_analyze(store, run_id, opts, progress, suites))
 
 
-async def analyze_run_async(
-    store: Store,
-    run_id: str,
-    opts: AnalyzeOptions,
-    progress: ProgressSink | None = None,
-    *,
-    suites: list[Suite] | None = None,
+async def _analyze(
+    store: Store, run_id: str, opts: AnalyzeOptions, progress: ProgressSink | None,
+    suites: list[Suite] | None,
 ) -> AnalysisSummary:
-    """The same as analyze_run, inside a running event loop."""
     t0 = time.perf_counter()
     run = store.get_run(run_id)  # resolves "latest" and prefixes; StoreError names the fix
     run_id = run["id"]

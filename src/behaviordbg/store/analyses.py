@@ -15,13 +15,12 @@ from ..types import (
     Contradiction,
     Stance,
     StanceDistribution,
-    bug_from_dict,
     cluster_from_dict,
     contradiction_from_dict,
     to_dict,
 )
 from .connection import StoreBase, dumps, now_iso
-from .records import AnalysisRecord
+from .records import AnalysisRecord, decode_found
 
 
 class AnalysisTables(StoreBase):
@@ -211,13 +210,7 @@ class AnalysisTables(StoreBase):
             " WHERE c.analysis_id = ? ORDER BY c.severity_score DESC, c.fingerprint",
             (analysis_id,),
         )
-        out = []
-        for r in rows:
-            d = json.loads(r[0])
-            d["status"] = r[1] or "new"
-            d["candidate"] = True
-            out.append(bug_from_dict(d))
-        return out
+        return [decode_found(r[0], r[1], candidate=True) for r in rows]
 
     def count_candidates(self, analysis_id: str) -> int:
         if not self.has_table("candidates"):

@@ -6,13 +6,12 @@ this module only reads and writes the rows it asks for.
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from ..errors import StoreError
-from ..types import Bug, bug_from_dict, to_dict
+from ..types import Bug, to_dict
 from .connection import StoreBase, dumps, like_prefix, now_iso
-from .records import BugRecord, HistoryEntry, PastOccurrence, TriagedBug, decode_bug
+from .records import BugRecord, HistoryEntry, PastOccurrence, TriagedBug, decode_bug, decode_found
 
 
 class BugTables(StoreBase):
@@ -53,12 +52,7 @@ class BugTables(StoreBase):
             " WHERE o.analysis_id = ? ORDER BY o.severity_score DESC, o.fingerprint",
             (analysis_id,),
         )
-        out = []
-        for r in rows:
-            d = json.loads(r[0])
-            d["status"] = r[1]
-            out.append(bug_from_dict(d))
-        return out
+        return [decode_found(r[0], r[1]) for r in rows]
 
     def get_bug(self, fingerprint: str) -> BugRecord:
         """A bug's triage record; accepts a unique fingerprint prefix."""
@@ -120,7 +114,7 @@ class BugTables(StoreBase):
         if row is None:
             return None
         return {"run_id": row["run_id"], "analysis_id": row["analysis_id"],
-                "bug": bug_from_dict(json.loads(row["json"]))}
+                "bug": decode_found(row["json"])}
 
     def triaged_bugs(self) -> list[TriagedBug]:
         """Bugs triaged confirmed or false_positive, once per judge setting that found them."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from ..errors import StoreError
-from ..types import CONTRADICTION_KINDS, Bug, Contradiction, bug_from_dict, contradiction_from_dict
+from ..types import CONTRADICTION_KINDS, Bug, Contradiction, contradiction_from_dict
 from .connection import StoreBase
 from .records import (
     BugFilter,
@@ -23,6 +23,7 @@ from .records import (
     ChangedBug,
     ContradictionGroup,
     Verdict,
+    decode_found,
 )
 
 BUG_SORTS: dict[str, str] = {
@@ -136,9 +137,7 @@ class DashboardReads(StoreBase):
         if row is None:
             raise StoreError(f"no bug {fingerprint!r} in {self.path}",
                              "pick a bug of this run on the Bugs page")
-        d = json.loads(row[0])
-        d["status"] = row[1]
-        return bug_from_dict(d)
+        return decode_found(row[0], row[1])
 
     def candidate_page(self, analysis_id: str, limit: int = 500) -> list[CandidateRow]:
         """An analysis's candidates, most severe first, with the triage status of those whose

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, cast
 
 from ..config import API_KEY_ENV
-from ..types import Bug, SuiteRef
+from ..types import Bug, SuiteRef, bug_from_dict
 
 RunStatus = Literal["running", "complete", "interrupted", "failed"]
 
@@ -240,6 +240,17 @@ def decode_run(row: dict[str, Any]) -> Run:
     d["manifest"] = d["manifest"] or {}
     d["stats"] = d["stats"] or {}
     return cast(Run, d)
+
+
+def decode_found(doc: str, status: str | None = None, *, candidate: bool = False) -> Bug:
+    """A Bug record as an analysis stored it (an occurrence or a candidate), with the current
+    triage status of its fingerprint ("new" when it is no known bug)."""
+    d = json.loads(doc)
+    if status is not None or candidate:
+        d["status"] = status or "new"
+    if candidate:
+        d["candidate"] = True
+    return bug_from_dict(d)
 
 
 def decode_bug(row: dict[str, Any]) -> BugRecord:
