@@ -354,6 +354,8 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
         for m in _NEG_STATEMENT.finditer(sent):
             if _NOT_ABOUT_SELF.match(sent, m.end()):
                 continue
+            if re.search(r"\bwhich\s*$", sent[: m.start()]):
+                continue  # "remembering across chats, which I don't": about what it refers to
             rest = _clause(sent[m.end() : m.end() + 70])
             if i >= 2 and rest.strip(" .,!;:") and not topic.about(rest):
                 continue  # late in a long answer, only statements about the claim count
