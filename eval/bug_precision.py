@@ -32,9 +32,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from behaviordbg._stats import wilson
-from behaviordbg.bugs import to_bugs
-from behaviordbg.graph import find_contradictions
+from behaviordbg.analysis.bugs import to_bugs
+from behaviordbg.analysis.graph import find_contradictions
+from behaviordbg.analysis.stats import wilson
 from behaviordbg.suites import load_manifest, load_suites
 from behaviordbg.types import (
     STANCE_LABELS,
