@@ -96,7 +96,7 @@ def serve(cmd: list[str]) -> int:
     only, e.g. by a service manager or a CI job) is passed on to the child, which is waited for,
     and the exit code is 143. On Linux the child also gets SIGTERM if this process dies by
     SIGKILL (PR_SET_PDEATHSIG)."""
-    from ..local import _pdeathsig
+    from ..local.server import _pdeathsig
 
     child = subprocess.Popen(cmd, preexec_fn=_pdeathsig())
     terminated: list[int] = []
