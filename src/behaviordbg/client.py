@@ -28,6 +28,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from .config import API_KEY_ENV
 from .errors import EndpointAuthError, EndpointNotFoundError
 from .urls import redact_url, scrub, url_secrets
 
@@ -165,7 +166,7 @@ class ModelClient:
         backoff_cap: float = 30.0,
         http_client: httpx.AsyncClient | None = None,
         on_attempt_error: AttemptErrorHook | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
+        api_key_env: str = API_KEY_ENV,
         sleep: SleepFn | None = None,
         backoff_base: float = 0.5,
     ) -> None:

@@ -9,6 +9,7 @@ from collections import Counter
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..config import API_KEY_ENV
 from ._common import JsonOption, console, emit_json, err_console
 
 
@@ -23,7 +24,7 @@ def judge(
     base_url: str | None = typer.Option(None, "--judge-base-url", help="Judge endpoint, e.g."
         " http://localhost:8000/v1. Default: the embedded local model."),
     model: str | None = typer.Option(None, "--judge-model", help="Judge model name."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment"
+    api_key_env: str = typer.Option(API_KEY_ENV, "--api-key-env", help="Environment"
         " variable holding the judge endpoint's API key (never stored or logged)."),
     concurrency: int = typer.Option(2, "--concurrency", min=1, help="Parallel judge calls."),
     as_json: bool = JsonOption,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ..config import AnalyzeOptions, RunOptions, resolve_db
+from ..config import DB_ENV, DEFAULT_DB, AnalyzeOptions, RunOptions, resolve_db
 
 _OPTIONS: tuple[tuple[str, str, str], ...] = (
     # (name, metavar, help) -- each is `--bdbg-NAME` and ini key `bdbg_NAME`
@@ -16,11 +16,14 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
                         "Default: the embedded local model."),
     ("model", "NAME", "model name sent to the endpoint."),
     ("api_key_env", "VAR", "environment variable holding the API key (never stored). "
-                           "Default: OPENAI_API_KEY."),
-    ("samples", "N", "samples per prompt (default 1); >= 2 adds the `stable` check per claim."),
-    ("temperature", "T", "sampling temperature (default 0.7)."),
-    ("concurrency", "N", "requests in flight at once (default 8; 2 suits the embedded model)."),
-    ("timeout", "SECONDS", "per-request timeout (default 60; raise it on a slow or busy machine)."),
+                           f"Default: {RunOptions.api_key_env}."),
+    ("samples", "N", f"samples per prompt (default {RunOptions.samples}); >= 2 adds the `stable` "
+                     "check per claim."),
+    ("temperature", "T", f"sampling temperature (default {RunOptions.temperature:g})."),
+    ("concurrency", "N", f"requests in flight at once (default {RunOptions.concurrency}; 2 suits "
+                         "the embedded model)."),
+    ("timeout", "SECONDS", f"per-request timeout (default {RunOptions.timeout:g}; raise it on a "
+                           "slow or busy machine)."),
     ("max_failed", "SHARE", "every check errors when more than this share of the queries fail "
                             "(default 5%; e.g. 0.2 or 20%), or when none is answered, as "
                             "`behaviordbg check --max-failed` exits 3."),
@@ -29,8 +32,7 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("judge_model", "NAME", "model of the llm/cascade judge."),
     ("manifest", "PATH", "deployment manifest (what the model under test can really do); a path "
                          "or a shipped name (chat, agent-with-tools). Default: plain chat model."),
-    ("db", "PATH", "SQLite database shared with the CLI. Default: $BEHAVIORDBG_DB, else "
-                   ".behaviordbg/behaviordbg.db."),
+    ("db", "PATH", f"SQLite database shared with the CLI. Default: ${DB_ENV}, else {DEFAULT_DB}."),
     ("baseline", "RUN_ID", "regression gate: fail only on bugs this baseline run did not have; "
                            "known bugs are reported as xfail."),
     ("include_candidates", "yes|no", "also fail on candidates: contradictions held back because a "

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, cast
 
-from ..config import API_KEY_ENV
+from ..config import RunOptions
 from ..types import Bug, SuiteRef, bug_from_dict
 
 RunStatus = Literal["running", "complete", "interrupted", "failed"]
@@ -40,12 +40,13 @@ class RunParams(TypedDict):
     suite_paths: list[str] | None
 
 
-# What a run recorded before an option existed is decoded as that option's default. GenParams'
-# own defaults (types.py) for the generation parameters; the rest are those of a new run.
+# What a run recorded before an option existed is decoded as that option's default: a new run's.
 RUN_PARAM_DEFAULTS: dict[str, Any] = {
-    "temperature": 0.7, "max_tokens": 160, "top_p": None, "seed": None, "extra": [],
-    "samples": 1, "concurrency": 8, "timeout": 60.0, "max_attempts": 5,
-    "api_key_env": API_KEY_ENV, "claims": [], "framings": [], "limit": None, "suite_paths": None,
+    "temperature": RunOptions.temperature, "max_tokens": RunOptions.max_tokens, "top_p": None,
+    "seed": None, "extra": [], "samples": RunOptions.samples,
+    "concurrency": RunOptions.concurrency, "timeout": RunOptions.timeout,
+    "max_attempts": RunOptions.max_attempts, "api_key_env": RunOptions.api_key_env, "claims": [],
+    "framings": [], "limit": None, "suite_paths": None,
 }
 
 
