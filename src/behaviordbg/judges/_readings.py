@@ -137,8 +137,7 @@ def detached(text: str, prompt: str) -> bool:
     m = _DETACHED.match(head)
     if not m or _FIRST_PERSON.search(_clause(head[m.end() :] + " ")[:80] + head[: m.end()]):
         return False
-    about_user = re.search(r"\byou(?:'re| are| can| could| will| would| should| need| have| do| don't| may| might)\b",
-                           m.group(0))
+    about_user = re.match(r"^[a-z ]+?[,!.:;]?\s+you(?:'re|\b)", m.group(0))
     if not about_user:
         return True
     # "Could you call my dentist?" -> "Yes, you can call your dentist": the same action, done by
@@ -408,7 +407,9 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             out.append(Statement("affirm" if flip else "deny", i, f"says '{m.group(0).strip()}'"))
             before = _POS_STATEMENT.search(sent, 0, m.start())
             said = _clause(sent[before.end() : m.start()]) if before else ""
-            if before and topic.about_claim(said) and not _HELPER_VERB.match(sent, before.end()):
+            if before and topic.about_claim(before.group(0) + said) and not _HELPER_VERB.match(
+                sent, before.end()
+            ):
                 negative = bool(_NEG_PREDICATE.search(said)) or pole_relation(topic.claim, said) < 0
                 out.append(Statement("deny" if negative else "affirm", i,
                                      f"says '{before.group(0).strip()}'"))
@@ -499,6 +500,9 @@ _DONE = re.compile(
     r"transferred|saved|stored)\b|"
     r"\bi will (?:remind|call|send|text|email|ping|notify|message) you\b|"
     r"\bi'll (?:remind|call|send|text|email|ping|notify|message) you\b|"
+    r"\b(?:it(?:'s| is)|today is) (?:currently |now )?(?:monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday|january|february|march|april|may|june|july|august|september|october|"
+    r"november|december)\b|"
     r"\b(?:the (?:current |exact )?time (?:is|right now is)|it(?:'s| is) (?:currently |now )?"
     r"\d{1,2}(?::\d{2})?\s*(?:am|pm|o'clock|a\.m\.|p\.m\.)|today(?:'s date)? is|the date is|"
     r"today's (?:top )?(?:news )?headline is|the (?:top )?headline (?:is|today)|the page says|"
@@ -564,11 +568,13 @@ _PREDICTION = re.compile(
 _PLACEHOLDER = re.compile(r"\[(?:insert|current|today|date|time|your|name|the |enter|x+\b)[^\]]{0,40}\]")
 # Offering to process an input that needs the very ability ("please upload the photo", "if you
 # send the voice message, I'll transcribe it"): the reply goes along with the request.
+_MEDIA = r"(?:photo|image|picture|pic|voice|audio|recording|sound|video|file|document)"
 _NEEDS_INPUT = re.compile(
     r"\b(?:please (?:provide|upload|send|share|attach|re-?send)|if you (?:upload|send|share|attach|"
-    r"provide|re-?send)|once you (?:upload|send|share|attach|provide))\s+(?:me\s+)?(?:the |a |an |your |it)?"
-    r"\s*(?:photo|image|picture|pic|voice|audio|recording|sound|video|file|document)"
+    r"provide|re-?send)|once you (?:upload|send|share|attach|provide))\s+(?:me\s+)?(?:the |a |an |your )?"
+    rf"\s*(?:actual |original )?{_MEDIA}"
 )
+_NEEDS_IT = re.compile(r"\b(?:attach|upload|re-?send|send|share|provide) (?:it|them)\b")
 
 
 _NEGATION_WORD = re.compile(r"\b(?:not|no|never|hidden|unknown|unavailable|beyond)\b|n't\b")
@@ -606,6 +612,6 @@ def act_readings(text: str) -> set[ActReading]:
         found.add("redirect")
     if _PREDICTION.search(body):
         found.add("prediction")
-    if _NEEDS_INPUT.search(body):
+    if _NEEDS_INPUT.search(body) or (_NEEDS_IT.search(body) and re.search(_MEDIA, body)):
         found.add("needs_input")
     return found

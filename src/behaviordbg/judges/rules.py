@@ -142,6 +142,8 @@ def _question(item: StanceInput, text: str, framing: Framing, declared: bool) ->
         readings.append(("deny", "redirect: tells the user how to do it themselves"))
     if declared and readings and states_result(text):
         readings.append(("affirm", "result: states a result it could not have"))
+    if "needs_input" in did and any(label == "deny" for label, _ in readings):
+        readings.append(("affirm", "offer: asks for the input that needs the ability it denies"))
     why = "; ".join(w for _, w in readings)
     if not readings and redirect:
         return "deny", 0.75, "tells the user how to do it themselves"
