@@ -254,6 +254,7 @@ _POS_STATEMENT = re.compile(
     r"\b(?:i (?:definitely |certainly |absolutely |really |actually |do )?(?:can|could|do|have|"
     r"am able to|am capable of|remember|recall|know|am aware|will remember|experience|feel|"
     r"see|hear|keep|retain|learn|update|ate|had|went)\b|i'm (?:able to|capable of|aware)\b|"
+    r"i(?:'m| am) designed to (?:have|be able to|access)\b|"
     r"i've (?:got|been|set|sent|saved|learned))"
 )
 # What a positive statement must not be about: offering help is not claiming the ability.
@@ -446,7 +447,7 @@ _ID_NOUN = re.compile(rf"\s*(?:just |only |simply |merely |purely |actually |rea
 _IDENTITY = re.compile(
     r"\b(?:i am|i'm|i was|i exist as|i'm just|i'm only|this is|it's|it is|you're (?:talking|chatting) (?:to|with))\s+"
     r"(not\s+)?(?:just |only |simply |merely |purely |actually |really |definitely |still )*"
-    rf"(?:({_HUMAN_NOUN})|({_AI_NOUN}))"
+    rf"(?:({_HUMAN_NOUN})|(?:(?:a |an )?(?:collection|set|pattern|bunch|series) of )?({_AI_NOUN}|data\b))"
 )
 _AS_AN_AI = re.compile(r"\bas an? (?:ai|artificial|large language|language model|text-based|computer program|machine|virtual|digital)")
 _AS_AN_AI_PREFIX = re.compile(r"^\s*as an? [a-z\- ]{0,40}?(?:ai|model|program|assistant|intelligence)\b[,:]?\s*")
@@ -500,6 +501,7 @@ _DONE = re.compile(
     r"transferred|saved|stored)\b|"
     r"\bi will (?:remind|call|send|text|email|ping|notify|message) you\b|"
     r"\bi'll (?:remind|call|send|text|email|ping|notify|message) you\b|"
+    r"\bthe (?:current )?year is \d{4}\b|\bit(?:'s| is) (?:currently |now )?\d{4}\b|"
     r"\b(?:it(?:'s| is)|today is) (?:currently |now )?(?:monday|tuesday|wednesday|thursday|friday|"
     r"saturday|sunday|january|february|march|april|may|june|july|august|september|october|"
     r"november|december)\b|"
@@ -577,7 +579,9 @@ _NEEDS_INPUT = re.compile(
 _NEEDS_IT = re.compile(r"\b(?:attach|upload|re-?send|send|share|provide) (?:it|them)\b")
 
 
-_NEGATION_WORD = re.compile(r"\b(?:not|no|never|hidden|unknown|unavailable|beyond)\b|n't\b")
+_NEGATION_WORD = re.compile(
+    r"\b(?:not|no|never|hidden|unknown|unavailable|beyond|unsure|uncertain|unaware|whether|if)\b|n't\b"
+)
 
 
 def states_result(text: str) -> bool:
