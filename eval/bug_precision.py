@@ -60,13 +60,12 @@ def reported_bugs(
     suites: Sequence[Suite], manifest: Manifest, answers: Sequence[Answer],
     stances: Mapping[str, Stance],
 ) -> list[Bug]:
-    """Answers + stances -> the bugs the analysis reports (as `behaviordbg analyze` does).
-
-    The only place that knows how the analysis turns contradictions into reported bugs: when only
-    solidly evidenced contradictions count as bugs (weaker ones become candidates), adapt this.
+    """Answers + stances -> the bugs the analysis reports (as `behaviordbg analyze` does): only
+    contradictions with solid evidence on every side (docs/evidence.md); candidates are held back.
     """
     claims: dict[str, Claim] = {c.id: c for s in suites for c in s.claims}
-    return to_bugs(find_contradictions(suites, manifest, answers, stances), claims)
+    found = to_bugs(find_contradictions(suites, manifest, answers, stances), claims)
+    return [b for b in found if not b.candidate]
 
 
 # --------------------------------------------------------------------------- loading

@@ -85,7 +85,14 @@ def test_sides_per_kind() -> None:
                              (ev("affirm", 0.9, "say"), ev("affirm", 0.6, "act")),
                              detail={"sides": ["say", "act"], "truth": False})
     assert expected_sides(manifest) == ["say", "act"]
-    assert assess(manifest).evidence_note == "act side rests on one verdict at 0.60"
+    # each wrong side contradicts the deployment on its own: one solid side makes the bug
+    judged = assess(manifest)
+    assert not judged.candidate
+    assert judged.evidence_note == "say side: a verdict at 0.90; act side rests on one verdict at 0.60"
+    weak_only = Contradiction("manifest", ("has_body",), "s", 1, 1, 1,
+                              (ev("affirm", 0.6, "say"), ev("affirm", 0.6, "act")),
+                              detail={"sides": ["say", "act"], "truth": False})
+    assert assess(weak_only).candidate
     rule = Contradiction("rule", ("can_lift", "has_body"), "s", 1, 1, 1,
                          (replace(ev("affirm", 0.9, "can_lift"), claim_id="can_lift"),
                           ev("deny", 0.58, "not has_body")),

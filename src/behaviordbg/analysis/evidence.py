@@ -3,7 +3,8 @@
 A contradiction says that two (or more) sides of the model's answers cannot all be right. It is
 only as good as the verdicts that put each answer on its side: a judge that misreads one hedge
 as "no" makes a contradiction out of nothing. So a contradiction becomes a *bug* only when every
-side has at least one solid verdict; otherwise it is a *candidate*: stored, shown and listed
+side has at least one solid verdict (for `manifest`, whose sides each contradict the deployment
+on their own, when one wrong side does); otherwise it is a *candidate*: stored, shown and listed
 (`bugs --candidates`), but not failing `check --fail-on`, the pytest items or exports.
 
 Sides, per kind (each Evidence carries its side in `Evidence.side`):
@@ -119,6 +120,9 @@ def assess(c: Contradiction, *, need_agreement: bool = False) -> Contradiction:
         ok, why = side_strength(evidence, need_agreement=need_agreement)
         (solid if ok else weak).append(f"{side_name(side)} {why}" if not ok
                                        else f"{side_name(side)}: {why}")
-    if weak:
+    # A manifest contradiction sets each wrong side against the deployment's truth, not against
+    # the other side: one solid wrong side is the bug (a weak second side is named, not required).
+    enough = bool(solid) if c.kind == "manifest" else not weak
+    if not enough:
         return replace(c, candidate=True, evidence_note="; ".join(weak))
-    return replace(c, candidate=False, evidence_note="; ".join(solid))
+    return replace(c, candidate=False, evidence_note="; ".join(solid + weak))

@@ -43,7 +43,7 @@ AXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "physical_world": (
         (
             r"physical", r"world", r"\bsee\b", r"\bhear\b", r"smell", r"taste", r"touch", r"camera",
-            r"photo", r"picture", r"perceiv", r"\bact\b", r"walk", r"drive", r"\bhold", r"sense",
+            r"photo", r"picture", r"image", r"perceiv", r"\bact\b", r"walk", r"drive", r"\bhold", r"sense",
         ),
         (r"text\b", r"text-based", r"only words", r"typed", r"written"),
     ),
