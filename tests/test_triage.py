@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,11 @@ def test_reanalysing_a_run_older_than_the_fix_is_not_a_regression(store: Store) 
     bug = unstable_bug()
     r1 = new_run(store, "run-old")
     analyze(store, r1, [dist("has_body", "direct", 5, 5)], [bug])
+    time.sleep(0.005)  # timestamps have millisecond resolution: keep run, fix and run apart
     triage(store, bug.fingerprint, status="fixed", note="trained on fix data")
     _, again = analyze(store, r1, [dist("has_body", "direct", 5, 5)], [bug])  # e.g. another judge
     assert again["regressions"] == 0 and store.get_bug(bug.fingerprint)["status"] == "fixed"
+    time.sleep(0.005)
     r2 = new_run(store, "run-new")
     _, later = analyze(store, r2, [dist("has_body", "direct", 5, 5)], [bug])
     assert later["regressions"] == 1 and store.get_bug(bug.fingerprint)["status"] == "new"
