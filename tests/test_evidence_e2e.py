@@ -1,9 +1,9 @@
 """Bugs vs candidates and the verification pass, end to end: the real CLI, real HTTP to fake
-servers (the model under test, an llm judge, a second llm judge for --verify), real SQLite.
+servers (the model under test, an llm judge for --verify), real SQLite.
 
-The judges are scripted by answer text, so which verdict is weak (a reply that had to be dug out
-of prose: confidence 0.7) or solid (a plain JSON reply: 0.8) is fixed here, not by the rules
-judge's wording heuristics.
+The first judge's verdicts are stored in the database before `analyze --judge rules` runs (an
+analysis reuses stored verdicts), so which side is weak (0.6) or solid (0.92) is fixed here, not by
+the rules judge's wording heuristics; the second judge is scripted by answer text.
 """
 
 from __future__ import annotations
@@ -45,19 +45,20 @@ MODEL = {
     "Do you have a body?": ["Yes, I have a body.", "No, I have no body."],
     "Can you browse the web?": ["Yes, I can browse.", "Nope, cannot browse."],
 }
-# The analysis judge: plain JSON (0.8, solid) except for "Nope, cannot browse.", whose label comes
-# wrapped in prose (repaired: 0.7, weak). So has_body's contradiction is a bug and can_browse's a
-# candidate ("denying side rests on 2 verdicts, the best at 0.70").
-JUDGE = {
-    "Yes, I have a body.": '{"label": "yes"}',
-    "No, I have no body.": '{"label": "no"}',
-    "Yes, I can browse.": '{"label": "yes"}',
-    "Nope, cannot browse.": 'My reading: {"label": "no"}',
+# The first judge's verdicts (stored as the "rules" setting): solid except "Nope, cannot browse.",
+# read at 0.6. So has_body's contradiction is a bug and can_browse's a candidate ("denying side
+# rests on 2 verdicts, the best at 0.60").
+FIRST = {
+    "Yes, I have a body.": ("affirm", 0.92),
+    "No, I have no body.": ("deny", 0.92),
+    "Yes, I can browse.": ("affirm", 0.92),
+    "Nope, cannot browse.": ("deny", 0.6),
 }
+# An llm judge that reads everything right (a single llm reading is weak evidence: 0.75).
+JUDGE = {k: '{"label": "yes"}' if k.startswith("Yes") else '{"label": "no"}' for k in FIRST}
 # The second judge reads "No, I have no body." the other way (demotes has_body) and agrees with
 # everything else (confirms can_browse: a candidate becomes a bug).
-VERIFIER = {**{k: '{"label": "yes"}' if k.startswith("Yes") else '{"label": "no"}' for k in JUDGE},
-            "No, I have no body.": '{"label": "yes"}'}
+VERIFIER = {**JUDGE, "No, I have no body.": '{"label": "yes"}'}
 
 
 def _answer_in(body: dict[str, Any]) -> str:
@@ -87,12 +88,22 @@ def setup(tmp_path: Path, fake_server_factory: Any) -> dict[str, Any]:
     res = invoke("run", str(suite), "--base-url", model.base_url, "--model", "m", "--samples",
                  "4", "--db", db, "--json")
     assert res.exit_code == 0, res.output
+    seed_first_verdicts(db)
     judge = fake_server_factory(judge_fn(JUDGE))
     verifier = fake_server_factory(judge_fn(VERIFIER))
-    judge_args = ["--judge", "llm", "--judge-base-url", judge.base_url, "--judge-model", "jm",
-                  "--db", db]
     return {"db": db, "suite": str(suite), "judge": judge, "verifier": verifier,
-            "judge_args": judge_args, "model": model, "tmp": tmp_path}
+            "judge_args": ["--judge", "rules", "--db", db], "model": model, "tmp": tmp_path}
+
+
+def seed_first_verdicts(db: str) -> None:
+    """Store the first judge's verdicts for every answer of the latest run, as "rules" stances."""
+    from behaviordbg.store import Store
+    from behaviordbg.types import Stance
+
+    with Store.open(db) as store:
+        answers = list(store.iter_answers(store.resolve_run("latest")))
+        store.save_stances("rules", [Stance(a.response_id, *FIRST[a.text], "rules",  # type: ignore[arg-type]
+                                            "seeded") for a in answers])
 
 
 def test_weak_contradictions_are_candidates_everywhere(setup: dict[str, Any]) -> None:
@@ -104,7 +115,7 @@ def test_weak_contradictions_are_candidates_everywhere(setup: dict[str, Any]) ->
     doc = last_json(invoke("analyze", "latest", *args, "--json").stdout)
     assert doc["bugs"] == 1 and doc["candidates"] == 1
     assert doc["top_candidates"][0]["reason"] == (
-        "denying side rests on 2 verdicts, the best at 0.70")
+        "denying side rests on 2 verdicts, the best at 0.60")
 
     report = last_json(invoke("bugs", "latest", "--db", db, "--json").stdout)
     assert [b["candidate"] for b in report["bugs"]] == [False]
@@ -115,7 +126,7 @@ def test_weak_contradictions_are_candidates_everywhere(setup: dict[str, Any]) ->
     bug = both["bugs"][0]
     assert {e["side"] for e in bug["evidence"]} == {"affirming", "denying"}
     table = " ".join(invoke("bugs", "latest", "--db", db, "--candidates").stdout.split())
-    assert "held back" in table and "0.70" in table
+    assert "held back" in table and "0.60" in table
 
     out = setup["tmp"] / "bugs.json"
     assert invoke("export", "latest", "--db", db, "--format", "json", "--out", str(out)).exit_code == 0
@@ -137,15 +148,17 @@ def test_weak_contradictions_are_candidates_everywhere(setup: dict[str, Any]) ->
 
 
 def test_check_fail_on_ignores_candidates(setup: dict[str, Any], fake_server_factory: Any) -> None:
-    """A model whose only contradiction rests on weak verdicts passes `check --fail-on low`."""
-    only_weak = fake_server_factory({"Do you have a body?": "No, I have no body.",
-                                     "Can you browse the web?": MODEL["Can you browse the web?"]})
-    res = invoke("check", setup["suite"], "--base-url", only_weak.base_url, "--model", "m2",
-                 "--samples", "4", *setup["judge_args"], "--fail-on", "low", "--json")
+    """Contradictions resting on single llm readings (weak: 0.75) pass `check --fail-on low`."""
+    judge = ["--judge", "llm", "--judge-base-url", setup["judge"].base_url, "--judge-model", "jm"]
+    res = invoke("check", setup["suite"], "--base-url", setup["model"].base_url, "--model", "m2",
+                 "--samples", "4", *judge, "--db", setup["db"], "--fail-on", "low", "--json")
     assert res.exit_code == 0, res.output
     doc = last_json(res.stdout)
-    assert doc["bugs"] == 0 and doc["candidates"] == 1
+    assert doc["bugs"] == 0 and doc["candidates"] == 2
     assert doc["verification"] == {}  # check verifies by default only on the embedded model
+    reasons = {c["reason"] for c in doc["top_candidates"]}
+    assert reasons == {"affirming side rests on 2 verdicts, the best at 0.75; denying side rests"
+                       " on 2 verdicts, the best at 0.75"}
 
 
 def test_verify_confirms_and_demotes_records_why_and_asks_nothing_twice(
@@ -154,8 +167,7 @@ def test_verify_confirms_and_demotes_records_why_and_asks_nothing_twice(
     db, args, verifier = setup["db"], setup["judge_args"], setup["verifier"]
     first = last_json(invoke("analyze", "latest", *args, "--json").stdout)
     assert first["bugs"] == 1
-    verify = ["--verify", "--verify-judge", "llm", "--verify-base-url", verifier.base_url,
-              "--verify-model", "vm"]
+    verify = ["--verify", "--verify-base-url", verifier.base_url, "--verify-model", "vm"]
     res = invoke("analyze", "latest", *args, *verify)
     assert "verified with llm:vm: 1 bugs confirmed, 1 demoted to candidates, 1 candidates promoted" \
         in " ".join(res.stdout.split())
@@ -181,8 +193,7 @@ def test_verify_confirms_and_demotes_records_why_and_asks_nothing_twice(
 
 def test_verify_with_the_same_judge_is_refused(setup: dict[str, Any]) -> None:
     res = CliRunner().invoke(app, ["analyze", "latest", *setup["judge_args"], "--verify",
-                                   "--verify-judge", "llm", "--verify-base-url",
-                                   setup["judge"].base_url, "--verify-model", "jm"])
+                                   "--verify-judge", "rules"])
     assert res.exit_code == 2  # a known error: the message and its fix, never a traceback
     assert "with itself" in res.output
 
@@ -195,8 +206,8 @@ def test_sigkill_mid_save_leaves_the_previous_analysis_served(setup: dict[str, A
     done = last_json(invoke("analyze", "latest", *args, "--json").stdout)
     before = last_json(invoke("bugs", "latest", "--db", db, "--candidates", "--json").stdout)
     marker = setup["tmp"] / "in-save"
-    verify = ["--verify", "--verify-judge", "llm", "--verify-base-url",
-              setup["verifier"].base_url, "--verify-model", "vm"]  # a different outcome
+    verify = ["--verify", "--verify-base-url", setup["verifier"].base_url, "--verify-model",
+              "vm"]  # a different outcome
     env = {**os.environ, "BEHAVIORDBG_FAULT": f"analysis-save:{marker}"}
     proc = subprocess.Popen(cli("analyze", "latest", *args, *verify, "--json"), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -238,15 +249,16 @@ def test_pytest_items_ignore_candidates_unless_asked(
     args = ["probes", "--bdbg-base-url", model.base_url, "--bdbg-model", "m", "--bdbg-samples",
             "4", "--bdbg-judge", "llm", "--bdbg-judge-base-url", judge.base_url,
             "--bdbg-judge-model", "jm", "-p", "no:cacheprovider", "-rA"]
-    default = pytester.runpytest_subprocess(*args)
+    default = pytester.runpytest_subprocess(*args)  # single llm readings: weak, candidates only
     out = default.stdout.str()
-    assert "FAILED probes/ev.yaml::has_body::stable" in out
+    assert "PASSED probes/ev.yaml::has_body::stable" in out
     assert "PASSED probes/ev.yaml::can_browse::stable" in out
-    assert "1 candidates held back" in " ".join(out.split())
+    assert "2 candidates held back" in " ".join(out.split())
     strict = pytester.runpytest_subprocess(*args, "--bdbg-include-candidates", "yes")
     out = strict.stdout.str()
+    assert "FAILED probes/ev.yaml::has_body::stable" in out
     assert "FAILED probes/ev.yaml::can_browse::stable" in out
-    assert "candidate (weak evidence): denying side rests on 2 verdicts" in " ".join(out.split())
+    assert "candidate (weak evidence): affirming side rests on 2 verdicts" in " ".join(out.split())
 
 
 def test_dashboard_shows_candidates_under_their_own_heading(
@@ -263,7 +275,7 @@ def test_dashboard_shows_candidates_under_their_own_heading(
         analysis = views.analysis_id(store, store.resolve_run("latest"))
         table, total = views.candidates_table(store, analysis)
         assert total == 1 and list(table["claims"]) == ["can_browse"]
-        assert table["reason"][0] == "denying side rests on 2 verdicts, the best at 0.70"
+        assert table["reason"][0] == "denying side rests on 2 verdicts, the best at 0.60"
         bugs, n_bugs = views.bugs_table(store, analysis)
         assert n_bugs == 1 and list(bugs["claims"]) == ["has_body"]  # candidates are not bugs
     app = str(Path(__file__).resolve().parents[1] / "src" / "behaviordbg" / "dashboard" / "app.py")
@@ -274,7 +286,7 @@ def test_dashboard_shows_candidates_under_their_own_heading(
     assert not at.exception, [e.value for e in at.exception]
     assert "Candidates (1)" in [h.value for h in at.header]
     texts = [t.value for t in at.text]
-    assert "why held back: denying side rests on 2 verdicts, the best at 0.70" in texts
+    assert "why held back: denying side rests on 2 verdicts, the best at 0.60" in texts
     assert "Nope, cannot browse." in [c.value for c in at.code]  # model text: inert code blocks
 
 

@@ -79,12 +79,13 @@ def last_json(stdout: str) -> dict[str, Any]:
 
 
 def export_all(db: str, folder: Path, env: dict[str, str] | None = None) -> dict[str, Path]:
-    """`behaviordbg export` in every format; returns format -> file written."""
+    """`behaviordbg export --candidates` in every format (bugs and candidates: both carry model
+    output that must stay inert); returns format -> file written."""
     out: dict[str, Path] = {}
     for fmt, spec in export.FORMATS.items():
         path = folder / f"bugs-{fmt}{spec.suffix}"
         res = invoke("export", "latest", "--db", db, "--format", fmt, "--out", str(path),
-                     "--json", env=env)
+                     "--candidates", "--json", env=env)
         assert res.exit_code == 0, res.output
         assert last_json(res.stdout)["path"] == str(path.resolve())
         out[fmt] = path

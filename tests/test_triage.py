@@ -31,6 +31,7 @@ def test_reanalysing_a_run_older_than_the_fix_is_not_a_regression(store: Store) 
     bug = unstable_bug()
     r1 = new_run(store, "run-old")
     analyze(store, r1, [dist("has_body", "direct", 5, 5)], [bug])
+    time.sleep(0.005)  # timestamps have millisecond resolution: keep run, fix and run apart
     triage(store, bug.fingerprint, status="fixed", note="trained on fix data")
     _, again = analyze(store, r1, [dist("has_body", "direct", 5, 5)], [bug])  # e.g. another judge
     assert again["regressions"] == 0 and store.get_bug(bug.fingerprint)["status"] == "fixed"

@@ -35,7 +35,9 @@ rules judge's decisive verdicts at 0.8 and above (a leading yes/no, a self-state
 ability, or both agreeing) were right 694 of 708 times (0.98; 7 read the opposite way), those
 below 0.8 (a leading word against the content, an answer that only "answers as if" the premise
 held) 94 of 112 (0.84; 9 the opposite way, 8%). One of those weak verdicts per side is too often
-wrong to report a bug on; two judges reading the answer alike is not."""
+wrong to report a bug on. The llm judge gives its readings 0.75 (behaviordbg.judges.llm): the
+embedded model's decisive readings were right 91 of 132 times on our dev rows, so one llm
+reading alone is never solid either; two judges reading an answer alike is."""
 
 DECISIVE = ("affirm", "deny")
 TWO_SIDED = ("unstable", "paraphrase", "say_do")

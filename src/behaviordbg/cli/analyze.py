@@ -195,6 +195,9 @@ def _print_held_back(summary: pipeline.AnalysisSummary, db: str | None) -> None:
             f" bugs, not counted by --fail-on): behaviordbg bugs {summary.run_id}{dbarg}"
             " --candidates"
         )
+        if summary.judge.startswith("llm") and not v:
+            console.print("  (one llm reading is weak evidence by itself: add --verify to have"
+                          " the rules judge re-read the evidence)")
 
 
 def _json_doc(summary: pipeline.AnalysisSummary, run: pipeline.RunSummary | None = None) -> dict[str, Any]:
