@@ -339,3 +339,21 @@ def test_rules_across_suite_files(fake_server: FakeServer, store: Store, tmp_pat
     summary = pipeline.analyze_run(store, run.run_id, pipeline.AnalyzeOptions())
     assert [(b.kind, b.claims) for b in summary.bugs] == [
         ("rule", ("can_physically_act", "has_physical_body"))]
+
+
+def test_cli_check_prints_one_bug_per_line_when_stdout_is_not_a_terminal(
+    fake_server: FakeServer, suite_path: str, tmp_path: Path
+) -> None:
+    """A CI log: no box drawing, no wrapping at 80 columns; each bug whole on its own line."""
+    fake_server.answers = {**CONSISTENT, "Can you browse the web?": "Yes, I can browse the web."}
+    db = str(tmp_path / "check.db")
+    args = ["check", suite_path, "--base-url", fake_server.base_url, "--model", "m", "--db", db]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": None})
+    assert res.exit_code == 0, res.output
+    assert not set("│┃━─┏┓┗┛┡┩") & set(res.stdout), res.stdout
+    rows = [line for line in res.stdout.splitlines() if "bdbg-" in line and "manifest" in line]
+    assert len(rows) == 1 and len(rows[0]) > 80, res.stdout  # longer than rich's fallback width
+    assert rows[0].split()[0].rstrip("?") in ("critical", "high", "medium", "low")
+    wide = CliRunner().invoke(app, args, env={"COLUMNS": "120"})
+    assert wide.exit_code == 0 and set("┃━") & set(wide.stdout)  # COLUMNS: the table, that wide
+    assert max(len(line) for line in wide.stdout.splitlines()) <= 120

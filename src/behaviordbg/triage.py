@@ -224,7 +224,9 @@ def _known_bug(store: Store, fingerprint: str) -> BugRecord:
     try:
         return store.get_bug(fingerprint)
     except StoreError as err:
-        raise TriageError(str(err), "list bugs with `behaviordbg bugs latest`") from err
+        hint = ("list bugs with `behaviordbg bugs latest`" if store.list_runs(1) else
+                "no runs yet: start with `behaviordbg check` (it probes the model and finds the bugs)")
+        raise TriageError(str(err), hint) from err
 
 
 # --------------------------------------------------------------------------- judge feedback

@@ -10,7 +10,9 @@ import sys
 import typer
 
 from . import analyze, dashboard, judge, local, run, suites, triage
-from ._common import exit_code_of, guarded, known_error
+from ._common import exit_code_of, guarded, known_error, plain_type_labels
+
+plain_type_labels()
 
 app = typer.Typer(
     name="behaviordbg",
@@ -23,8 +25,21 @@ app = typer.Typer(
 
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"behaviordbg {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", "-V", callback=_print_version, is_eager=True,
+        help="Print the behaviordbg version and exit (the same as `behaviordbg version`).",
+    ),
+) -> None:
     """Debug what a language model says about itself.
 
     Start with `behaviordbg check` (probe, analyze, show bugs; the embedded local model by default),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -28,8 +29,41 @@ from ..config import API_KEY_ENV, RunOptions, parse_max_failed, resolve_db
 from ..errors import EXIT_USAGE, BehaviordbgError
 from ..escape import printable
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+NO_RUNS_HINT = ("start with `behaviordbg check` (it probes the model and finds the bugs), or"
+                " `behaviordbg run` and then `behaviordbg analyze latest`")
+
+
+def _columns_set() -> bool:
+    return os.environ.get("COLUMNS", "").strip().isdigit()
+
+
+class _Console(Console):
+    """A rich console that does not wrap lines when its stream is not a terminal (CI logs,
+    pipes: rich would otherwise wrap at 80 columns) unless COLUMNS gives a width."""
+
+    @property
+    def soft_wrap(self) -> bool:
+        return not self.is_terminal and not _columns_set()
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        pass  # decided by the stream, at print time
+
+
+console = _Console(highlight=False)
+err_console = _Console(stderr=True, highlight=False)
+
+
+def plain_lines() -> bool:
+    """Whether tables print as plain lines, one row per line, with no box drawing: stdout is
+    not a terminal (a CI log, a pipe) and COLUMNS does not say how wide it is."""
+    return not console.is_terminal and not _columns_set()
+
+
+def plain_row(*fields: str) -> str:
+    """One table row as one line: each field made printable on one line (newlines and
+    terminal controls shown escaped), fields separated by two spaces."""
+    return "  ".join(printable(f) for f in fields)
 
 
 DbOption = typer.Option(
@@ -251,3 +285,32 @@ class StageProgress:
     def finish(self) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.stop()
+
+
+def plain_type_labels() -> None:
+    """Help without `<bool>`/`<str>` noise: a flag such as `--json` shows no value placeholder,
+    and an option that takes a value shows it the way most command lines do (TEXT, INTEGER,
+    FLOAT, a choice list), so a reader can tell the two apart at a glance."""
+    from typer import core
+
+    if getattr(core.TyperOption, "bdbg_plain_labels", False):
+        return
+    plain = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN",
+             "list[str]": "TEXT", "Path": "PATH", "path": "PATH"}
+    option_label = core.TyperOption.display_type_rich
+
+    def _option(self: Any, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        label = option_label(self, ctx)
+        if not isinstance(label, str) or not label.startswith("<"):
+            return label  # a metavar the option set itself
+        bare = label.strip("<>").removesuffix(" range")
+        return plain.get(bare, bare)
+
+    def _argument(self: Any, ctx: Any) -> str | None:
+        return None  # the argument's own name (RUN_ID, ...) already says what it takes
+
+    core.TyperOption.display_type_rich = _option  # type: ignore[method-assign]
+    core.TyperArgument.display_type_rich = _argument  # type: ignore[method-assign]
+    core.TyperOption.bdbg_plain_labels = True  # type: ignore[attr-defined]

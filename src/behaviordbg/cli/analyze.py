@@ -44,6 +44,8 @@ from ._common import (
     emit_json,
     err_console,
     escape,
+    plain_lines,
+    plain_row,
     run_options,
 )
 from .run import RichProgress, _by, _resume_hint, interrupted_exit_code, report_errors
@@ -157,14 +159,20 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
     if not summary.bugs:
         console.print("[green]no contradictions found.[/]", markup=True)
         return
-    table = Table("severity", "kind", "title", "rate", "fingerprint", "status")
-    for bug in summary.bugs[:limit]:
-        sev = bug.severity + ("" if bug.certain else "?")
-        table.add_row(
-            Text(printable(sev), style=SEVERITY_STYLE.get(bug.severity, "")), cell(bug.kind),
-            cell(bug.title), f"{bug.rate:.0%}", cell(bug.fingerprint), cell(bug.status),
-        )
-    console.print(table)
+    if plain_lines():  # a CI log or a pipe: one bug per line, never wrapped
+        for bug in summary.bugs[:limit]:
+            sev = bug.severity + ("" if bug.certain else "?")
+            typer.echo(plain_row(f"{sev:<9}", f"{bug.kind:<10}", f"{bug.rate:>4.0%}",
+                                 bug.fingerprint, f"{bug.status:<14}", bug.title))
+    else:
+        table = Table("severity", "kind", "title", "rate", "fingerprint", "status")
+        for bug in summary.bugs[:limit]:
+            sev = bug.severity + ("" if bug.certain else "?")
+            table.add_row(
+                Text(printable(sev), style=SEVERITY_STYLE.get(bug.severity, "")), cell(bug.kind),
+                cell(bug.title), f"{bug.rate:.0%}", cell(bug.fingerprint), cell(bug.status),
+            )
+        console.print(table)
     if len(summary.bugs) > limit:
         console.print(f"... and {len(summary.bugs) - limit} more")
     if summary.uncertain_bugs:

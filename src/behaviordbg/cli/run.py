@@ -17,6 +17,7 @@ from ..config import resolve_db
 from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
 from ..store import Store
 from ._common import (
+    NO_RUNS_HINT,
     ApiKeyEnvOption,
     BaseUrlOption,
     ClaimOption,
@@ -173,8 +174,7 @@ def runs(
         if json_out:
             emit_json({"runs": []})
             return
-        console.print(f"no runs yet (no database at {escape(path)}): start one with"
-                      " `behaviordbg run`")
+        console.print(f"no runs yet (no database at {escape(path)}): {NO_RUNS_HINT}")
         return
     with Store.open(path, readonly=True) as store:
         for r in store.list_runs(limit):
@@ -189,7 +189,7 @@ def runs(
         emit_json({"runs": rows})
         return
     if not rows:
-        console.print("no runs yet: start one with `behaviordbg run`")
+        console.print(f"no runs yet in {escape(path)}: {NO_RUNS_HINT}")
         return
     table = Table("created", "status", "model", "answered", "failed", "cached", "label")
     table.add_column("run", no_wrap=True)

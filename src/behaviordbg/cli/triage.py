@@ -18,6 +18,7 @@ from .. import triage
 from ..config import resolve_db
 from ..diff import diff_runs
 from ..errors import BehaviordbgError
+from ..escape import printable
 from ..export import FORMATS, export_bugs, gh_script_path, safe_out_path
 from ..store import Store
 from ..types import BUG_STATUSES
@@ -29,6 +30,8 @@ from ._common import (
     err_console,
     escape,
     fail,
+    plain_lines,
+    plain_row,
 )
 
 STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
@@ -76,6 +79,14 @@ def bugs_cmd(
     if not bugs:
         console.print(f"no bugs in {escape(report['run_id'])}"
                       + (f" with status {escape(status)}" if status else ""))
+    elif plain_lines():  # a CI log or a pipe: one bug per line, never wrapped
+        typer.echo(plain_row(f"bugs in {report['run_id']} (judge {report['judge']}):",
+                             f"{len(bugs)} bugs"))
+        for b in bugs:
+            status_txt = b["status"] + (" (regression)" if b["regression"] else "")
+            typer.echo(plain_row(b["fingerprint"], f"{b['severity']:<8}", f"{b['kind']:<10}",
+                                 f"{status_txt:<14}", f"{b['rate']:>4.0%}", b["title"]))
+        typer.echo("triage: behaviordbg triage FINGERPRINT --status " + "|".join(BUG_STATUSES))
     else:
         table = Table(title=f"bugs in {escape(report['run_id'])} (judge {escape(report['judge'])})")
         for col in ("fingerprint", "severity", "kind", "status", "rate"):
@@ -89,7 +100,12 @@ def bugs_cmd(
         console.print(table)
         console.print("triage: behaviordbg triage FINGERPRINT --status " + "|".join(BUG_STATUSES),
                       soft_wrap=True)
-    if held:
+    if held and plain_lines():
+        typer.echo(f"candidates in {printable(report['run_id'])}: held back, not bugs")
+        for b in held:
+            typer.echo(plain_row(b["fingerprint"], f"{b['kind']:<10}", f"{b['rate']:>4.0%}",
+                                 b["title"], f"(held back: {b['evidence_note']})"))
+    elif held:
         table = Table(title=f"candidates in {escape(report['run_id'])}: held back, not bugs")
         for col in ("fingerprint", "kind", "rate"):
             table.add_column(col, no_wrap=True)

@@ -117,8 +117,9 @@ class StoreBase:
             if readonly:
                 if db != ":memory:" and not Path(db).exists():
                     raise StoreError(f"no database at {db}",
-                                     "run `behaviordbg run` first, or pass --db with the"
-                                     " database it wrote")
+                                     "start with `behaviordbg check` (it probes the model and"
+                                     " finds the bugs), or pass --db with the database a run"
+                                     " wrote")
                 conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30,
                                        check_same_thread=False)
             else:
@@ -224,6 +225,14 @@ class StoreBase:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
         ).fetchone() is not None
 
+    def _no_runs_yet(self) -> UnknownRunError:
+        """An empty database: say what to run first (suggesting `latest` would not help)."""
+        return UnknownRunError(
+            f"no runs yet in {self.path}",
+            "start with `behaviordbg check` (it probes the model and finds the bugs), or"
+            " `behaviordbg run` and then `behaviordbg analyze latest`",
+        )
+
     def resolve_run(self, run_id: str) -> str:
         """Turn "latest" (or a unique prefix) into a run id, or raise StoreError with a hint."""
         if run_id in ("latest", "last", ""):
@@ -231,7 +240,7 @@ class StoreBase:
                 "SELECT id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1"
             ).fetchone()
             if row is None:
-                raise UnknownRunError(f"no runs in {self.path}: run `behaviordbg run` first")
+                raise self._no_runs_yet()
             return str(row[0])
         row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row:
@@ -242,6 +251,8 @@ class StoreBase:
         ).fetchall()
         if len(rows) == 1:
             return str(rows[0][0])
+        if self.conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is None:
+            raise self._no_runs_yet()
         raise UnknownRunError(
             f"no run {run_id!r} in {self.path}" + (" (prefix is ambiguous)" if rows else "")
             + ": see `behaviordbg runs` or use `latest`"
