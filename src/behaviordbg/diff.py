@@ -261,3 +261,11 @@ def diff_runs(store: Store, run_a: str, run_b: str) -> RunDiff:
         changed=tuple(groups["changed"]),
         meta={"candidates_a": len(cands_a), "candidates_b": len(cands_b)}, warnings=warnings,
     )
+
+
+def new_bug_records(store: Store, diff: RunDiff) -> dict[str, Bug]:
+    """The new bugs of a diff as run b's analysis stored them (evidence and repro included), by
+    fingerprint: what a PR comment shows under each new bug."""
+    wanted = {c.fingerprint for c in diff.new}
+    return {b.fingerprint: b for b in store.bugs_for_analysis(diff.analysis_b)
+            if b.fingerprint in wanted}

@@ -7,6 +7,8 @@ or behaviordbg.export, and prints.
 from __future__ import annotations
 
 import contextlib
+import shlex
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from rich.table import Table
 
 from .. import triage
 from ..config import resolve_db
-from ..diff import diff_runs
+from ..diff import diff_runs, new_bug_records
 from ..errors import BehaviordbgError
 from ..escape import printable
 from ..export import FORMATS, export_bugs, gh_script_path, safe_out_path
@@ -179,6 +181,12 @@ def history_cmd(
 def diff_cmd(
     run_a: str = typer.Argument(..., help="Baseline run (id, prefix or `latest`)."),
     run_b: str = typer.Argument(..., help="Run to compare with the baseline."),
+    fmt: str = typer.Option(
+        "table", "--format", "-f",
+        help="table: for a terminal; markdown: a compact pull-request comment (headline, new and"
+             " resolved bugs, the rest and the evidence collapsed; within GitHub's 65,536"
+             " characters), e.g. `... --format markdown > comment.md && gh pr comment"
+             " --body-file comment.md`."),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -188,12 +196,28 @@ def diff_cmd(
     contradiction. "resolved" needs a significant drop (Fisher's exact test, p < 0.05) and enough
     answers; otherwise a missing bug is "not reproduced (inconclusive)".
     """
+    if fmt not in ("table", "markdown"):
+        raise fail(BehaviordbgError(f"unknown --format {fmt!r}", "use table or markdown"))
+    if json_out and fmt != "table":
+        raise fail(BehaviordbgError("--json and --format markdown exclude each other",
+                                    "pass one of them"))
     with _open(db, readonly=True) as store:
-        d = diff_runs(store, run_a, run_b).to_dict()
+        diff = diff_runs(store, run_a, run_b)
+        d = diff.to_dict()
+        records = new_bug_records(store, diff) if fmt == "markdown" else {}
     for warning in d.get("warnings") or []:
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True)
     if json_out:
         emit_json(d)
+        return
+    if fmt == "markdown":
+        from ..export.pr_comment import render
+        from ..types import to_dict
+
+        dbarg = f" --db {shlex.quote(db)}" if db else ""
+        sys.stdout.write(render(d, {fp: to_dict(b) for fp, b in records.items()},
+                                command=f"behaviordbg diff {d['run_a']} {d['run_b']}{dbarg}"))
+        sys.stdout.flush()
         return
     table = Table(title=f"{escape(d['run_a'])} -> {escape(d['run_b'])}")
     table.add_column("change", no_wrap=True)
