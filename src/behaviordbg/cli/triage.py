@@ -301,6 +301,31 @@ def export_cmd(
                   f" {escape(result['path'])}" + (f" (commands in {escape(script)})" if script else ""))
 
 
+def report_cmd(
+    run_id: str = typer.Argument("latest", help="Run id, unique prefix, or `latest`."),
+    out: str = typer.Option("report.html", "--out", "-o", help="HTML file to write (its folder must exist)."),
+    db: str | None = DbOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Write one self-contained HTML report of a run: open it in any browser, offline.
+
+    Summary, the contradiction graph (inline SVG), stances per claim, and every bug with its
+    evidence and repro; all model text escaped, nothing loaded from the network.
+    Example: `behaviordbg report latest --out report.html`.
+    """
+    from ..report import render_report
+
+    path = safe_out_path(out, None)
+    with _open(db, readonly=True) as store:
+        page = render_report(store, run_id)
+        resolved = store.resolve_run(run_id)
+    path.write_text(page, encoding="utf-8")
+    if json_out:
+        emit_json({"path": str(path), "run_id": resolved, "bytes": len(page.encode("utf-8"))})
+        return
+    console.print(f"wrote the report of {escape(resolved)} to {escape(str(path))}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command("bugs")(bugs_cmd)
@@ -309,3 +334,4 @@ def register(app: typer.Typer) -> None:
     app.command("diff")(diff_cmd)
     app.command("stats")(stats_cmd)
     app.command("export")(export_cmd)
+    app.command("report")(report_cmd)
