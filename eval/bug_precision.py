@@ -68,6 +68,33 @@ def reported_bugs(
     return [b for b in found if not b.candidate]
 
 
+def verified_bugs(
+    suites: Sequence[Suite], manifest: Manifest, answers: Sequence[Answer],
+    stances: Mapping[str, Stance], kind: str, args: argparse.Namespace,
+) -> list[Bug]:
+    """The bugs `analyze --verify` reports: every contradiction (bug or candidate) re-assessed
+    after the default second judge re-read its evidence (behaviordbg.analysis.verify)."""
+    from behaviordbg.analysis import verify
+    from behaviordbg.judges import make_judge, session
+    from behaviordbg.store import Store
+
+    claims: dict[str, Claim] = {c.id: c for s in suites for c in s.claims}
+    contradictions = find_contradictions(suites, manifest, answers, stances)
+    plan = verify.plan(kind, args.model, "auto", args.model)
+    wanted = verify.to_verify(plan, contradictions)
+
+    async def second() -> list[Stance]:
+        with Store.open(args.cache_db) as store:
+            judge = make_judge(plan.kind, base_url=args.base_url, model=args.model, store=store,
+                               concurrency=2)
+            async with session(judge) as jd:
+                return list(await jd.judge(verify.inputs(wanted, claims)))
+
+    read = {v.response_id: v for v in asyncio.run(second())} if wanted else {}
+    found = to_bugs(verify.apply(plan, contradictions, read), claims)
+    return [b for b in found if not b.candidate]
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -142,7 +169,8 @@ def judge_stances(
 
     items = [
         StanceInput(claim=claims[a.claim_id].text, prompt=a.prompt, response=a.text,
-                    framing=a.framing, claim_id=a.claim_id, response_id=a.response_id)
+                    framing=a.framing, claim_id=a.claim_id, response_id=a.response_id,
+                    identity=claims[a.claim_id].identity)
         for a in answers
     ]
     store = Store.open(args.cache_db) if kind in ("llm", "cascade") else None
@@ -282,7 +310,9 @@ def print_report(doc: dict[str, Any]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--judges", default="rules", help="comma list of rules,llm,cascade")
+    ap.add_argument("--judges", default="rules",
+                    help="comma list of rules,llm,cascade; JUDGE+verify adds the verification pass"
+                         " (`analyze --verify`: the llm judge re-reads the evidence)")
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--meta", default=str(META))
     ap.add_argument("--probes", default=None,
@@ -312,10 +342,14 @@ def main() -> None:
         "gold_fingerprints": [b.fingerprint for b in gold_bugs],
         "judges": [],
     }
-    for kind in [j.strip() for j in args.judges.split(",") if j.strip()]:
+    for name in [j.strip() for j in args.judges.split(",") if j.strip()]:
+        kind, _, extra = name.partition("+")
         judged = judge_stances(kind, answers, claims, args)
-        bugs = reported_bugs(suites, manifest, answers, judged)
-        doc["judges"].append(compare(kind, bugs, gold_bugs, answers, judged, gold))
+        if extra == "verify":
+            bugs = verified_bugs(suites, manifest, answers, judged, kind, args)
+        else:
+            bugs = reported_bugs(suites, manifest, answers, judged)
+        doc["judges"].append(compare(name, bugs, gold_bugs, answers, judged, gold))
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
