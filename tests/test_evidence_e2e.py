@@ -155,7 +155,7 @@ def test_check_fail_on_ignores_candidates(setup: dict[str, Any], fake_server_fac
     assert res.exit_code == 0, res.output
     doc = last_json(res.stdout)
     assert doc["bugs"] == 0 and doc["candidates"] == 2
-    assert doc["verification"] == {}  # check verifies by default only on the embedded model
+    assert doc["verification"] == {}  # check does not verify unless asked
     reasons = {c["reason"] for c in doc["top_candidates"]}
     assert reasons == {"affirming side rests on 2 verdicts, the best at 0.75; denying side rests"
                        " on 2 verdicts, the best at 0.75"}
@@ -290,11 +290,12 @@ def test_dashboard_shows_candidates_under_their_own_heading(
     assert "Nope, cannot browse." in [c.value for c in at.code]  # model text: inert code blocks
 
 
-def test_check_verifies_by_default_on_the_embedded_model(
+def test_check_verify_shares_the_embedded_server_and_is_off_by_default(
     tmp_path: Path, fake_server_factory: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No --base-url: the embedded model answers and, its server being up, re-reads the evidence
-    (one server for probing and verifying); --no-verify skips that."""
+    """No --base-url and --verify: the embedded model answers and re-reads the evidence, one
+    server for both; without --verify (the default, see CHECK_VERIFIES_WITH_EMBEDDED_MODEL) it
+    does not verify."""
     import contextlib
     from types import SimpleNamespace
 
@@ -315,12 +316,12 @@ def test_check_verifies_by_default_on_the_embedded_model(
     suite = tmp_path / "ev.yaml"
     suite.write_text(SUITE)
     db = str(tmp_path / "c.db")
-    doc = last_json(invoke("check", str(suite), "--samples", "4", "--db", db, "--json").stdout)
+    doc = last_json(invoke("check", str(suite), "--samples", "4", "--db", db, "--verify",
+                           "--json").stdout)
     assert len(starts) == 1  # probing and verifying shared one embedded server
     assert doc["verification"]["judge"] == "llm:local-m" and doc["verification"]["answers"] > 0
-    off = last_json(invoke("check", str(suite), "--samples", "4", "--db", db, "--no-verify",
-                           "--json").stdout)
-    assert off["verification"] == {}
+    off = last_json(invoke("check", str(suite), "--samples", "4", "--db", db, "--json").stdout)
+    assert off["verification"] == {} and len(starts) == 2
 
 
 @pytest.mark.local_model

@@ -91,8 +91,8 @@ VerifyOption = typer.Option(
 )
 CheckVerifyOption = typer.Option(
     None, "--verify/--no-verify",
-    help="Verification pass (see `analyze --help`). Default: on when the embedded model answers"
-    " (no --base-url), since its server is running anyway; off otherwise.",
+    help="Verification pass (see `analyze --help`). Default: off (measured: the embedded model"
+    " as second judge catches almost none of the rules judge's errors; see docs/evidence.md).",
     show_default=False,
 )
 VerifyJudgeOption = typer.Option(
@@ -316,8 +316,9 @@ def check(
     """Probe a model, find the contradictions in what it says about itself, and list the bugs.
 
     The main job: with no options it asks the embedded local model (no API key, no network) every
-    prompt of the shipped suites once, judges the answers with the offline rules judge and has
-    the embedded model re-read the decisive evidence (--verify; --no-verify skips it).
+    prompt of the shipped suites once and judges the answers with the offline rules judge.
+    --verify has a second judge re-read the decisive evidence (the embedded model's server is
+    shared for it).
 
     Examples:
 
