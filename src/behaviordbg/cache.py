@@ -49,8 +49,13 @@ def _plain_messages(messages: Sequence[dict[str, Any] | Message]) -> list[dict[s
     return out
 
 
-def probe_key(params: GenParams, messages: Sequence[dict[str, Any] | Message], sample_idx: int) -> str:
-    """The cache key of one probe sample: every output-affecting parameter plus the sample index."""
+def probe_key(
+    params: GenParams, messages: Sequence[dict[str, Any] | Message], sample_idx: int,
+    tools: Sequence[dict[str, Any]] | None = None,
+) -> str:
+    """The cache key of one probe sample: every output-affecting parameter plus the sample index,
+    and the tools offered (with their canned results, which shape the final reply) if any; a
+    request without tools keeps the key it always had."""
     payload = {
         "model": params.model,
         "base_url": redact_url(params.base_url),
@@ -62,4 +67,6 @@ def probe_key(params: GenParams, messages: Sequence[dict[str, Any] | Message], s
         "extra": {k: v for k, v in params.extra},
         "sample_idx": sample_idx,
     }
+    if tools:
+        payload["tools"] = list(tools)
     return request_key("probe", payload)

@@ -49,6 +49,8 @@ class ChatResult:
     attempts: int
     # per text: the response body it came from (differs from raw_response when `n` fell back)
     raw_responses: list[dict[str, Any]] = field(default_factory=list)
+    # per text: the `tool_calls` of its message (OpenAI format; [] when it called nothing)
+    tool_calls: list[list[dict[str, Any]]] = field(default_factory=list)
 
 
 class RequestFailed(Exception):
@@ -127,6 +129,8 @@ def _parse_chat_body(text: str) -> tuple[dict[str, Any], list[str], list[str | N
         content = message.get("content")
         if content is None and isinstance(message.get("refusal"), str):
             content = message["refusal"]  # OpenAI puts a refusal here, with content null
+        if content is None and message.get("tool_calls"):
+            content = ""  # a message that only calls tools: its answer is the calls
         if content is None:
             # no answer at all (not an empty one): retried, then recorded as a failed query,
             # never stored or cached as "" (a rerun would serve the empty answer forever)
@@ -136,6 +140,19 @@ def _parse_chat_body(text: str) -> tuple[dict[str, Any], list[str], list[str | N
         texts.append(content)
         reasons.append(choice.get("finish_reason"))
     return body, texts, reasons
+
+
+def _tool_calls_of(body: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """Per choice (in index order), the message's `tool_calls` items that are well formed
+    (a dict with a `function` dict); anything else a server sends there is dropped."""
+    out: list[list[dict[str, Any]]] = []
+    choices = body.get("choices") or []
+    for choice in sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        out.append([c for c in calls if isinstance(c, dict) and isinstance(c.get("function"), dict)]
+                   if isinstance(calls, list) else [])
+    return out
 
 
 def _error_text(body: str) -> str:
@@ -281,7 +298,8 @@ class ModelClient:
             if len(first.texts) >= n:
                 self.n_supported = True
                 return replace(first, texts=first.texts[:n], finish_reasons=first.finish_reasons[:n],
-                               raw_responses=first.raw_responses[:n])
+                               raw_responses=first.raw_responses[:n],
+                               tool_calls=first.tool_calls[:n])
             self.n_supported = False  # fewer choices than asked: one request per sample from now on
         missing = n - len(first.texts)
         results = await asyncio.gather(
@@ -296,6 +314,7 @@ class ModelClient:
                     texts=merged.texts + res.texts,
                     finish_reasons=merged.finish_reasons + res.finish_reasons,
                     raw_responses=merged.raw_responses + res.raw_responses,
+                    tool_calls=merged.tool_calls + res.tool_calls,
                     latency_ms=max(merged.latency_ms, res.latency_ms),
                     attempts=merged.attempts + res.attempts,
                 )
@@ -347,6 +366,7 @@ class ModelClient:
             latency_ms=latency_ms,
             attempts=attempts,
             raw_responses=[out["doc"]] * len(out["texts"]),
+            tool_calls=_tool_calls_of(out["doc"]),
         )
 
     async def _with_retries(

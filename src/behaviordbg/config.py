@@ -60,6 +60,9 @@ class RunOptions:
     # The run fails (status "failed", exit code 3, check() does not analyse it) when more than this
     # share of its queries end without an answer, or when none is answered.
     max_failed: float = 0.05
+    # With a manifest that declares tools, `act` requests are sent with them; this sends them
+    # with the direct and negated questions too (a "no, I can't browse" next to a web_search call).
+    tools_on_questions: bool = False
 
 
 @dataclass

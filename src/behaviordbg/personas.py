@@ -419,8 +419,18 @@ def _norm(prompt: str) -> str:
 
 def truthful(suites: Sequence[Suite], manifest: Manifest) -> Persona:
     """Answers every prompt truthfully for `manifest`, in varied styles: a correct judge finds
-    no bug in its answers."""
-    return Persona(suites, manifest)
+    no bug in its answers. Under a manifest with tools it calls the tool a request needs
+    (behaviordbg.tool_personas), as a truthful agent does."""
+    return _persona(suites, manifest)
+
+
+def _persona(suites: Sequence[Suite], manifest: Manifest,
+             overrides: dict[str, Override] | None = None) -> Persona:
+    if manifest.tools:
+        from .tool_personas import ToolPersona
+
+        return ToolPersona(suites, manifest, overrides)
+    return Persona(suites, manifest, overrides)
 
 
 # --------------------------------------------------------------------------- planted bugs
@@ -522,8 +532,14 @@ def planted(suites: Sequence[Suite], manifest: Manifest) -> Planted:
     c = pick("say_do", lambda c: manifest.truth_of(c) is not None and bool(c.act)
              and len(say(c)) > len(c.act))
     put("say_do", c.act, flipped(c))
-    return Planted(Persona(suites, manifest, overrides), where,
-                   incidental=(("manifest", (c.id,)),), prompts=prompts)
+    # A request answered as done, for an ability the deployment lacks (or has only through a
+    # tool, which this persona never calls), is a fabricated action too.
+    fabricated = tuple(
+        ("fabricated_action", (x.id,)) for x in claims.values()
+        if x.act and x.capability and all(overrides.get(p) == "affirm" for p in x.act)
+        and (manifest.providers(x.capability) or manifest.truth_of(x) is False))
+    return Planted(_persona(suites, manifest, overrides), where,
+                   incidental=(("manifest", (c.id,)), *fabricated), prompts=prompts)
 
 
 def _preferred(kind: str, claim: Claim) -> str:

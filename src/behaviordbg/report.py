@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from .escape import clip, strip_controls
 from .store import Store
 from .store.records import ContradictionGroup
-from .types import Bug, StanceDistribution
+from .types import Bug, StanceDistribution, shown_answer
 
 ANSWER_LIMIT = 4_000  # an answer or prompt shown in full; longer ones say the json export has it
 EVIDENCE_PER_BUG = 6
@@ -160,7 +160,7 @@ def bug_html(bug: Bug) -> str:
     for ev in bug.evidence[:EVIDENCE_PER_BUG]:
         out.append(f"<tr><td>{esc(ev.side or '-')}</td><td>{esc(ev.stance)}"
                    f" ({ev.confidence:.2f})</td><td><pre>{esc(clip(ev.prompt, ANSWER_LIMIT))}</pre>"
-                   f"</td><td><pre>{esc(clip(ev.response, ANSWER_LIMIT))}</pre></td></tr>")
+                   f"</td><td><pre>{esc(clip(shown_answer(ev), ANSWER_LIMIT))}</pre></td></tr>")
     out.append("</table>")
     if len(bug.evidence) > EVIDENCE_PER_BUG:
         out.append(f"<p>... and {len(bug.evidence) - EVIDENCE_PER_BUG} more answers"

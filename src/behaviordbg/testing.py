@@ -38,9 +38,40 @@ FAULT_KINDS: tuple[str, ...] = (
     "null_content",
 )
 
-AnswerFn = Callable[[str, dict[str, Any], int], str]
-"""(last user prompt, request body, answer counter for this prompt) -> answer text."""
-Answers = AnswerFn | dict[str | re.Pattern[str], str | list[str]] | None
+@dataclass(frozen=True)
+class ToolReply:
+    """A scripted answer that calls tools (OpenAI `tool_calls`), with or without text.
+
+    `calls`: (function name, arguments) pairs; arguments as a dict (sent as JSON text) or as the
+    raw text a model wrote. The server answers a request whose last message is a `tool` result
+    with the persona's answer for the same prompt (its script sees the whole body)."""
+
+    content: str | None = None
+    calls: tuple[tuple[str, dict[str, Any] | str], ...] = ()
+
+    def message(self, prompt: str) -> dict[str, Any]:
+        calls = [{
+            "id": "call_" + hashlib.sha1(f"{prompt}\x00{i}\x00{name}".encode()).hexdigest()[:10],
+            "type": "function",
+            "function": {"name": name,
+                         "arguments": args if isinstance(args, str)
+                         else json.dumps(args, ensure_ascii=False)},
+        } for i, (name, args) in enumerate(self.calls)]
+        return {"role": "assistant", "content": self.content,
+                **({"tool_calls": calls} if calls else {})}
+
+
+Reply = str | ToolReply
+AnswerFn = Callable[[str, dict[str, Any], int], Reply]
+"""(last user prompt, request body, answer counter for this prompt) -> answer text (or a
+ToolReply that calls tools)."""
+Answers = AnswerFn | dict[str | re.Pattern[str], Reply | list[Reply]] | None
+
+
+def after_tool_result(body: dict[str, Any]) -> bool:
+    """Whether a request is the second turn: its last message is a tool's result."""
+    messages = body.get("messages") or []
+    return bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
 
 
 @dataclass
@@ -210,20 +241,22 @@ class FakeServer:
                     return fault
         return None
 
-    def _answer(self, prompt: str, body: dict[str, Any]) -> str:
+    def _answer(self, prompt: str, body: dict[str, Any]) -> Reply:
         with self._lock:
             i = self._counters.get(prompt, 0)
             self._counters[prompt] = i + 1
         if callable(self.answers):
-            return str(self.answers(prompt, body, i))
+            got = self.answers(prompt, body, i)
+            return got if isinstance(got, ToolReply) else str(got)
         script = self._lookup(prompt)
         if script is None:
             return self.default
         if isinstance(script, list):
-            return str(script[i % len(script)]) if script else self.default
-        return str(script)
+            item = script[i % len(script)] if script else self.default
+            return item if isinstance(item, ToolReply) else str(item)
+        return script if isinstance(script, ToolReply) else str(script)
 
-    def _lookup(self, prompt: str) -> str | list[str] | None:
+    def _lookup(self, prompt: str) -> Reply | list[Reply] | None:
         if not self.answers:
             return None
         if prompt in self.answers:  # type: ignore[operator]
@@ -317,14 +350,19 @@ class _Handler(BaseHTTPRequestHandler):
         n = 1 if fake.ignore_n else max(1, int(body.get("n") or 1))
         choices: list[dict[str, Any]] = []
         for i in range(n):
-            text = fake._answer(prompt, body)
+            reply = fake._answer(prompt, body)
+            if isinstance(reply, ToolReply):
+                message = reply.message(prompt)
+                reason = "tool_calls" if reply.calls else "stop"
+            else:
+                message, reason = {"role": "assistant", "content": reply}, "stop"
             choices.append({
                 "index": i,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "message": message,
+                "finish_reason": reason,
                 "logprobs": None,
             })
-        words = sum(len(c["message"]["content"].split()) for c in choices)
+        words = sum(len((c["message"]["content"] or "").split()) for c in choices)
         self._send_json(200, {
             "id": "chatcmpl-fake-" + hashlib.sha1(repr((prompt, time.time())).encode()).hexdigest()[:12],
             "object": "chat.completion",

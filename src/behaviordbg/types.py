@@ -37,13 +37,16 @@ error: the judge could not label this record (malformed judge output, no respons
 
 STANCE_LABELS: tuple[StanceLabel, ...] = ("affirm", "deny", "unclear", "refuse", "error")
 
-ContradictionKind = Literal["unstable", "paraphrase", "say_do", "rule", "manifest"]
+ContradictionKind = Literal[
+    "unstable", "paraphrase", "say_do", "rule", "manifest", "fabricated_action"
+]
 CONTRADICTION_KINDS: tuple[ContradictionKind, ...] = (
     "unstable",
     "paraphrase",
     "say_do",
     "rule",
     "manifest",
+    "fabricated_action",  # says a request was done, with no tool call that did it
 )
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -128,6 +131,83 @@ class Suite:
 
 
 @dataclass(frozen=True)
+class Tool:
+    """A tool the deployment offers, as an OpenAI function schema, with what it is for.
+
+    `provides`: the capability keys a call of this tool exercises (`set_alarm` -> alarms), so a
+    call answers a request for them. `result`: the canned success result sent back as the tool's
+    output, so the model's final text after the call can be read too. `parameters` is the JSON
+    Schema of the arguments, sent to the model as is.
+    """
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    provides: tuple[str, ...] = ()
+    result: str = '{"status": "ok"}'
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.provides))
+
+    def openai(self) -> dict[str, Any]:
+        """The tool as sent in a request's `tools` list."""
+        fn: dict[str, Any] = {"name": self.name, "parameters": self.parameters or
+                              {"type": "object", "properties": {}}}
+        if self.description:
+            fn["description"] = self.description
+        return {"type": "function", "function": fn}
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call in a model's answer (OpenAI format). `arguments` is the JSON text the model
+    wrote, kept as it came (untrusted, possibly not even JSON)."""
+
+    name: str
+    arguments: str = ""
+    id: str = ""
+
+    def shown(self) -> str:
+        """`name(arguments)`: how a call is shown to a person (escape it like any model text)."""
+        return f"{self.name}({self.arguments})"
+
+
+def tool_calls_from(items: Any) -> tuple[ToolCall, ...]:
+    """ToolCall records from stored dicts ({name, arguments, id}) or OpenAI `tool_calls` items
+    ({id, function: {name, arguments}}); anything else is skipped."""
+    out: list[ToolCall] = []
+    for item in items or ():
+        if isinstance(item, ToolCall):
+            out.append(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        inner = item.get("function")
+        fn: dict[str, Any] = inner if isinstance(inner, dict) else item
+        name = fn.get("name")
+        if not isinstance(name, str) or not name:
+            continue
+        args = fn.get("arguments", "")
+        if not isinstance(args, str):
+            import json
+
+            args = json.dumps(args, ensure_ascii=False, sort_keys=True)
+        out.append(ToolCall(name=name, arguments=args, id=str(item.get("id") or "")))
+    return tuple(out)
+
+
+def tools_from(items: Any) -> tuple[Tool, ...]:
+    """Tool records from their stored form (`asdict(tool)`, as a run records its manifest)."""
+    return tuple(
+        Tool(name=str(t["name"]), description=str(t.get("description") or ""),
+             parameters=dict(t.get("parameters") or {}),
+             provides=tuple(str(p) for p in t.get("provides") or ()),
+             result=str(t.get("result") or '{"status": "ok"}'))
+        for t in items or () if isinstance(t, dict) and t.get("name")
+    )
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What the deployment under test really can do: capability name -> truth.
 
@@ -139,6 +219,16 @@ class Manifest:
     capabilities: dict[str, bool] = field(default_factory=dict)
     claim_truth: dict[str, bool] = field(default_factory=dict)  # direct per-claim overrides
     path: str | None = None
+    tools: tuple[Tool, ...] = ()  # the tools it offers the model (sent with act requests)
+
+    def tool(self, name: str) -> Tool | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+    def providers(self, capability: str | None) -> tuple[Tool, ...]:
+        """The declared tools whose call exercises this capability."""
+        if not capability:
+            return ()
+        return tuple(t for t in self.tools if capability in t.provides)
 
     def __hash__(self) -> int:
         return hash((self.name, tuple(sorted(self.capabilities.items()))))
@@ -208,6 +298,8 @@ class Response:
     cache_key: str = ""
     from_cache: bool = False
     error: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()  # what the answer called, when it was offered tools
+    final_text: str | None = None  # the reply after the simulated tool results (second turn)
 
 
 @dataclass(frozen=True)
@@ -224,6 +316,8 @@ class Answer:
     prompt: str
     sample_idx: int
     text: str
+    tool_calls: tuple[ToolCall, ...] = ()  # the calls it made (the first turn)
+    final_text: str | None = None  # its reply once the canned tool results came back
 
 
 # --------------------------------------------------------------------------- analysis
@@ -318,6 +412,10 @@ class Evidence:
     # both) or "verify llm:qwen=deny"; `agreed` says whether it matches `stance` (None: one judge).
     second_opinion: str = ""
     agreed: bool | None = None
+    # The tool calls this answer made (untrusted: names and arguments are model output), and its
+    # reply after the canned tool results came back.
+    tool_calls: tuple[ToolCall, ...] = ()
+    final_response: str | None = None
 
 
 @dataclass(frozen=True)
@@ -371,6 +469,24 @@ class Bug:
 # --------------------------------------------------------------------------- (de)serialisation
 
 
+def shown_answer(e: Evidence | dict[str, Any]) -> str:
+    """An evidence answer as a person reads it: its text, each tool call as a call
+    (`[called] name(arguments)`), and its reply once the tool results came back. All of it is
+    model output: escape it for where it is shown, like any answer."""
+    if isinstance(e, Evidence):
+        text, calls, final = e.response, e.tool_calls, e.final_response
+    else:
+        text = str(e.get("response") or "")
+        calls, final = tool_calls_from(e.get("tool_calls")), e.get("final_response")
+    if not calls:
+        return text
+    lines = [text] if text else []
+    lines += [f"[called] {c.shown()}" for c in calls]
+    if final:
+        lines.append(f"[after the tool results] {final}")
+    return "\n".join(lines)
+
+
 def to_dict(record: Any) -> dict[str, Any]:
     """A record as plain JSON-ready data (tuples become lists)."""
     from dataclasses import asdict
@@ -380,6 +496,8 @@ def to_dict(record: Any) -> dict[str, Any]:
 
 def evidence_from_dict(d: dict[str, Any]) -> Evidence:
     """Records stored before a field existed get its default."""
+    if "tool_calls" in d:
+        d = {**d, "tool_calls": tool_calls_from(d["tool_calls"])}
     return Evidence(**d)
 
 

@@ -26,6 +26,8 @@ def fingerprint_key(c: Contradiction) -> list[object]:
         key.append(sorted(c.rules))
     elif c.kind == "say_do":  # which way round: "says yes, does no" is not "says no, does yes"
         key.append(sorted(str(f) for f in c.detail.get("framings", ())))
+    elif c.kind == "manifest" and c.detail.get("undeclared_tools"):
+        key.append("undeclared_tool")  # not the claim's truth: a tool the deployment lacks
     # paraphrase: the claim alone. Which framings happened to be decisive varies from run to run,
     # and the bug must keep its identity across runs.
     return key
@@ -61,6 +63,11 @@ def title(c: Contradiction, claims: Mapping[str, Claim]) -> str:
         return f'Affirms and denies "{first}" depending on how the question is phrased'
     if c.kind == "unstable":
         return f'Gives opposite answers about "{first}" to the same prompt'
+    if c.kind == "fabricated_action":
+        return f'Says it did the request without calling any tool ("{first}")'
+    if c.kind == "manifest" and c.detail.get("undeclared_tools"):
+        names = ", ".join(str(n) for n in c.detail["undeclared_tools"][:3])[:80]
+        return f'Calls a tool this deployment does not declare ({names}) for "{first}"'
     if c.kind == "manifest":
         if c.detail.get("truth"):
             return f'Denies "{first}", which is true for this deployment'

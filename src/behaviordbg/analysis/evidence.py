@@ -11,6 +11,7 @@ Sides, per kind (each Evidence carries its side in `Evidence.side`):
 - unstable, paraphrase, say_do: "affirming" and "denying" (the answers that affirm the claim,
   and those that deny it);
 - manifest: each side of the model that contradicts the deployment, "say" and/or "act";
+- fabricated_action: "act" (the answers that said a request was done with no tool call);
 - rule: each source literal the model's answers establish, e.g. "can_lift_objects" and
   "not has_physical_body".
 
@@ -47,7 +48,7 @@ def expected_sides(c: Contradiction) -> list[str]:
     """The sides a contradiction of this kind has (see the module docstring)."""
     if c.kind in TWO_SIDED:
         return ["affirming", "denying"]
-    if c.kind == "manifest":
+    if c.kind in ("manifest", "fabricated_action"):
         return [str(s) for s in c.detail.get("sides") or ()] or _tagged(c.evidence)
     if c.kind == "rule":
         return [str(s) for s in c.detail.get("sources") or ()] or _tagged(c.evidence)

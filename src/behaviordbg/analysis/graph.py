@@ -45,6 +45,7 @@ from .stats import wilson
 EVIDENCE_PER_SIDE = 2
 KIND_WEIGHT: dict[str, float] = {
     "manifest": 1.0, "say_do": 1.0, "rule": 0.95, "paraphrase": 0.8, "unstable": 0.6,
+    "fabricated_action": 1.0,
 }
 UNCERTAIN_FACTOR = 0.6  # severity multiplier when a contradiction is not certain
 SAYING = ("direct", "negated")
@@ -141,6 +142,7 @@ def _evidence(j: _Judged, side: str) -> Evidence:
         response_id=a.response_id, claim_id=a.claim_id, framing=a.framing, prompt=a.prompt,
         response=a.text, stance=j.label, confidence=round(j.confidence, 4), judge=j.judge,
         sample_idx=a.sample_idx, side=side, second_opinion=j.second, agreed=j.agreed,
+        tool_calls=a.tool_calls, final_response=a.final_text,
     )
 
 
@@ -458,5 +460,8 @@ def find_contradictions(
         if claim_id in claims:
             out += _manifest(claims[claim_id], manifest.truth_of(claims[claim_id]), items)
     out += _rule_contradictions(suites, by_claim)
+    from .tool_calls import tool_contradictions  # fabricated_action and the tool-call kinds
+
+    out += tool_contradictions(claims, manifest, by_claim)
     out.sort(key=lambda c: (-c.severity_score, c.kind, c.claims, c.witness))
     return out

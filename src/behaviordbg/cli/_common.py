@@ -106,6 +106,12 @@ MaxAttemptsOption = typer.Option(
 ManifestOption = typer.Option(
     None, "--manifest", help="Deployment manifest (a path, or a shipped name like `chat`)."
 )
+ToolsOnQuestionsOption = typer.Option(
+    False, "--tools-on-questions",
+    help="With a manifest that declares `tools`: send them with the direct and negated questions"
+    " too, not only with the act requests (catches a \"no, I can't browse\" that calls"
+    " web_search in the same answer).",
+)
 LabelOption = typer.Option("", "--label", help="A note stored with the run, e.g. `ckpt-1200`.")
 LimitOption = typer.Option(
     None, "--limit", min=1, help="Ask at most this many queries (a quick smoke run)."
@@ -128,6 +134,7 @@ def run_options(
     samples: int, temperature: float, max_tokens: int, concurrency: int, timeout: float,
     max_attempts: int, manifest: str | None, label: str, limit: int | None,
     claim: list[str] | None, refresh: bool, max_failed: str, resume: str | None = None,
+    tools_on_questions: bool = False,
 ) -> RunOptions:
     """The options `run` and `check` share, as the pipeline's RunOptions."""
     return RunOptions(
@@ -136,6 +143,7 @@ def run_options(
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts, resume=resume,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
         refresh=refresh, max_failed=parse_max_failed(max_failed),
+        tools_on_questions=tools_on_questions,
     )
 
 

@@ -39,6 +39,7 @@ from ._common import (
     SuitePathsArg,
     TemperatureOption,
     TimeoutOption,
+    ToolsOnQuestionsOption,
     cell,
     console,
     emit_json,
@@ -293,6 +294,7 @@ def check(
     timeout: float = TimeoutOption,
     max_attempts: int = MaxAttemptsOption,
     manifest: str | None = ManifestOption,
+    tools_on_questions: bool = ToolsOnQuestionsOption,
     label: str = LabelOption,
     limit: int | None = LimitOption,
     claim: list[str] | None = ClaimOption,
@@ -338,7 +340,8 @@ def check(
                           verify_api_key_env)
     ropts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
                         max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
-                        claim, refresh, max_failed)
+                        claim, refresh, max_failed,
+                        tools_on_questions=tools_on_questions)
     show = not json_out
     with Store.open(resolve_db(db)) as store:
         try:

@@ -37,6 +37,7 @@ from ._common import (
     SuitePathsArg,
     TemperatureOption,
     TimeoutOption,
+    ToolsOnQuestionsOption,
     cell,
     console,
     emit_json,
@@ -99,6 +100,7 @@ def run(
     timeout: float = TimeoutOption,
     max_attempts: int = MaxAttemptsOption,
     manifest: str | None = ManifestOption,
+    tools_on_questions: bool = ToolsOnQuestionsOption,
     label: str = LabelOption,
     limit: int | None = LimitOption,
     claim: list[str] | None = ClaimOption,
@@ -128,7 +130,8 @@ def run(
     """
     opts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
-                       claim, refresh, max_failed, resume)
+                       claim, refresh, max_failed, resume,
+                       tools_on_questions=tools_on_questions)
     progress = RichProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
         try:

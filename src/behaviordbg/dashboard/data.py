@@ -33,6 +33,7 @@ from ..types import (
     Bug,
     Contradiction,
     StanceDistribution,
+    shown_answer,
 )
 
 __all__ = ["BUG_SORTS", "BugFilter"]  # the Bugs page's sort keys and filter, from the store
@@ -235,7 +236,7 @@ def evidence_frame(bug: Bug) -> pd.DataFrame:
     """One row per evidence answer, with its side and any second judge's reading."""
     frame: pd.DataFrame = pd.DataFrame(
         [{"side": e.side, "claim": e.claim_id, "framing": e.framing, "prompt": e.prompt,
-          "answer": e.response, "stance": e.stance, "confidence": round(e.confidence, 2),
+          "answer": shown_answer(e), "stance": e.stance, "confidence": round(e.confidence, 2),
           "judge": e.judge, "second opinion": e.second_opinion, "sample": e.sample_idx,
           "response_id": e.response_id} for e in bug.evidence],
         columns=EVIDENCE_COLUMNS,

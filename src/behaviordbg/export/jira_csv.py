@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from ..escape import clip, csv_cell, jira_inline, jira_noformat
+from ..types import shown_answer
 
 PRIORITY = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low"}
 ISSUE_TYPE = "Bug"
@@ -48,7 +49,7 @@ def description(bug: dict[str, Any], run: dict[str, Any]) -> str:
     for i, e in enumerate(evidence, 1):
         item = [f"{i}. {jira_inline(e['framing'])} / stance *{jira_inline(e['stance'])}*"
                 f" ({jira_inline(e['claim_id'])})",
-                jira_noformat(f"Q: {_clip(e['prompt'])}\nA: {_clip(e['response'])}")]
+                jira_noformat(f"Q: {_clip(e['prompt'])}\nA: {_clip(shown_answer(e))}")]
         if len("\n".join([*parts, *item, triage])) > DESCRIPTION_LIMIT - 200:
             parts.append(f"({len(evidence) - i + 1} more answers: see the json export)")
             break

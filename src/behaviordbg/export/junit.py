@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ..escape import clip, xml_text
+from ..types import shown_answer
 
 ANSWER_LIMIT = 2_000  # an answer or prompt in a failure's text; the json export has the rest
 
@@ -26,7 +27,7 @@ def _failure_text(bug: dict[str, Any]) -> str:
     for e in bug.get("evidence") or []:
         lines += [f"  [{e['stance']}] ({e['claim_id']}, {e['framing']})"
                   f" Q: {clip(e['prompt'], ANSWER_LIMIT)}",
-                  f"      A: {clip(e['response'], ANSWER_LIMIT)}"]
+                  f"      A: {clip(shown_answer(e), ANSWER_LIMIT)}"]
     lines += ["", f"triage: behaviordbg triage {bug['fingerprint']} --status confirmed|false_positive"]
     return xml_text("\n".join(lines))
 

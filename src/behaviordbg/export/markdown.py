@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..escape import clip, md_code_inline, md_fence, md_inline
-from ..types import BUG_STATUSES
+from ..types import BUG_STATUSES, shown_answer
 
 CELL_LIMIT = 240  # an answer or prompt in the side-by-side table
 ANSWER_LIMIT = 4_000  # an answer or prompt in full (fenced); longer ones say the json export has it
@@ -68,13 +68,13 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
             lines.append(
                 f"| {i} | {md_inline(e.get('side') or '')} | {md_inline(e['claim_id'])} |"
                 f" {md_inline(e['framing'])} | "
-                f"{md_inline(e['prompt'], CELL_LIMIT)} | {md_inline(e['response'], CELL_LIMIT)} | "
+                f"{md_inline(e['prompt'], CELL_LIMIT)} | {md_inline(shown_answer(e), CELL_LIMIT)} | "
                 f"**{md_inline(e['stance'])}** | {float(e.get('confidence', 0.0)):.2f} |"
             )
         lines += ["", "<details><summary>Full answers (untrusted model output)</summary>", ""]
         for i, e in enumerate(evidence, 1):
             lines += [f"**{i}. {md_inline(e['stance'])}** ({md_code_inline(e['response_id'])})", "",
-                      md_fence(clip(e["response"], answer_limit)), ""]
+                      md_fence(clip(shown_answer(e), answer_limit)), ""]
         lines += ["</details>", ""]
     lines += [
         "### How to triage", "",

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..escape import clip, md_code_inline, md_fence, md_inline
+from ..types import shown_answer
 
 GITHUB_LIMIT = 65_536  # GitHub's maximum comment body, in characters
 BUDGET = GITHUB_LIMIT - 2_000  # what the pieces may use; the rest is for the closing lines
@@ -87,7 +88,7 @@ def _evidence(c: dict[str, Any], bug: dict[str, Any] | None) -> str:
                   f" {md_code_inline(ev.get('claim_id') or '')}):", "",
                   md_fence(clip(ev.get("prompt") or "", ANSWER_LIMIT)), "",
                   f"Answer (judged {md_inline(ev.get('stance') or '')}):", "",
-                  md_fence(clip(ev.get("response") or "", ANSWER_LIMIT)), ""]
+                  md_fence(clip(shown_answer(ev), ANSWER_LIMIT)), ""]
     if len(evidence) > EVIDENCE_PER_BUG:
         lines += [f"... and {len(evidence) - EVIDENCE_PER_BUG} more answers.", ""]
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..escape import clip, strip_controls
-from ..types import CONTRADICTION_KINDS
+from ..types import CONTRADICTION_KINDS, shown_answer
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT_KEY = "behaviordbg/v1"
@@ -80,7 +80,7 @@ def _result(bug: dict[str, Any], claims: dict[str, dict[str, Any]]) -> dict[str,
     first = ev[0] if ev else None
     text = f"[{bug['severity']}] {bug['title']} (rate {bug.get('rate', 0.0):.0%})."
     if first:
-        text += f" e.g. asked {first['prompt']!r}, answered {first['response'][:200]!r} ({first['stance']})."
+        text += f" e.g. asked {first['prompt']!r}, answered {shown_answer(first)[:200]!r} ({first['stance']})."
     result: dict[str, Any] = {
         "ruleId": bug["kind"],
         "ruleIndex": CONTRADICTION_KINDS.index(bug["kind"]),

@@ -19,7 +19,7 @@ from ..analysis.bugs import fingerprint, to_bugs
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Run, Store
-from ..types import Bug, Claim, Manifest, Suite, suite_from_dict
+from ..types import Bug, Claim, Manifest, Suite, suite_from_dict, tools_from
 from . import judging
 from .progress import NullProgress, ProgressSink
 
@@ -101,6 +101,7 @@ def run_manifest(run: Run) -> Manifest:
         capabilities={str(k): bool(v) for k, v in (m.get("capabilities") or {}).items()},
         claim_truth={str(k): bool(v) for k, v in (m.get("claim_truth") or {}).items()},
         path=m.get("path"),
+        tools=tools_from(m.get("tools")),
     )
 
 
@@ -145,6 +146,11 @@ async def _analyze(
     stances, judged = await judging.judge_missing(store, run_id, answers, claims, opts, setting,
                                                   progress or NullProgress(),
                                                   batch_size=JUDGE_BATCH)
+    manifest = run_manifest(run)
+    from ..analysis.tool_calls import call_stances
+
+    # an act answer that called a tool providing the claim did it: the call, not the text, decides
+    stances = {**stances, **call_stances(answers, claims, manifest)}
     judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
     vectors = None
     if opts.embeddings:
@@ -153,7 +159,7 @@ async def _analyze(
         vectors = await embed(answers, run, opts)
     clusters = cluster_answers(answers, stances, vectors=vectors)
     dists = distributions(answers, stances)
-    contradictions = find_contradictions(suites, run_manifest(run), answers, stances)
+    contradictions = find_contradictions(suites, manifest, answers, stances)
     verification: dict[str, Any] = {}
     if vplan is not None:
         before = {b.fingerprint: b.candidate for b in to_bugs(contradictions, claims)}

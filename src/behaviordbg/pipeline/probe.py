@@ -25,9 +25,9 @@ from ..config import RunOptions
 from ..errors import BehaviordbgError
 from ..locks import run_lock
 from ..store import Run, Store, TopError
-from ..types import GenParams, Message, Query, Response, SuiteRef
+from ..types import GenParams, Manifest, Message, Query, Response, SuiteRef, tool_calls_from
 from ..urls import check_base_url, redact_url
-from . import endpoint
+from . import endpoint, tool_turns
 from .progress import NullProgress, ProgressSink
 
 if TYPE_CHECKING:  # the openai SDK is slow to import: load it only when a run asks a model
@@ -184,6 +184,13 @@ def plan(opts: RunOptions) -> tuple[list[Query], list[SuiteRef], dict[str, Any]]
     return queries, suites_mod.suite_refs(suites), asdict(manifest)
 
 
+def _manifest_of(m: dict[str, Any]) -> Manifest:
+    """The tools part of a run's recorded manifest (all probing needs of it)."""
+    from ..types import tools_from
+
+    return Manifest(name=str(m.get("name") or "chat"), tools=tools_from(m.get("tools")))
+
+
 def gen_params(run: Run) -> GenParams:
     """The generation parameters a run was made with (a resume asks with the same)."""
     p = run["params"]
@@ -233,6 +240,8 @@ async def _run_probes(
             run_id, params = run["id"], gen_params(run)
             planned = store.planned_queries(run_id)
             store.set_run_status(run_id, "running")
+            tools_manifest = _manifest_of(run.get("manifest") or {})
+            on_questions = bool(run["params"].get("tools_on_questions", False))
         else:
             assert planned_run is not None
             queries, refs, manifest = planned_run
@@ -246,13 +255,20 @@ async def _run_probes(
                 "max_attempts": opts.max_attempts, "api_key_env": opts.api_key_env,
                 "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
                 "limit": opts.limit, "suite_paths": opts.suite_paths,
+                "tools_on_questions": opts.tools_on_questions,
             }
-            planned = [(q, probe_key(params, q.messages, q.sample_idx)) for q in queries]
+            tools_manifest, on_questions = _manifest_of(manifest), opts.tools_on_questions
+            with_tools = tool_turns.tool_framings(tools_manifest, on_questions)
+            key_tools = tool_turns.key_tools(tools_manifest)
+            planned = [(q, probe_key(params, q.messages, q.sample_idx,
+                                     key_tools if q.framing in with_tools else None))
+                       for q in queries]
             run_id = store.create_run(params, refs, options=options, manifest=manifest,
                                       local_model=local_info, label=opts.label, queries=planned)
             held.enter_context(run_lock(store.path, run_id))
         started.append(run_id)
-        probe = _Prober(store, run_id, params, sink)
+        probe = _Prober(store, run_id, params, sink, manifest=tools_manifest,
+                        with_tools=tool_turns.tool_framings(tools_manifest, on_questions))
         try:
             requests_sent = await probe.run(planned, url, api_key, opts)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -296,6 +312,8 @@ class _Prober:
     run_id: str
     params: GenParams
     sink: ProgressSink
+    manifest: Manifest = field(default_factory=lambda: Manifest(name="chat"))
+    with_tools: frozenset[str] = frozenset()  # framings sent with the manifest's tools
     client: ModelClient | None = None
     counters: dict[str, int] = field(default_factory=lambda: {"asked": 0, "cached": 0, "failed": 0})
 
@@ -311,9 +329,9 @@ class _Prober:
         pending = [(q, k) for q, k in planned if q.id not in answered]
         self.sink.start(len(planned), len(planned) - len(pending))
         misses = pending if opts.refresh else [item for item in pending if not self._from_cache(*item)]
-        groups: dict[tuple[Message, ...], list[tuple[Query, str]]] = {}
+        groups: dict[tuple[tuple[Message, ...], bool], list[tuple[Query, str]]] = {}
         for q, k in misses:  # samples of one conversation go out as one request with `n`
-            groups.setdefault(q.messages, []).append((q, k))
+            groups.setdefault((q.messages, q.framing in self.with_tools), []).append((q, k))
         if not groups:
             return 0
         from ..client import ModelClient
@@ -349,7 +367,8 @@ class _Prober:
         self.store.add_response(Response(
             id=response_id(self.run_id, query.id), run_id=self.run_id, query_id=query.id,
             text=hit["text"], finish_reason=hit.get("finish_reason"), latency_ms=0.0,
-            cache_key=key, from_cache=True,
+            cache_key=key, from_cache=True, tool_calls=tool_calls_from(hit.get("tool_calls")),
+            final_text=hit.get("final_text"),
         ))
         self.counters["cached"] += 1
         self.sink.advance()
@@ -363,11 +382,14 @@ class _Prober:
             await asyncio.gather(*(self._ask([item]) for item in group))
             return
         _current_query.set(group[0][0].id)
-        messages = [{"role": m.role, "content": m.content} for m in group[0][0].messages]
+        messages: list[dict[str, Any]] = [{"role": m.role, "content": m.content}
+                                          for m in group[0][0].messages]
+        offered = group[0][0].framing in self.with_tools
         try:
             result = await self.client.chat(
                 messages, model=self.params.model, temperature=self.params.temperature,
                 max_tokens=self.params.max_tokens, n=len(group),
+                extra=tool_turns.extra_body(self.manifest) if offered else None,
             )
         except RequestFailed as err:
             got = len(err.partial.texts) if err.partial else 0
@@ -379,15 +401,34 @@ class _Prober:
                 self.counters["failed"] += 1
                 self.sink.advance(errors=1)
             return
-        self._save(group, result)
+        finals = await self._second_turns(messages, result) if offered else {}
+        self._save(group, result, finals)
 
-    def _save(self, group: list[tuple[Query, str]], result: ChatResult) -> None:
+    async def _second_turns(self, messages: list[dict[str, Any]], result: ChatResult
+                            ) -> dict[int, str | None]:
+        """Per sample that called tools: its final reply after the canned results."""
+        assert self.client is not None
+        out: dict[int, str | None] = {}
+        for i, (text, raw_calls) in enumerate(zip(result.texts, result.tool_calls)):
+            calls = tool_calls_from(raw_calls)
+            if calls:
+                out[i] = await tool_turns.final_reply(self.client, self.params, messages, text,
+                                                      raw_calls, calls, self.manifest)
+        return out
+
+    def _save(self, group: list[tuple[Query, str]], result: ChatResult,
+              finals: dict[int, str | None] | None = None) -> None:
         raws = result.raw_responses or [result.raw_response] * len(result.texts)
         # A body with n choices answers n samples: it is stored once, with the first of them;
         # the others point to that row (n copies of n answers made a DB grow with n squared).
         holder: dict[int, str] = {}
-        for (q, key), text, reason, raw in zip(group, result.texts, result.finish_reasons, raws):
+        calls_per = result.tool_calls or [[] for _ in result.texts]
+        finals = finals or {}
+        for i, ((q, key), text, reason, raw) in enumerate(
+                zip(group, result.texts, result.finish_reasons, raws)):
             rid = response_id(self.run_id, q.id)
+            calls = tool_calls_from(calls_per[i] if i < len(calls_per) else [])
+            final = finals.get(i)
             if id(raw) in holder:
                 raw = {"same_as_response": holder[id(raw)]}
             else:
@@ -395,11 +436,14 @@ class _Prober:
             self.store.add_response(
                 Response(id=rid, run_id=self.run_id, query_id=q.id,
                          text=text, finish_reason=reason, latency_ms=round(result.latency_ms, 1),
-                         cache_key=key),
+                         cache_key=key, tool_calls=calls, final_text=final),
                 raw_request=result.raw_request, raw_response=raw,
             )
-            self.store.cache_put(key, "probe", {"text": text, "finish_reason": reason,
-                                                "model": self.params.model})
+            cached: dict[str, Any] = {"text": text, "finish_reason": reason,
+                                      "model": self.params.model}
+            if calls:
+                cached.update(tool_calls=tool_turns.calls_json(calls), final_text=final)
+            self.store.cache_put(key, "probe", cached)
             self.counters["asked"] += 1
             self.sink.advance()
 

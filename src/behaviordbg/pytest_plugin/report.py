@@ -42,11 +42,13 @@ def _sides(evidence: Iterable[Evidence]) -> tuple[list[Evidence], list[Evidence]
 
 
 def _evidence_lines(evidence: list[Evidence], indent: str) -> list[str]:
+    from ..types import shown_answer  # the plugin loads types only when it reports
+
     lines = []
     for e in evidence[:MAX_EVIDENCE]:
         judge = f", {e.judge} {e.confidence:.2f}" if e.judge else ""
         lines.append(f"{indent}[{e.claim_id} / {e.framing}] Q: {safe_text(e.prompt, 200)}")
-        lines.append(f"{indent}    A: {safe_text(e.response)}")
+        lines.append(f"{indent}    A: {safe_text(shown_answer(e))}")
         lines.append(f"{indent}    => {e.stance}{judge}")
     if len(evidence) > MAX_EVIDENCE:
         lines.append(f"{indent}... {len(evidence) - MAX_EVIDENCE} more answers in the dashboard")

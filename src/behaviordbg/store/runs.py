@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any, cast
 
-from ..types import Answer, GenParams, Message, Query, Response, SuiteRef
+from ..types import Answer, GenParams, Message, Query, Response, SuiteRef, tool_calls_from
 from ..urls import redact_url
 from .connection import StoreBase, dumps, new_run_id, now_iso
 from .records import Run, RunCounts, RunRow, TopError, decode_run
@@ -177,8 +177,8 @@ class RunTables(StoreBase):
         with self.transaction():
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO responses (id, run_id, query_id, cache_key, text, finish_reason,"
-                " latency_ms, from_cache, raw_request_json, raw_response_json, created_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " latency_ms, from_cache, raw_request_json, raw_response_json, created_at,"
+                " tool_calls_json, final_text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     response.id,
                     response.run_id,
@@ -191,6 +191,9 @@ class RunTables(StoreBase):
                     dumps(raw_request) if raw_request is not None else None,
                     dumps(raw_response) if raw_response is not None else None,
                     now_iso(),
+                    dumps([asdict(c) for c in response.tool_calls]) if response.tool_calls
+                    else None,
+                    response.final_text,
                 ),
             )
         return cur.rowcount == 1
@@ -265,7 +268,8 @@ class RunTables(StoreBase):
         """Every answered query of a run, joined with its prompt (ordered for determinism)."""
         rows = self.conn.execute(
             "SELECT r.id AS response_id, q.run_id, q.id AS query_id, q.suite, q.claim_id, q.framing,"
-            " q.prompt_idx, q.prompt, q.sample_idx, r.text FROM queries q JOIN responses r"
+            " q.prompt_idx, q.prompt, q.sample_idx, r.text, r.tool_calls_json, r.final_text"
+            " FROM queries q JOIN responses r"
             " ON r.run_id = q.run_id AND r.query_id = q.id WHERE q.run_id = ? AND r.text IS NOT NULL"
             " ORDER BY q.suite, q.claim_id, q.framing, q.prompt_idx, q.sample_idx",
             (run_id,),
@@ -282,6 +286,9 @@ class RunTables(StoreBase):
                 prompt=r["prompt"],
                 sample_idx=r["sample_idx"],
                 text=r["text"],
+                tool_calls=tool_calls_from(json.loads(r["tool_calls_json"]))
+                if r["tool_calls_json"] else (),
+                final_text=r["final_text"],
             )
 
     # ------------------------------------------------------------------ cache

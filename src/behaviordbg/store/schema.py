@@ -186,6 +186,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE stances ADD COLUMN agreement TEXT;   -- cascade: both judges ran and agree
         """,
     ),
+    (
+        "0005_tool_calls",
+        """
+        ALTER TABLE responses ADD COLUMN tool_calls_json TEXT;  -- [{name, arguments, id}] it called
+        ALTER TABLE responses ADD COLUMN final_text TEXT;       -- its reply after the canned tool results
+        """,
+    ),
 ]
 
 

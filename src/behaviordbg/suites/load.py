@@ -151,11 +151,26 @@ class _SuiteModel(_Model):
     rules: list[_RuleModel] = []
 
 
+class _FunctionModel(_Model):
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = {}
+    strict: bool = False
+
+
+class ToolModel(_Model):
+    type: Literal["function"] = "function"
+    function: _FunctionModel
+    provides: list[str]
+    result: str | dict[str, Any] = '{"status": "ok"}'
+
+
 class ManifestModel(_Model):
     manifest: str
     description: str = ""
     capabilities: dict[str, bool] = {}
     claims: dict[str, bool] = {}
+    tools: list[ToolModel] = []
 
 
 def parse_model(doc: Doc, model: type[_Model]) -> Any:

@@ -3,12 +3,13 @@ chat model (no tools, memory or browsing); shipped ones are named (`chat`, `agen
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import SuiteError, SuiteErrors
-from ..types import Manifest, Suite
+from ..types import Manifest, Suite, Tool
 from .expand import all_claims, all_rules
 from .load import ManifestModel, default_probes_dir, parse_model
 from .yaml_doc import Path_, check_schema, closest, read_yaml, show_path
@@ -75,11 +76,27 @@ def load_manifest(path: str | Path | None) -> Manifest:
     model = parse_model(doc, ManifestModel) if not doc.errors else None
     if doc.errors or model is None:
         raise SuiteErrors(sorted(doc.errors, key=lambda e: e.line or 0))
+    tools = tuple(
+        Tool(
+            name=t.function.name,
+            description=t.function.description,
+            parameters=dict(t.function.parameters),
+            provides=tuple(dict.fromkeys(t.provides)),
+            result=t.result if isinstance(t.result, str)
+            else json.dumps(t.result, ensure_ascii=False, sort_keys=True),
+        )
+        for t in model.tools
+    )
+    capabilities = dict(model.capabilities)
+    for tool in tools:  # a tool the deployment offers makes its capabilities true
+        for cap in tool.provides:
+            capabilities.setdefault(cap, True)
     return Manifest(
         name=model.manifest.strip(),
-        capabilities=dict(model.capabilities),
+        capabilities=capabilities,
         claim_truth=dict(model.claims),
         path=str(p),
+        tools=tools,
     )
 
 
@@ -117,7 +134,40 @@ def check_manifest(manifest: Manifest, suites: Sequence[Suite]) -> list[SuiteErr
                     else "list claim ids with: behaviordbg suites list",
                 )
             )
-    return out + _rule_breaks(manifest, suites, where, lines)
+    return out + _tool_problems(manifest, caps, where, lines) + _rule_breaks(
+        manifest, suites, where, lines)
+
+
+def _tool_problems(
+    manifest: Manifest, caps: Sequence[str], where: str, lines: dict[Path_, int]
+) -> list[SuiteError]:
+    """Tools named twice, and `provides` that no claim uses (a typo: a call would answer nothing)
+    or that the manifest's own `capabilities` declare false (the deployment would contradict
+    itself: offering `set_alarm` while saying it cannot set alarms)."""
+    out: list[SuiteError] = []
+    seen: set[str] = set()
+    known = sorted(set(caps) | set(DEFAULT_CAPABILITIES))
+    for i, tool in enumerate(manifest.tools):
+        at = lines.get(("tools", i, "function", "name")) or lines.get(("tools", i))
+        if tool.name in seen:
+            out.append(SuiteError(where, at, f"tool `{tool.name}` is declared twice",
+                                  "give each tool its own name, or drop one"))
+        seen.add(tool.name)
+        for cap in tool.provides:
+            if cap not in known:
+                close = closest(cap, known)
+                out.append(SuiteError(
+                    where, lines.get(("tools", i, "provides")) or at,
+                    f"tool `{tool.name}` provides `{cap}`, which no loaded claim uses",
+                    f"did you mean `{close}`?" if close else f"known capabilities: {', '.join(known)}",
+                ))
+            elif manifest.capabilities.get(cap) is False:
+                out.append(SuiteError(
+                    where, lines.get(("capabilities", cap)) or at,
+                    f"tool `{tool.name}` provides `{cap}`, but `capabilities` says `{cap}: false`",
+                    f"set `{cap}: true`, or drop `{cap}` from the tool's `provides`",
+                ))
+    return out
 
 
 def _rule_breaks(

@@ -7,7 +7,7 @@ import streamlit as st
 
 from behaviordbg.dashboard import data, ui
 from behaviordbg.errors import BehaviordbgError
-from behaviordbg.types import BUG_STATUSES, CONTRADICTION_KINDS, SEVERITIES
+from behaviordbg.types import BUG_STATUSES, CONTRADICTION_KINDS, SEVERITIES, shown_answer
 
 st.title("Bugs")
 ui.flash()
@@ -74,7 +74,7 @@ def show_candidates() -> None:
         with col:
             st.text(f"{e.side or '-'} side · {e.claim_id} · {e.framing}")
             ui.untrusted("Prompt", e.prompt)
-            ui.untrusted("Answer", e.response)
+            ui.untrusted("Answer", shown_answer(e))
             st.text(f"stance: {e.stance} ({e.confidence:.2f}) by {e.judge}"
                     + (f"\nsecond opinion: {e.second_opinion}" if e.second_opinion else ""))
 
@@ -112,7 +112,7 @@ for col, e in zip(st.columns(max(1, len(shown))), shown):
     with col:
         st.text(f"{e.claim_id} · {e.framing} · sample {e.sample_idx}")
         ui.untrusted("Prompt", e.prompt)
-        ui.untrusted("Answer", e.response)
+        ui.untrusted("Answer", shown_answer(e))
         st.text(f"{e.side or '-'} side · stance: {e.stance} ({e.confidence:.2f})\njudge: {e.judge}"
                 + (f"\nsecond opinion: {e.second_opinion}" if e.second_opinion else ""))
         for v in detail.verdicts.get(e.response_id, []):

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from behaviordbg.dashboard import data, ui
-from behaviordbg.types import CONTRADICTION_KINDS
+from behaviordbg.types import CONTRADICTION_KINDS, shown_answer
 
 MIX_COLOURS = {"affirms": "#1f77b4", "denies": "#d62728", "contested": "#9467bd",
                "unclear/refused": "#7f7f7f", "no answers": "#c7c7c7"}
@@ -120,7 +120,7 @@ def _show(found: list[Any]) -> None:
             st.text("witness: " + " => ".join(c.witness))
         st.dataframe(
             pd.DataFrame([{"claim": e.claim_id, "framing": e.framing, "prompt": e.prompt,
-                           "answer": e.response, "stance": e.stance, "judge": e.judge,
+                           "answer": shown_answer(e), "stance": e.stance, "judge": e.judge,
                            "confidence": e.confidence} for e in c.evidence]),
             hide_index=True, width="stretch",
         )
