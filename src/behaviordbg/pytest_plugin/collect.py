@@ -142,7 +142,8 @@ class ClaimNode(pytest.Collector):
         applies = {
             "stable": samples >= 2,  # one sample per prompt cannot disagree with itself
             "paraphrase": sayings >= 2,
-            "say_do": sayings >= 1 and len(c.act) >= 1,
+            # also a fabricated action: a request answered as done without a tool call
+            "say_do": len(c.act) >= 1 and (sayings >= 1 or bool(c.capability)),
             "manifest": self.manifest.truth_of(c) is not None,
         }
         for check in CHECKS:

@@ -108,7 +108,11 @@ def check_manifest(manifest: Manifest, suites: Sequence[Suite]) -> list[SuiteErr
     where = show_path(Path(manifest.path)) if manifest.path else manifest.name
     lines = _manifest_lines(manifest.path)
     out: list[SuiteError] = []
+    implied = {cap for t in manifest.tools for cap in t.provides} - {
+        k[1] for k in lines if len(k) == 2 and k[0] == "capabilities"}
     for key in manifest.capabilities:
+        if key in implied:
+            continue  # set by a tool's `provides`: reported there, with its line
         if key not in caps and key not in DEFAULT_CAPABILITIES:
             close = closest(key, caps)
             out.append(
