@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 CALL_JUDGE = "tool_call"
 """The `judge` of a verdict read from a tool call, not from text."""
+OBSERVED = "tool call observed"
+"""A call is an observation, not a reading: its verdict counts as confirmed (a second judge,
+`--verify`, never re-reads the text of an answer whose call decided it)."""
 
 
 def providing_calls(answer: Answer, claim: Claim | None, manifest: Manifest) -> list[ToolCall]:
@@ -61,7 +64,7 @@ def call_stances(
         if calls:
             shown = ", ".join(c.shown() for c in calls)[:300]
             out[a.response_id] = Stance(a.response_id, "affirm", 1.0, CALL_JUDGE,
-                                        f"called {shown}")
+                                        f"called {shown}", agreement=OBSERVED)
     return out
 
 
@@ -74,7 +77,8 @@ def needs_a_tool(claim: Claim, manifest: Manifest) -> bool:
 
 def _as_call(j: _Judged) -> _Judged:
     """The answer as evidence of doing: its call, not its text, is the verdict."""
-    return j._replace(label="affirm", confidence=1.0, judge=CALL_JUDGE, second="", agreed=None)
+    return j._replace(label="affirm", confidence=1.0, judge=CALL_JUDGE, second=OBSERVED,
+                      agreed=True)
 
 
 def _fabricated(claim: Claim, manifest: Manifest, items: list[_Judged]) -> list[Contradiction]:
