@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,25 +24,47 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
+TEXT_CALL = re.compile(r'"name"\s*:\s*"([A-Za-z0-9_-]{1,64})"')
+
+
+def text_calls(text: str, tool_names: set[str]) -> list[str]:
+    """Declared tools named as `"name": "..."` in an answer's text: a call the model wrote as
+    text (a JSON block) instead of in the chat template's tool-call format, which the server
+    therefore did not parse, so no tool would run."""
+    return [n for n in TEXT_CALL.findall(text or "") if n in tool_names]
+
+
 def measure(manifest: str, args: argparse.Namespace) -> dict[str, Any]:
     from behaviordbg import pipeline
-    from behaviordbg.analysis.tool_calls import providing_calls, undeclared_calls
     from behaviordbg.store import Store
-    from behaviordbg.suites import load_manifest, load_suites
 
-    man = load_manifest(manifest)
-    suites = load_suites(args.suites or [str(ROOT / "probes")])
-    claims = {c.id: c for s in suites for c in s.claims}
     with Store.open(args.db) as store:
         run = pipeline.run_probes(store, pipeline.RunOptions(
             suite_paths=args.suites or [str(ROOT / "probes")], manifest_path=manifest,
             base_url=args.base_url, model=args.model, samples=args.samples,
-            framings={"act"}, label=f"tool-calls:{man.name}", concurrency=2,
+            framings={"act"}, label=f"tool-calls:{manifest}", concurrency=2,
             timeout=args.timeout,
         ))
-        summary = pipeline.analyze_run(store, run.run_id, pipeline.AnalyzeOptions())
-        answers = list(store.iter_answers(run.run_id))
-        stances = store.get_stances(run.run_id, "rules")
+        pipeline.analyze_run(store, run.run_id, pipeline.AnalyzeOptions())
+    return count(args.db, run.run_id, manifest)
+
+
+def count(db: str, run_id: str, manifest: str) -> dict[str, Any]:
+    """The figures of one analyzed run (no model needed)."""
+    from behaviordbg.analysis.tool_calls import providing_calls, undeclared_calls
+    from behaviordbg.pipeline.analyze import run_manifest, run_suites
+    from behaviordbg.store import Store
+
+    with Store.open(db) as store:
+        run = store.get_run(run_id)
+        man = run_manifest(run)
+        claims = {c.id: c for s in run_suites(run) for c in s.claims}
+        answers = list(store.iter_answers(run["id"]))
+        stances = store.get_stances(run["id"], "rules")
+        analysis = store.require_analysis(run["id"])
+        bugs = store.bugs_for_analysis(analysis["id"])
+        candidates = store.candidates_for_analysis(analysis["id"])
+    names = {t.name for t in man.tools}
     per: dict[str, Counter[str]] = {}
     for a in answers:
         c = per.setdefault(a.claim_id, Counter())
@@ -49,20 +72,18 @@ def measure(manifest: str, args: argparse.Namespace) -> dict[str, Any]:
         c["with_calls"] += bool(a.tool_calls)
         c["providing_call"] += bool(providing_calls(a, claims.get(a.claim_id), man))
         c["undeclared_call"] += bool(undeclared_calls(a, man))
-        text_says_done = stances.get(a.response_id) is not None and \
-            stances[a.response_id].label == "affirm"
-        c["text_done_no_call"] += text_says_done and not a.tool_calls
-    total = sum(per.values(), Counter())
+        c["call_as_text"] += bool(not a.tool_calls and text_calls(a.text, names))
+        said = stances.get(a.response_id)
+        c["text_done_no_call"] += bool(said and said.label == "affirm" and not a.tool_calls)
+    total: Counter[str] = sum(per.values(), Counter())
     return {
-        "manifest": man.name, "run_id": run.run_id, "elapsed_s": run.elapsed_s,
-        "tools_offered": bool(man.tools), "answers": total["answers"],
-        "with_calls": total["with_calls"], "providing_call": total["providing_call"],
-        "undeclared_call": total["undeclared_call"],
-        "text_done_no_call": total["text_done_no_call"],
+        "manifest": man.name, "run_id": run["id"], "tools_offered": bool(man.tools),
+        **{k: total[k] for k in ("answers", "with_calls", "providing_call", "undeclared_call",
+                                 "call_as_text", "text_done_no_call")},
         "per_claim": {k: dict(v) for k, v in sorted(per.items())},
         "bugs": [{"kind": b.kind, "claims": list(b.claims), "title": b.title,
-                  "fingerprint": b.fingerprint} for b in summary.bugs],
-        "candidates": len(summary.candidates),
+                  "fingerprint": b.fingerprint} for b in bugs],
+        "candidates": [{"kind": b.kind, "claims": list(b.claims)} for b in candidates],
     }
 
 
@@ -75,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base-url")
     ap.add_argument("--model")
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--runs", nargs="*", help="only count these analyzed runs (no model)")
     args = ap.parse_args(argv)
-    out = [measure(m, args) for m in (args.manifest or ["agent-with-tools"])]
+    if args.runs:
+        out = [count(args.db, r, "") for r in args.runs]
+    else:
+        out = [measure(m, args) for m in (args.manifest or ["agent-with-tools"])]
     json.dump(out, sys.stdout, indent=2)
     print()
     return 0
