@@ -207,3 +207,13 @@ def test_calls_are_shown_as_calls_and_escaped() -> None:
                  "claims": ["c"], "evidence": [to_dict(e)], "repro": []},
                 {"run_id": "run-1", "model": "m"})
     assert "<img" not in md and "](http" not in md and "web\\_search" in md or "web_search" in md
+
+
+def test_pytest_failure_text_shows_the_call() -> None:
+    from behaviordbg.pytest_plugin.report import _evidence_lines
+
+    e = Evidence(response_id="r1", claim_id="can_browse_web", framing="act", prompt="p",
+                 response="", stance="affirm", judge="tool_call",
+                 tool_calls=(ToolCall("web_search", '{"q": "x\x1b[31m"}'),))
+    text = "\n".join(_evidence_lines([e], "  "))
+    assert "[called] web_search(" in text and "\x1b" not in text

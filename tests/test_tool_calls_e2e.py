@@ -18,7 +18,7 @@ from behaviordbg import pipeline
 from behaviordbg.export import build_payload, render
 from behaviordbg.store import Store
 from behaviordbg.suites import load_manifest, load_suites
-from behaviordbg.testing import FakeServer
+from behaviordbg.testing import FakeServer, ToolReply
 from behaviordbg.tool_personas import fabricator, says_cannot, tool_user, undeclared_caller
 from behaviordbg.types import Bug, Suite, shown_answer
 
@@ -199,3 +199,32 @@ def test_rerun_is_served_from_cache_with_its_calls(
             base_url=fake_server.base_url, model="persona", samples=1, timeout=10.0))
         assert chat.cache_hits == chat.queries - sum(
             1 for a in a1.values() if a.framing == "act")
+
+
+def test_dashboard_shows_the_call_as_inert_text(
+    fake_server: FakeServer, suites: list[Suite], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Bugs page shows a say/do bug's call (name and hostile arguments) only as code."""
+    from test_dashboard import assert_no_markup_from_model, open_page
+
+    hostile = '{"query": "<img src=x onerror=alert(1)> [x](javascript:alert(1))"}'
+    persona = says_cannot(suites, load_manifest(str(AGENT)), "can_browse_web")
+
+    def answer(prompt: str, body: dict[str, object], i: int) -> object:
+        got = persona(prompt, body, i)
+        if isinstance(got, ToolReply) and got.calls and got.calls[0][0] == "web_search":
+            return ToolReply(got.content, (("web_search", hostile),))
+        return got
+
+    fake_server.answers = answer  # type: ignore[assignment]
+    store, summary = _run(fake_server, tmp_path / "d.db", AGENT)
+    bug = next(b for b in summary.bugs if b.kind == "say_do")
+    store.close()
+    monkeypatch.setenv("BEHAVIORDBG_DB", str(tmp_path / "d.db"))
+    at = open_page("bugs")
+    at.selectbox(key="bugs_open").set_value(bug.fingerprint).run()
+    assert not at.exception
+    codes = "\n".join(str(c.value) for c in at.code)
+    assert f"[called] web_search({hostile})" in codes
+    assert_no_markup_from_model(at)

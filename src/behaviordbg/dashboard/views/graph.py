@@ -17,7 +17,7 @@ from behaviordbg.types import CONTRADICTION_KINDS, shown_answer
 MIX_COLOURS = {"affirms": "#1f77b4", "denies": "#d62728", "contested": "#9467bd",
                "unclear/refused": "#7f7f7f", "no answers": "#c7c7c7"}
 KIND_COLOURS = dict(zip(CONTRADICTION_KINDS,
-                        ["#ff7f0e", "#2ca02c", "#e377c2", "#8c564b", "#17becf"]))
+                        ["#ff7f0e", "#2ca02c", "#e377c2", "#8c564b", "#17becf", "#9467bd"]))
 
 st.title("Contradiction graph")
 analysis = ui.current_analysis()
