@@ -43,6 +43,7 @@ from ._common import (
     err_console,
     escape,
     run_options,
+    settings_from,
 )
 
 
@@ -88,6 +89,7 @@ def report_errors(summary: pipeline.RunSummary, db: str | None, *, then: str = "
 
 
 def run(
+    ctx: typer.Context,
     suite_paths: list[str] | None = SuitePathsArg,
     base_url: str | None = BaseUrlOption,
     model: str | None = ModelOption,
@@ -125,9 +127,13 @@ def run(
     endpoint error (e.g. a wrong key or model) with its fix, 3 more than --max-failed of the
     queries failed or none was answered (the most common error and its fix are printed), 130 on
     Ctrl-C and 143 on SIGTERM (the run is marked interrupted; the resume command is printed).
+    The endpoint, model, api-key-env, samples, manifest, suites and db may come from
+    behaviordbg.toml (see `behaviordbg init` and `behaviordbg check --show-config`).
     """
-    opts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
-                       max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
+    s = settings_from(ctx)
+    opts = run_options(s["suites"].value, s["endpoint"].value, s["model"].value,
+                       s["api-key-env"].value, s["samples"].value, temperature, max_tokens,
+                       concurrency, timeout, max_attempts, s["manifest"].value, label, limit,
                        claim, refresh, max_failed, resume)
     progress = RichProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
