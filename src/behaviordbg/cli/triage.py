@@ -304,26 +304,35 @@ def export_cmd(
 def report_cmd(
     run_id: str = typer.Argument("latest", help="Run id, unique prefix, or `latest`."),
     out: str = typer.Option("report.html", "--out", "-o", help="HTML file to write (its folder must exist)."),
+    baseline: str | None = typer.Option(
+        None, "--baseline",
+        help="Also show what changed since this run (id, prefix or `latest`): new, resolved, not"
+             " reproduced, changed and persisting bugs, as `behaviordbg diff BASELINE RUN`."),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Write one self-contained HTML report of a run: open it in any browser, offline.
 
     Summary, the contradiction graph (inline SVG), stances per claim, and every bug with its
-    evidence and repro; all model text escaped, nothing loaded from the network.
-    Example: `behaviordbg report latest --out report.html`.
+    evidence and repro; with --baseline, the diff against that run. All model text escaped,
+    nothing loaded from the network.
+    Example: `behaviordbg report latest --baseline run-20260101-120000-abc123 --out report.html`.
     """
     from ..report import render_report
 
     path = safe_out_path(out, None)
     with _open(db, readonly=True) as store:
-        page = render_report(store, run_id)
+        page = render_report(store, run_id, baseline=baseline)
         resolved = store.resolve_run(run_id)
+        base = store.resolve_run(baseline) if baseline is not None else None
     path.write_text(page, encoding="utf-8")
     if json_out:
-        emit_json({"path": str(path), "run_id": resolved, "bytes": len(page.encode("utf-8"))})
+        emit_json({"path": str(path), "run_id": resolved, "baseline": base,
+                   "bytes": len(page.encode("utf-8"))})
         return
-    console.print(f"wrote the report of {escape(resolved)} to {escape(str(path))}")
+    console.print(f"wrote the report of {escape(resolved)}"
+                  + (f" (compared with {escape(base)})" if base else "")
+                  + f" to {escape(str(path))}")
 
 
 def register(app: typer.Typer) -> None:
