@@ -281,5 +281,7 @@ def test_plugin_probes_the_files_endpoint_with_its_samples(
     assert res.ret == pytest.ExitCode.OK, res.stdout.str()
     res.assert_outcomes(passed=13)  # samples = 2 adds a `stable` check to each of the 3 claims
     assert server.requests > 0 and (pytester.path / "bd.db").is_file()
+    assert "no `stable` checks" not in res.stdout.str()
     res = pytester.runpytest("probes", "--bdbg-samples", "1", *QUIET, "-rA")
-    res.assert_outcomes(passed=10)  # the flag wins: no `stable` checks
+    res.assert_outcomes(passed=10)  # the flag wins: no `stable` checks, and it says why
+    res.stdout.fnmatch_lines(["*1 sample per prompt, so no `stable` checks*--bdbg-samples 2*"])

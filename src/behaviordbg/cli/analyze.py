@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
+from ..analysis.coverage import samples_note
 from ..config import API_KEY_ENV, AnalyzeOptions, resolve_db
 from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..escape import printable
@@ -152,6 +153,8 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
         f" [bold]{len(summary.bugs)} bugs[/] in {summary.elapsed_s:.1f}s"
     )
     console.print(head, markup=True)
+    for kind, why in summary.out_of_reach.items():  # "no unstable bugs" is not "stable"
+        console.print(f"[yellow]not looked for: {escape(kind)} bugs ({escape(why)})[/]", markup=True)
     _print_held_back(summary, db)
     if summary.mixed_clusters:
         console.print(
@@ -368,6 +371,9 @@ def check(
                         max_attempts, settings["manifest"].value, label, limit, claim, refresh,
                         max_failed)
     show = not json_out
+    note = samples_note(ropts.samples)
+    if note and show:  # said before the minutes of probing, not only after
+        err_console.print(escape(note), markup=True)
     with Store.open(resolve_db(db)) as store:
         try:
             run, summary = pipeline.check(
