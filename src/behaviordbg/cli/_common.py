@@ -8,7 +8,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
@@ -23,6 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from rich.text import Text
 
 from ..config import (
@@ -71,6 +72,39 @@ def plain_row(*fields: str) -> str:
     """One table row as one line: each field made printable on one line (newlines and
     terminal controls shown escaped), fields separated by two spaces."""
     return "  ".join(printable(f) for f in fields)
+
+
+WHOLE = ("bug", "run", "id", "fingerprint", "created", "at (UTC)")  # print_table columns never cut: ids get copied
+
+
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], *, title: str = "",
+    fold: Sequence[str] = (), caption: str = "",
+) -> None:
+    """A table of untrusted text: rich, with box drawing, on a terminal (or as wide as COLUMNS
+    says); elsewhere (a CI log, a pipe) the title, a header line and one line per row, columns
+    padded, never wrapped, so `grep` sees each row whole. `fold`: the columns that may wrap."""
+    texts = [[" ".join(printable(c, newlines=True).split("\n")) for c in row] for row in rows]
+    if plain_lines():
+        if title:
+            typer.echo(printable(title) + (f" ({printable(caption)})" if caption else ""))
+        widths = [min(40, max([len(h), *(len(r[i]) for r in texts)]))
+                  for i, h in enumerate(headers)]
+        for cells in [list(headers), *texts]:
+            typer.echo(("  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths))
+                        + ("  " if len(cells) > 1 else "") + cells[-1]).rstrip())
+        return
+    table = Table(title=escape(title) if title else None, caption=escape(caption) if caption else None)
+    for h in headers:  # ids stay whole (a fingerprint is copied); text wraps, the `fold` ones first
+        if h in WHOLE:
+            table.add_column(h, no_wrap=True, min_width=max(len(h), *(len(r[headers.index(h)])
+                                                                       for r in texts), 1))
+        else:
+            table.add_column(h, overflow="fold", min_width=10 if h in fold else None,
+                             ratio=1 if h in fold else None)
+    for row in texts:
+        table.add_row(*(Text(c) for c in row))
+    console.print(table)
 
 
 DbOption = typer.Option(

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from .. import pipeline
 from ..config import resolve_db
@@ -37,11 +36,11 @@ from ._common import (
     SuitePathsArg,
     TemperatureOption,
     TimeoutOption,
-    cell,
     console,
     emit_json,
     err_console,
     escape,
+    print_table,
     run_options,
     settings_from,
 )
@@ -197,15 +196,12 @@ def runs(
     if not rows:
         console.print(f"no runs yet in {escape(path)}: {NO_RUNS_HINT}")
         return
-    table = Table("created", "status", "model", "answered", "failed", "cached", "label")
-    table.add_column("run", no_wrap=True)
-    for row in rows:
-        table.add_row(
-            cell(row["created_at"][:19]), cell(row["status"]), cell(row["model"]),
-            f"{row['responses']}/{row['queries']}", str(row["errors"]), str(row["cache_hits"]),
-            cell(row["label"]), cell(row["run_id"]),
-        )
-    console.print(table)
+    print_table(
+        ("created", "status", "model", "answered", "failed", "cached", "label", "run"),
+        [(row["created_at"][:19], row["status"], row["model"], f"{row['responses']}/{row['queries']}",
+          row["errors"], row["cache_hits"], row["label"], row["run_id"]) for row in rows],
+        fold=("model", "label"),
+    )
 
 
 def register(app: typer.Typer) -> None:
