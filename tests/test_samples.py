@@ -58,3 +58,12 @@ def test_two_samples_say_nothing(suite: str, fake_server: FakeServer, tmp_path: 
     res = CliRunner().invoke(app, ["check", suite, "--base-url", fake_server.base_url, "--model",
                                    "m", "--db", str(tmp_path / "b.db"), "--samples", "2", "--json"])
     assert json.loads(res.stdout.splitlines()[-1])["out_of_reach"] == {}
+
+
+def test_run_says_it_up_front_too(suite: str, fake_server: FakeServer, tmp_path: Path) -> None:
+    args = ["run", suite, "--base-url", fake_server.base_url, "--model", "m", "--db",
+            str(tmp_path / "c.db")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0 and "cannot find `unstable` bugs" in " ".join(res.output.split())
+    res = CliRunner().invoke(app, [*args, "--samples", "2"])
+    assert res.exit_code == 0 and "unstable" not in res.output

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from .. import pipeline
+from ..analysis.coverage import samples_note
 from ..config import resolve_db
 from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
 from ..store import Store
@@ -135,6 +136,9 @@ def run(
                        concurrency, timeout, max_attempts, s["manifest"].value, label, limit,
                        claim, refresh, max_failed, resume)
     progress = RichProgress() if not json_out else None
+    note = samples_note(opts.samples)
+    if note and not json_out and not resume:  # what `analyze` will not be able to find
+        err_console.print(escape(note), markup=True)
     with Store.open(resolve_db(db)) as store:
         try:
             summary = pipeline.run_probes(store, opts, progress)
