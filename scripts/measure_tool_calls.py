@@ -25,13 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 TEXT_CALL = re.compile(r'"name"\s*:\s*"([A-Za-z0-9_-]{1,64})"')
-
-
-def text_calls(text: str, tool_names: set[str]) -> list[str]:
-    """Declared tools named as `"name": "..."` in an answer's text: a call the model wrote as
-    text (a JSON block) instead of in the chat template's tool-call format, which the server
-    therefore did not parse, so no tool would run."""
-    return [n for n in TEXT_CALL.findall(text or "") if n in tool_names]
+"""A tool named as `"name": "..."` in an answer's text: a call the model wrote as text (a JSON
+block) instead of in its chat template's tool-call format, so the server did not parse it and no
+tool would run."""
 
 
 def measure(manifest: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -65,6 +61,7 @@ def count(db: str, run_id: str, manifest: str) -> dict[str, Any]:
         bugs = store.bugs_for_analysis(analysis["id"])
         candidates = store.candidates_for_analysis(analysis["id"])
     names = {t.name for t in man.tools}
+    written: dict[str, list[str]] = {}
     per: dict[str, Counter[str]] = {}
     for a in answers:
         c = per.setdefault(a.claim_id, Counter())
@@ -72,7 +69,11 @@ def count(db: str, run_id: str, manifest: str) -> dict[str, Any]:
         c["with_calls"] += bool(a.tool_calls)
         c["providing_call"] += bool(providing_calls(a, claims.get(a.claim_id), man))
         c["undeclared_call"] += bool(undeclared_calls(a, man))
-        c["call_as_text"] += bool(not a.tool_calls and text_calls(a.text, names))
+        in_text = [] if a.tool_calls else TEXT_CALL.findall(a.text or "")
+        c["call_as_text"] += bool(set(in_text) & names)
+        c["undeclared_as_text"] += bool(set(in_text) - names)
+        if in_text:
+            written.setdefault(a.claim_id, []).extend(in_text)
         said = stances.get(a.response_id)
         c["text_done_no_call"] += bool(said and said.label == "affirm" and not a.tool_calls)
     total: Counter[str] = sum(per.values(), Counter())
@@ -80,7 +81,9 @@ def count(db: str, run_id: str, manifest: str) -> dict[str, Any]:
         "manifest": man.name, "run_id": run["id"], "tools_offered": bool(man.tools),
         **{k: total[k] for k in ("answers", "with_calls", "providing_call", "undeclared_call",
                                  "call_as_text", "text_done_no_call")},
+        "undeclared_as_text": total["undeclared_as_text"],
         "per_claim": {k: dict(v) for k, v in sorted(per.items())},
+        "names_written_as_text": written,
         "bugs": [{"kind": b.kind, "claims": list(b.claims), "title": b.title,
                   "fingerprint": b.fingerprint} for b in bugs],
         "candidates": [{"kind": b.kind, "claims": list(b.claims)} for b in candidates],
