@@ -217,3 +217,20 @@ def test_pytest_failure_text_shows_the_call() -> None:
                  tool_calls=(ToolCall("web_search", '{"q": "x\x1b[31m"}'),))
     text = "\n".join(_evidence_lines([e], "  "))
     assert "[called] web_search(" in text and "\x1b" not in text
+
+
+def test_call_counts_see_calls_written_as_text() -> None:
+    from behaviordbg.analysis.tool_calls import call_counts
+
+    agent = load_manifest(str(AGENT))
+    answers = [
+        _answer("a", "can_set_reminders", "act",
+                '```json\n{"name": "set_reminder", "arguments": {"time": "21:00"}}\n```'),
+        _answer("b", "can_send_email", "act", "", (ToolCall("send_email", "{}"),)),
+        _answer("c", "has_a_name", "act", "My name is Quill."),
+        _answer("d", "can_set_alarms", "direct", '{"name": "x", "arguments": {}}'),
+    ]
+    assert call_counts(answers, agent) == {"offered": 3, "called": 1, "undeclared": 0,
+                                           "written_as_text": 1}
+    assert call_counts(answers, agent, ("direct", "act"))["written_as_text"] == 2
+    assert call_counts(answers, load_manifest("chat")) == {}

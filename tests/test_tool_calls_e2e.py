@@ -77,6 +77,9 @@ def test_consistent_tool_user_gives_no_bug(
                                                               "send_email", "run_python"}
     assert all(a.framing == "act" for a in called)  # questions were not offered tools
     assert all(a.final_text for a in called)
+    acts = sum(a.framing == "act" for a in answers)
+    assert summary.tool_calls == {"offered": acts, "called": len(called), "undeclared": 0,
+                                  "written_as_text": 0}
     store.close()
     assert summary.bugs == [], _describe(summary.bugs)
 

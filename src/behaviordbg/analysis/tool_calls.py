@@ -23,8 +23,9 @@ Pure: records in, contradictions out (behaviordbg.analysis.graph calls `tool_con
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..types import Answer, Claim, Contradiction, Manifest, Stance, ToolCall
 
@@ -36,6 +37,29 @@ CALL_JUDGE = "tool_call"
 OBSERVED = "tool call observed"
 """A call is an observation, not a reading: its verdict counts as confirmed (a second judge,
 `--verify`, never re-reads the text of an answer whose call decided it)."""
+
+
+TEXT_CALL = re.compile(r'"name"\s*:\s*"([A-Za-z0-9_-]{1,64})"\s*,\s*"(?:arguments|parameters)"')
+"""A call written as text: `{"name": "set_reminder", "arguments": ...}` in the answer's text
+instead of the chat template's tool-call format, so the server did not parse it as a call and
+no tool would run."""
+
+
+def call_counts(answers: Sequence[Answer], manifest: Manifest,
+                framings: Collection[str] = ("act",)) -> dict[str, Any]:
+    """How the answers offered tools used them: how many called a tool (through the API), how
+    many wrote a call as text instead (a template or model problem: nothing would run), and how
+    many of those calls name no declared tool. Empty when the manifest declares no tools."""
+    if not manifest.tools:
+        return {}
+    offered = [a for a in answers if a.framing in framings]
+    as_text = [a for a in offered if not a.tool_calls and TEXT_CALL.search(a.text or "")]
+    return {
+        "offered": len(offered),
+        "called": sum(bool(a.tool_calls) for a in offered),
+        "undeclared": sum(bool(undeclared_calls(a, manifest)) for a in offered),
+        "written_as_text": len(as_text),
+    }
 
 
 def providing_calls(answer: Answer, claim: Claim | None, manifest: Manifest) -> list[ToolCall]:

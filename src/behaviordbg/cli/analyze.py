@@ -145,6 +145,20 @@ def _failing(summary: pipeline.AnalysisSummary, fail_on: str | None) -> int:
     return sum(SEVERITIES.index(b.severity) <= cut for b in summary.bugs)
 
 
+def _print_tool_calls(counts: dict[str, int]) -> None:
+    """With tools offered: how the model used them, and a warning when it only wrote calls as
+    text (the server parsed none: nothing would have run)."""
+    if not counts:
+        return
+    console.print(f"tools offered to {counts['offered']} answers: {counts['called']} called one,"
+                  f" {counts['undeclared']} an undeclared one, {counts['written_as_text']} wrote"
+                  " a call as text instead")
+    if counts["written_as_text"] and not counts["called"]:
+        console.print("[yellow]the model wrote its tool calls as text and the server parsed none:"
+                      " no tool would run. Check the chat template (llama-server needs --jinja)"
+                      " or try a model trained for tool calls.[/]", markup=True)
+
+
 def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 30) -> None:
     """The bugs as a table (model output never reaches this table: titles come from the suite)."""
     head = (
@@ -157,6 +171,7 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
     for kind, why in summary.out_of_reach.items():  # "no unstable bugs" is not "stable"
         console.print(f"[yellow]not looked for: {escape(kind)} bugs ({escape(why)})[/]", markup=True)
     _print_held_back(summary, db)
+    _print_tool_calls(summary.tool_calls)
     if summary.mixed_clusters:
         console.print(
             f"[yellow]{summary.mixed_clusters} answer modes got opposite stances for alike"

@@ -49,6 +49,8 @@ class AnalysisSummary:
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
     # kinds this run cannot find, and why (one sample cannot be unstable: analysis.coverage)
     out_of_reach: dict[str, str] = field(default_factory=dict)
+    # with a manifest that declares tools: answers offered them, calls made, calls written as text
+    tool_calls: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -150,7 +152,7 @@ async def _analyze(
                                                   progress or NullProgress(),
                                                   batch_size=JUDGE_BATCH)
     manifest = run_manifest(run)
-    from ..analysis.tool_calls import call_stances
+    from ..analysis.tool_calls import call_counts, call_stances
 
     # an act answer that called a tool providing the claim did it: the call, not the text, decides
     stances = {**stances, **call_stances(answers, claims, manifest)}
@@ -206,6 +208,8 @@ async def _analyze(
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
         out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
+        tool_calls=call_counts(answers, manifest, ("direct", "negated", "act")
+                               if run["params"].get("tools_on_questions") else ("act",)),
     )
 
 
