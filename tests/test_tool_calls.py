@@ -234,3 +234,13 @@ def test_call_counts_see_calls_written_as_text() -> None:
                                            "written_as_text": 1}
     assert call_counts(answers, agent, ("direct", "act"))["written_as_text"] == 2
     assert call_counts(answers, load_manifest("chat")) == {}
+
+
+def test_a_call_written_as_text_is_not_a_fabricated_action() -> None:
+    suites = load_suites([PROBES])
+    agent = load_manifest(str(AGENT))
+    text = '```json\n{"name": "set_reminder", "arguments": {"time": "21:00"}}\n```'
+    answers = [_answer(f"t{i}", "can_set_reminders", "act", text, idx=i) for i in range(2)]
+    stances = {a.response_id: Stance(a.response_id, "affirm", 0.88, "rules") for a in answers}
+    assert not [c for c in find_contradictions(suites, agent, answers, stances)
+                if c.kind == "fabricated_action"]
