@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from ..errors import StoreError
 from ..types import Answer
 from .connection import StoreBase, dumps, like_prefix, now_iso
+from .records import AnalysisRecord
 
 HUMAN_STANCES: tuple[str, ...] = ("affirm", "deny", "unclear", "refuse")
 """The stances a person can give (a judge's "error" is not a reading)."""
@@ -153,6 +154,32 @@ class LabelTables(StoreBase):
         with self.transaction():
             self.conn.execute("UPDATE analyses SET summary_json = ? WHERE id = ?",
                               (dumps(summary), analysis_id))
+
+    def labels_on(self, response_ids: Sequence[str]) -> dict[str, LabelRecord]:
+        """response id -> the label in force, for these answers (two queries, any number)."""
+        ids = list(dict.fromkeys(response_ids))
+        if not ids or not self._labels_ready():
+            return {}
+        rows = self.conn.execute(
+            "SELECT r.id, q.claim_id, q.framing, q.prompt, r.text FROM responses r JOIN queries q"
+            " ON q.run_id = r.run_id AND q.id = r.query_id"
+            f" WHERE r.text IS NOT NULL AND r.id IN ({','.join('?' * len(ids))})", ids).fetchall()
+        labels = self.current_labels({r["claim_id"] for r in rows})
+        out: dict[str, LabelRecord] = {}
+        for r in rows:
+            lab = labels.get(answer_key(r["claim_id"], r["framing"], r["prompt"], r["text"]))
+            if lab is not None:
+                out[r["id"]] = lab
+        return out
+
+    def analysis_by_id(self, analysis_id: str) -> AnalysisRecord | None:
+        """One analysis (run, judge setting, summary with what labels did), or None."""
+        row = self.conn.execute("SELECT * FROM analyses WHERE id = ?", (analysis_id,)).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["summary"] = json.loads(d.pop("summary_json") or "{}")
+        return cast(AnalysisRecord, d)
 
     def label_history(self, key: str) -> list[LabelRecord]:
         """Every label ever given to an answer key, oldest first."""
