@@ -110,7 +110,7 @@ def test_claims_page_lists_answers_with_their_source_and_labels_them(
     fp, rid, db = seeded["fingerprint"], seeded["response_id"], seeded["db"]
     at = open_page("claims")
     at.selectbox(key="claims_claim").set_value("can_browse").run()
-    assert any(MISREAD in c.value for c in at.code)
+    assert any(MISREAD in t.value for t in at.text)
     at.selectbox(key=f"lab-claim-can_browse:{rid}").set_value("deny")
     _save(at)
     with Store.open(db, readonly=True) as store:

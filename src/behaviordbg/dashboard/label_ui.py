@@ -60,10 +60,9 @@ def label_form(rows: Sequence[LabelRow], key: str, *, show_prompt: bool = True) 
                 head = (f"{r['response_id']} · {r['claim']} · {r['framing']} · stance"
                         f" {r['stance']} ({r['confidence']:.2f}) from {r['source']}")
                 st.text(head + (f" · {r['why']}" if r["why"] else ""))
-                text = (f"Q: {r['prompt']}\nA: {r['answer']}" if show_prompt else r["answer"])
-                ui.untrusted("Answer", text)
-                if r["label_note"]:
-                    ui.untrusted("Label note", r["label_note"])
+                # st.text: inert text (never Markdown or HTML), lighter than a code block per row
+                st.text((f"Q: {r['prompt']}\nA: {r['answer']}" if show_prompt else r["answer"])
+                        + (f"\nlabel note: {r['label_note']}" if r["label_note"] else ""))
             current = r["label"] or JUDGE_DECIDES
             right.selectbox("Label", CHOICES, index=CHOICES.index(current),
                             key=f"{key}:{r['response_id']}",

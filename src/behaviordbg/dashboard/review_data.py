@@ -54,10 +54,14 @@ def evidence_rows(store: Store, analysis: str, fingerprint: str, *, candidate: b
     found = store.analysis_by_id(analysis)
     run_id = found["run_id"] if found else ""
     labels = store.labels_on([e.response_id for e in bug.evidence])
-    return [_row(e.response_id, run_id, e.claim_id, e.framing, e.prompt, e.response, e.stance,
-                 e.judge, e.confidence, labels.get(e.response_id),
-                 f"{e.side} side" if e.side else "")
-            for e in bug.evidence]
+    out: dict[str, LabelRow] = {}
+    for e in bug.evidence:  # an answer that stands on two sides is labelled once
+        if e.response_id not in out:
+            out[e.response_id] = _row(e.response_id, run_id, e.claim_id, e.framing, e.prompt,
+                                      e.response, e.stance, e.judge, e.confidence,
+                                      labels.get(e.response_id),
+                                      f"{e.side} side" if e.side else "")
+    return list(out.values())
 
 
 def _verdict_of(verdicts: Iterable[tuple[str, str, float, str | None]], setting: str
@@ -75,10 +79,9 @@ def claim_answers(store: Store, run_id: str, claim: str, stance: str = "", offse
     analysis = store.latest_analysis(run_id)
     setting = str(analysis["judge"]) if analysis else "rules"
     rows = store.review_rows(run_id, claim)
-    labels = store.labels_on([r["response_id"] for r in rows])
     out = []
     for r in rows:
-        lab = labels.get(r["response_id"])
+        lab = r["label"]
         label, judge, conf = _verdict_of(r["verdicts"], setting)
         used, source = (lab["stance"], f"label:{lab['author'] or 'person'}") if lab else (label,
                                                                                         judge)
@@ -97,7 +100,7 @@ def suggestions(store: Store, run_id: str, analysis: str, offset: int = 0, limit
     found = store.analysis_by_id(analysis)
     setting = str(found["judge"]) if found else "rules"
     rows = store.review_rows(run_id)
-    labelled = set(store.labels_on([r["response_id"] for r in rows]))
+    labelled = {r["response_id"] for r in rows if r["label"] is not None}
     evidence = {e.response_id for b in store.bugs_for_analysis(analysis) for e in b.evidence}
     evidence |= {e.response_id for b in store.candidates_for_analysis(analysis)
                  for e in b.evidence}

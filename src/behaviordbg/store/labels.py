@@ -25,9 +25,11 @@ HUMAN_STANCES: tuple[str, ...] = ("affirm", "deny", "unclear", "refuse")
 
 
 def answer_key(claim_id: str, framing: str, prompt: str, text: str) -> str:
-    """The matching key of a label: same claim, framing, prompt and answer text, same key."""
-    doc = json.dumps([claim_id, framing, prompt, text], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+    """The matching key of a label: same claim, framing, prompt and answer text, same key (the
+    sha256 of the four fields, each as `<length>:<text>`)."""
+    # each field length-prefixed: unambiguous whatever the text holds, and cheap at 100,000 rows
+    doc = "".join(f"{len(x)}:{x}" for x in (claim_id, framing, prompt, text))
+    return hashlib.sha256(doc.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def key_of(a: Answer) -> str:
@@ -89,6 +91,7 @@ class ReviewRow(TypedDict):
     prompt: str
     response: str
     verdicts: list[tuple[str, str, float, str | None]]  # (setting, label, confidence, disagreement)
+    label: LabelRecord | None  # the label in force on it (the matching rule)
 
 
 class LabelTables(StoreBase):
@@ -245,20 +248,23 @@ class LabelTables(StoreBase):
         rows = self.conn.execute(
             "SELECT r.id, q.claim_id, q.framing, q.prompt, r.text FROM queries q JOIN responses r"
             f" ON r.run_id = q.run_id AND r.query_id = q.id WHERE {where}"
-            " ORDER BY q.claim_id, q.framing, q.prompt_idx, q.sample_idx", params)
-        out: dict[str, ReviewRow] = {
-            r["id"]: {"response_id": r["id"], "claim_id": r["claim_id"], "framing": r["framing"],
-                      "prompt": r["prompt"], "response": r["text"], "verdicts": []}
-            for r in rows}
+            " ORDER BY q.claim_id, q.framing, q.prompt_idx, q.sample_idx", params).fetchall()
+        labels = self.current_labels({r[1] for r in rows})
+        labelled_claims = {lab["claim_id"] for lab in labels.values()}
+        out: dict[str, ReviewRow] = {}
+        for rid, claim, framing, prompt, text in rows:
+            lab = (labels.get(answer_key(claim, framing, prompt, text))
+                   if claim in labelled_claims else None)  # no hashing where nothing can match
+            out[rid] = {"response_id": rid, "claim_id": claim, "framing": framing,
+                        "prompt": prompt, "response": text, "verdicts": [], "label": lab}
         verdicts = self.conn.execute(
             "SELECT s.response_id, s.judge, s.label, s.confidence, s.disagreement FROM stances s"
             " JOIN responses r ON r.id = s.response_id JOIN queries q ON q.run_id = r.run_id"
             f" AND q.id = r.query_id WHERE {where} ORDER BY s.judge", params)
-        for v in verdicts:
-            row = out.get(v["response_id"])
+        for rid, judge, label, conf, disagreement in verdicts:
+            row = out.get(rid)
             if row is not None:
-                row["verdicts"].append((v["judge"], v["label"], float(v["confidence"]),
-                                        v["disagreement"]))
+                row["verdicts"].append((judge, label, float(conf), disagreement))
         return list(out.values())
 
 
