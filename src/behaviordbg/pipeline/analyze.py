@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import triage
 from ..analysis.bugs import fingerprint, to_bugs
+from ..analysis.coverage import out_of_reach
 from ..analysis.labels import HumanLabel, apply_labels, is_label, label_outcome
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
@@ -47,6 +48,8 @@ class AnalysisSummary:
     uncertain_bugs: int = 0
     candidates: list[Bug] = field(default_factory=list)  # held back: evidence too weak
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
+    # kinds this run cannot find, and why (one sample cannot be unstable: analysis.coverage)
+    out_of_reach: dict[str, str] = field(default_factory=dict)
     # people's stance labels: applied, changed (differ from the judge), closed / reopened /
     # created bugs (see behaviordbg.analysis.labels and triage.record_label_outcome)
     labels: dict[str, Any] = field(default_factory=dict)
@@ -224,6 +227,7 @@ async def _analyze(
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
         labels=labels_info,
+        out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
     )
 
 
