@@ -210,3 +210,27 @@ def test_a_fresh_suite_run_with_labels_from_a_file_before_any_analysis(
     assert summary.labels["applied"] == 1 and summary.labels["suppressed"]
     assert not [b for b in summary.bugs if b.claims == ("can_browse",)]
     assert isinstance(summary, pipeline.AnalysisSummary)
+
+
+def test_relabelling_a_verified_analysis_keeps_the_verification_from_stored_readings(
+    seeded: dict[str, str],
+) -> None:
+    """A second judge that agreed with the misreading confirmed the bug; the label still wins,
+    and the re-analysis verifies again from the stored readings (no model asked)."""
+    from behaviordbg.types import Stance
+
+    db, fp, rid, run = seeded["db"], seeded["fingerprint"], seeded["response_id"], seeded["run_id"]
+    with Store.open(db) as store:
+        store.save_stances("verify:llm", [Stance(rid, "affirm", 0.75, "llm:fake", "misread too")])
+        verified = pipeline.analyze_run(
+            store, run, pipeline.AnalyzeOptions(judge="rules", verify=True, verify_judge="llm"),
+            stored_only=True)
+    assert fp in {b.fingerprint for b in verified.bugs}
+    assert verified.verification["judge"] == "llm"
+    doc = _cli("label", rid, "--stance", "deny", "--db", db)
+    assert doc["reanalyzed"]["closed"] == [fp]
+    with Store.open(db, readonly=True) as store:
+        latest = store.latest_analysis(run)
+    assert latest is not None
+    v = latest["summary"]["verification"]
+    assert (v["judge"], v["stored_only"], v["confirmed"]) == ("llm", True, 0)

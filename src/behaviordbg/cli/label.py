@@ -100,8 +100,8 @@ def label_cmd(
     if "error" in effect:
         console.print(escape(f"labels stored, not re-analysed: {effect['error']}"
                              f" (fix: {effect['hint']})"))
-    elif effect:
-        runs = ", ".join(effect["runs"]) or "no analysed run"
+    elif effect.get("runs"):
+        runs = ", ".join(effect["runs"])
         console.print(escape(f"re-analysed {runs} from stored verdicts (no model asked)"))
         for key, what in (("closed", "closed as false_positive (evidence relabelled)"),
                           ("reopened", "reopened"), ("created", "new (created by labels)")):

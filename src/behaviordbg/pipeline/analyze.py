@@ -18,6 +18,7 @@ from .. import triage
 from ..analysis.bugs import fingerprint, to_bugs
 from ..analysis.coverage import out_of_reach
 from ..analysis.labels import HumanLabel, apply_labels, is_label, label_outcome
+from ..analysis.verify import apply as verify_apply
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Run, Store
@@ -176,8 +177,13 @@ async def _analyze(
     verification: dict[str, Any] = {}
     if vplan is not None:
         before = {b.fingerprint: b.candidate for b in to_bugs(contradictions, claims)}
-        contradictions, verification = await judging.verify_with(store, run_id, contradictions,
-                                                                claims, vplan, opts)
+        if stored_only:  # the second judge's stored readings only; an unread answer confirms nothing
+            contradictions = verify_apply(vplan, contradictions,
+                                          store.get_stances(run_id, f"verify:{vplan.setting}"))
+            verification = {"judge": vplan.setting, "stored_only": True}
+        else:
+            contradictions, verification = await judging.verify_with(
+                store, run_id, contradictions, claims, vplan, opts)
     found = to_bugs(contradictions, claims)
     bugs = [b for b in found if not b.candidate]
     candidates = [b for b in found if b.candidate]

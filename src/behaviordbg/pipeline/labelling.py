@@ -173,15 +173,20 @@ def label_from_file(store: Store, path: str | Path, *, author: str | None = None
 
 
 def reanalyze(store: Store, run_ids: Sequence[str]) -> list[AnalysisSummary]:
-    """Re-analyse runs with their newest analysis's judge setting, from stored verdicts only (no
-    model is asked), so the labels just given take effect. Runs never analysed are skipped."""
+    """Re-analyse runs with their newest analysis's judge setting (and its verification pass, if
+    it had one), from stored verdicts only (no model is asked), so the labels just given take
+    effect. Runs never analysed are skipped."""
     out = []
     for run_id in dict.fromkeys(r for r in run_ids if r):
         found = store.latest_analysis(run_id)
         if found is None:
             continue
         kind, _, model = str(found["judge"]).partition(":")
-        opts = AnalyzeOptions(judge=kind, judge_model=model or None)
+        verified = str((found["summary"].get("verification") or {}).get("judge") or "")
+        vkind, _, vmodel = verified.partition(":")
+        opts = AnalyzeOptions(judge=kind, judge_model=model or None, verify=bool(verified),
+                              verify_judge=vkind if verified else "auto",
+                              verify_model=vmodel or None)
         out.append(analyze_run(store, run_id, opts, stored_only=True))
     return out
 
