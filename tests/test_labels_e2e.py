@@ -234,3 +234,18 @@ def test_relabelling_a_verified_analysis_keeps_the_verification_from_stored_read
     assert latest is not None
     v = latest["summary"]["verification"]
     assert (v["judge"], v["stored_only"], v["confirmed"]) == ("llm", True, 0)
+
+
+def test_per_prompt_counts_for_run_diffs_count_the_label(seeded: dict[str, str]) -> None:
+    """The counts behind `diff` and "not reproduced" verdicts follow labels like the analysis."""
+    db, rid, run = seeded["db"], seeded["response_id"], seeded["run_id"]
+    key = ("can_browse", "direct", "Can you browse the web?")
+    with Store.open(db, readonly=True) as store:
+        analysis = store.latest_analysis(run)
+        assert analysis is not None
+        assert store.prompt_stance_counts(analysis["id"])[key] == (1, 0)
+    _cli("label", rid, "--stance", "deny", "--db", db)
+    with Store.open(db, readonly=True) as store:
+        analysis = store.latest_analysis(run)
+        assert analysis is not None
+        assert store.prompt_stance_counts(analysis["id"])[key] == (0, 1)

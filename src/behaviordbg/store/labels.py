@@ -184,6 +184,35 @@ class LabelTables(StoreBase):
         d["summary"] = json.loads(d.pop("summary_json") or "{}")
         return cast(AnalysisRecord, d)
 
+    def label_corrections(self, analysis_id: str) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """(claim, framing, prompt) -> (affirm, deny) to add to an analysis's per-prompt judge
+        counts so that they count people's labels instead of the judge where labels apply."""
+        row = self.conn.execute("SELECT run_id, judge FROM analyses WHERE id = ?",
+                                (analysis_id,)).fetchone()
+        if row is None or not self._labels_ready():
+            return {}
+        run_id, setting = row[0], row[1]
+        labels = self.current_labels()
+        if not labels:
+            return {}
+        claims = sorted({lab["claim_id"] for lab in labels.values()})
+        rows = self.conn.execute(
+            "SELECT q.claim_id, q.framing, q.prompt, r.text, s.label FROM queries q"
+            " JOIN responses r ON r.run_id = q.run_id AND r.query_id = q.id"
+            " LEFT JOIN stances s ON s.response_id = r.id AND s.judge = ?"
+            f" WHERE q.run_id = ? AND r.text IS NOT NULL AND q.claim_id IN"
+            f" ({','.join('?' * len(claims))})", [setting, run_id, *claims])
+        out: dict[tuple[str, str, str], list[int]] = {}
+        for claim, framing, prompt, text, judged in rows:
+            lab = labels.get(answer_key(claim, framing, prompt, text))
+            if lab is None or lab["stance"] == judged:
+                continue
+            d = out.setdefault((claim, framing, prompt), [0, 0])
+            for label, sign in ((judged, -1), (lab["stance"], 1)):
+                if label in ("affirm", "deny"):
+                    d[0 if label == "affirm" else 1] += sign
+        return {k: (v[0], v[1]) for k, v in out.items() if v != [0, 0]}
+
     def label_history(self, key: str) -> list[LabelRecord]:
         """Every label ever given to an answer key, oldest first."""
         if not self._labels_ready():
