@@ -25,7 +25,7 @@ from behaviordbg.pipeline.labelling import label_answers, reanalyze
 from behaviordbg.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_analyze import build_run  # noqa: E402
+from bench_analyze import build_run
 
 FLIP = {"affirm": "deny", "deny": "affirm", "unclear": "deny", "refuse": "unclear",
         "error": "unclear"}

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from labels_seed import MISREAD, seed_false_bug
 from test_dashboard_browser import SCREENSHOTS, _free_port, _shot, _wait_healthy, _wait_text
-from test_dashboard_browser import driver as driver  # noqa: F401 - the module's browser fixture
+from test_dashboard_browser import driver as driver  # its browser fixture, reused
 
 from behaviordbg.store import Store
 from behaviordbg.triage import RELABELLED
@@ -61,11 +61,10 @@ def label_server(false_bug: dict[str, str], tmp_path_factory: pytest.TempPathFac
 
 
 def test_label_an_answer_on_the_bugs_page_and_see_the_bug_close(
-    label_server: str, false_bug: dict[str, str], driver: Any,  # noqa: F811
+    label_server: str, false_bug: dict[str, str], driver: Any,
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     fp, rid = false_bug["fingerprint"], false_bug["response_id"]
@@ -74,22 +73,53 @@ def test_label_an_answer_on_the_bugs_page_and_see_the_bug_close(
     # the misread answer (as text) and where its stance came from: the judge
     _wait_text(drv, "Selected bug", fp, "Label the evidence", MISREAD,
                f"{rid} · can_browse · direct · stance affirm (0.95) from rules")
-    wait = WebDriverWait(drv, 60)
-    form = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '[data-testid="stForm"]')))
-    picker = form.find_element(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input')
-    assert picker.get_attribute("aria-label") == "Label"
-    drv.execute_script("arguments[0].scrollIntoView({block: 'center'});", picker)
-    picker.click()
-    picker.send_keys("deny" + Keys.ENTER)  # the keyboard: type the stance, Enter
-    note = form.find_element(
-        By.XPATH, './/*[@data-testid="stTextInput"][.//label[starts-with(normalize-space(),'
+    # Streamlit may re-render while we type: every step looks its elements up afresh and is
+    # retried on a stale or covered element
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
+
+    flaky = (StaleElementReferenceException, ElementClickInterceptedException,
+             NoSuchElementException)
+    wait = WebDriverWait(drv, 60, poll_frequency=0.5, ignored_exceptions=flaky)
+
+    def form(d: Any) -> Any:
+        return d.find_element(By.CSS_SELECTOR, '[data-testid="stForm"]')  # the first: the label's
+
+    def pick_deny(d: Any) -> bool:
+        picker = form(d).find_element(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input')
+        assert picker.get_attribute("aria-label") == "Label"
+        if picker.get_attribute("value") == "deny":
+            return True
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'});", picker)
+        picker.click()
+        picker.send_keys("deny" + Keys.ENTER)  # the keyboard: type the stance, Enter
+        return False
+
+    wait.until(pick_deny)
+    note_xpath = ('.//*[@data-testid="stTextInput"][.//label[starts-with(normalize-space(),'
                   ' "Note")]]//input')
-    note.send_keys("says it cannot browse; the judge read the keyword")
-    wait.until(lambda d: picker.get_attribute("value") == "deny")
+    text = "says it cannot browse; the judge read the keyword"
+
+    def write_note(d: Any) -> bool:
+        note = form(d).find_element(By.XPATH, note_xpath)
+        if note.get_attribute("value") != text:
+            note.clear()
+            note.send_keys(text)
+        return bool(note.get_attribute("value") == text)
+
+    wait.until(write_note)
+    wait.until(pick_deny)  # still chosen
     before = _shot(drv, "label-before")
-    button = form.find_element(By.XPATH, './/button[.//*[normalize-space(text())='
-                                         '"Save labels and re-analyse"]]')
-    button.click()
+
+    def save(d: Any) -> bool:
+        form(d).find_element(By.XPATH, './/button[.//*[normalize-space(text())='
+                                       '"Save labels and re-analyse"]]').click()
+        return True
+
+    wait.until(save)
     # the bug left the run's bugs and is listed as removed by labels (the table is a canvas:
     # its status is checked in the database below)
     _wait_text(drv, f"Bug {fp} closed as false_positive (evidence relabelled).",
