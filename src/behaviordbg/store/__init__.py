@@ -13,7 +13,7 @@ killed mid-save) sees either the whole analysis or the one before it, never half
 
 `Store` is one class assembled from one part per group of tables, so each file stays short:
 runs.py (runs, queries, responses, errors, cache), analyses.py (stances .. candidates), bugs.py
-(bugs, their occurrences and history) and reads.py (the dashboard's read models).
+(bugs, their occurrences and history), labels.py (people's stance labels) and reads.py (the dashboard's read models).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 from .analyses import AnalysisTables
 from .bugs import BugTables
 from .connection import database_error, new_run_id, now_iso
+from .labels import HUMAN_STANCES, LabelRecord, LabelTables, NewLabel, answer_key
 from .reads import BUG_SORTS, DashboardReads
 from .records import (
     AnalysisRecord,
@@ -34,21 +35,25 @@ from .records import (
 from .runs import RunTables
 
 
-class Store(RunTables, AnalysisTables, BugTables, DashboardReads):
+class Store(RunTables, AnalysisTables, BugTables, LabelTables, DashboardReads):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
 
 
 __all__ = [
     "BUG_SORTS",
+    "HUMAN_STANCES",
     "AnalysisRecord",
     "BugFilter",
     "BugRecord",
     "HistoryEntry",
+    "LabelRecord",
+    "NewLabel",
     "Run",
     "RunCounts",
     "Store",
     "TopError",
+    "answer_key",
     "database_error",
     "new_run_id",
     "now_iso",
