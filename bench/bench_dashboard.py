@@ -103,7 +103,7 @@ def seed_large(path: Path, *, bugs: int, responses: int, claims: int, seed: int 
             offset = 0 if r == 1 else bugs // 10  # runs share 90% of their bugs
             for b in range(bugs):
                 fp = f"{b + offset:016x}"
-                kind = CONTRADICTION_KINDS[b % len(CONTRADICTION_KINDS)]
+                kind = CONTRADICTION_KINDS[(b + offset) % len(CONTRADICTION_KINDS)]  # one per fp
                 cl = (claim_ids[b % claims],) if kind != "rule" else (
                     claim_ids[b % claims], claim_ids[(b + 1) % claims])
                 ev = tuple(Evidence(f"r{r}-{b:07d}", c, "direct", "Do you?", "Yes I do.",
