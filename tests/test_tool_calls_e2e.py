@@ -136,6 +136,11 @@ def test_tool_call_say_do_found_under_agent_manifest(
     doc = json.loads(render("json", payload))
     shown = json.dumps(doc)
     assert '"tool_calls"' in shown and '"arguments"' in shown
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "src" / "behaviordbg" / "schemas"
+                         / "export.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(doc)
     store.close()
 
 
