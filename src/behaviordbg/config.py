@@ -60,6 +60,9 @@ class RunOptions:
     # The run fails (status "failed", exit code 3, check() does not analyse it) when more than this
     # share of its queries end without an answer, or when none is answered.
     max_failed: float = 0.05
+    # Follow-up challenges after each first answer (behaviordbg.suites.pushback): None as the
+    # suites declare, True (`--pushback`) the defaults for every claim too, False none at all.
+    pushback: bool | None = None
 
 
 @dataclass
