@@ -33,6 +33,7 @@ from ._common import (
     MaxFailedOption,
     MaxTokensOption,
     ModelOption,
+    PushbackOption,
     RefreshOption,
     SamplesOption,
     StageProgress,
@@ -298,6 +299,7 @@ def check(
     claim: list[str] | None = ClaimOption,
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
+    pushback: bool | None = PushbackOption,
     judge: str = JudgeOption,
     judge_base_url: str | None = JudgeUrlOption,
     judge_model: str | None = JudgeModelOption,
@@ -326,6 +328,7 @@ def check(
       behaviordbg check --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
       behaviordbg check probes/tools.yaml --manifest agent-with-tools --judge cascade
       behaviordbg check --json --fail-on high          # CI: exit 1 on high or critical bugs
+      behaviordbg check --pushback --samples 3         # also: does it cave when challenged?
 
     Exit codes: 0 even when bugs were found (unless --fail-on), 1 a bug at or above --fail-on,
     2 a usage, URL, database or endpoint error with its fix, 3 the run failed (more than
@@ -338,7 +341,7 @@ def check(
                           verify_api_key_env)
     ropts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
                         max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
-                        claim, refresh, max_failed)
+                        claim, refresh, max_failed, pushback=pushback)
     show = not json_out
     with Store.open(resolve_db(db)) as store:
         try:

@@ -31,6 +31,7 @@ from ._common import (
     MaxFailedOption,
     MaxTokensOption,
     ModelOption,
+    PushbackOption,
     RefreshOption,
     SamplesOption,
     StageProgress,
@@ -104,6 +105,7 @@ def run(
     claim: list[str] | None = ClaimOption,
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
+    pushback: bool | None = PushbackOption,
     resume: str | None = typer.Option(
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
@@ -119,6 +121,7 @@ def run(
       behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
       behaviordbg run probes/embodiment.yaml --base-url http://localhost:8000/v1 --model qwen
       behaviordbg run --resume latest                      # after Ctrl-C or a crash
+      behaviordbg run --pushback --claim can_browse_web    # challenge each answer: does it cave?
 
     A rerun with the same settings is answered from the cache and sends no requests. Exit codes:
     0 the run completed (at most --max-failed of its queries failed), 2 a usage, URL, database or
@@ -128,7 +131,7 @@ def run(
     """
     opts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
-                       claim, refresh, max_failed, resume)
+                       claim, refresh, max_failed, resume, pushback)
     progress = RichProgress() if not json_out else None
     with Store.open(resolve_db(db)) as store:
         try:
@@ -153,6 +156,8 @@ def run(
         console.print(
             f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
             f" {summary.errors} failed, {summary.cache_hits} from cache,"
+            + (f" {summary.turns_answered}/{summary.turns} follow-up turns,"
+               if summary.turns else "") +
             f" {summary.requests_sent} requests in {summary.elapsed_s:.1f}s"
             f" ({escape(summary.model)} at {escape(summary.base_url)})",
             markup=True,

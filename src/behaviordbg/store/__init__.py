@@ -32,9 +32,10 @@ from .records import (
     TopError,
 )
 from .runs import RunTables
+from .turns import TurnTables, turn_id
 
 
-class Store(RunTables, AnalysisTables, BugTables, DashboardReads):
+class Store(RunTables, TurnTables, AnalysisTables, BugTables, DashboardReads):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
 
@@ -52,4 +53,5 @@ __all__ = [
     "database_error",
     "new_run_id",
     "now_iso",
+    "turn_id",
 ]
