@@ -46,6 +46,7 @@ class AnalysisSummary:
     uncertain_bugs: int = 0
     candidates: list[Bug] = field(default_factory=list)  # held back: evidence too weak
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
+    turns: int = 0  # pushback follow-up turns judged (they feed only the `caves` kind)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -146,6 +147,10 @@ async def _analyze(
                                                   progress or NullProgress(),
                                                   batch_size=JUDGE_BATCH)
     judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
+    from .turn_judging import judge_turns  # pushback follow-ups: they feed only `caves`
+
+    turns, turn_stances = await judge_turns(store, run_id, answers, stances, claims, opts,
+                                            setting, progress or NullProgress())
     vectors = None
     if opts.embeddings:
         from .embeddings import embed
@@ -153,7 +158,8 @@ async def _analyze(
         vectors = await embed(answers, run, opts)
     clusters = cluster_answers(answers, stances, vectors=vectors)
     dists = distributions(answers, stances)
-    contradictions = find_contradictions(suites, run_manifest(run), answers, stances)
+    contradictions = find_contradictions(suites, run_manifest(run), answers, stances,
+                                         turns=turns, turn_stances=turn_stances)
     verification: dict[str, Any] = {}
     if vplan is not None:
         before = {b.fingerprint: b.candidate for b in to_bugs(contradictions, claims)}
@@ -171,7 +177,7 @@ async def _analyze(
     summary = {
         "judge": setting, "answers": len(answers), "judged": judged, "judge_errors": judge_errors,
         "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
-        "mixed_clusters": mixed, "embeddings": bool(vectors),
+        "mixed_clusters": mixed, "embeddings": bool(vectors), "turns": len(turns),
         "verification": verification,
     }
     # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
@@ -196,6 +202,7 @@ async def _analyze(
         model=run["model"], clusters=len(clusters), mixed_clusters=mixed,
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
+        turns=len(turns),
     )
 
 
