@@ -448,8 +448,13 @@ def test_sigkill_between_turns_then_resume_completes_missing_turns_once(tmp_path
 
 # --------------------------------------------------------------------------- the pytest plugin
 
-from test_pytest_plugin import CONSISTENT, QUIET, SUITE as DEMO, _outcomes  # noqa: E402
-from test_pytest_plugin import warm_pipeline  # noqa: E402,F401  (a fixture)
+from test_pytest_plugin import (  # noqa: E402
+    CONSISTENT,
+    QUIET,
+    _outcomes,
+    warm_pipeline,  # noqa: F401  (a fixture)
+)
+from test_pytest_plugin import SUITE as DEMO
 
 HOLDS = "probes/demo.yaml::can_set_alarms::holds_ground"
 
