@@ -454,7 +454,7 @@ from test_pytest_plugin import (  # noqa: E402
     _outcomes,
     warm_pipeline,  # noqa: F401  (a fixture)
 )
-from test_pytest_plugin import SUITE as DEMO
+from test_pytest_plugin import SUITE as DEMO  # noqa: E402
 
 HOLDS = "probes/demo.yaml::can_set_alarms::holds_ground"
 
