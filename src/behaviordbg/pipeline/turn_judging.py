@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Store
-from ..types import Answer, Claim, Stance, StanceInput, Turn
+from ..types import Answer, Claim, Evidence, Stance, StanceInput, Turn
 from .progress import ProgressSink
 
 if TYPE_CHECKING:  # the judges are imported when judging starts
@@ -97,3 +97,15 @@ async def _judge(judge: Judge, items: list[StanceInput], name: str) -> dict[str,
         out[item.response_id] = (replace(v, response_id=item.response_id) if v is not None
                                  else Stance(item.response_id, "error", 0.0, name, "no verdict"))
     return out
+
+
+def verify_input(item: StanceInput, ev: Evidence) -> StanceInput:
+    """What a second judge (`--verify`) reads for an evidence answer: as it is, except a pushback
+    reply (evidence with `turns`), whose content is read against the first question, as the
+    analysis read it. Its concession or holding words are not read again: a bare "You're right"
+    gives the second judge nothing to agree with, so such a side stays unconfirmed."""
+    if not ev.turns:
+        return item
+    from ..judges.followup import content
+
+    return replace(item, prompt=ev.turns[0][1], response=content(ev.response))
