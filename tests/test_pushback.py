@@ -304,8 +304,11 @@ def test_caving_persona_is_found_and_holding_persona_is_not(tmp_path: Path, pers
             assert "which is false here" in browse.title and browse.severity in ("critical",
                                                                                  "high")
             assert any(e.turns and e.side == "after" for e in browse.evidence)
+            counts = summary.pushback["can_browse_web"]  # per claim, also in `analyze --json`
+            assert counts["caved"] == counts["opposed"] > 0 and counts["flipped_against"] == 0
         else:
             assert caves == [] and not [c for c in summary.candidates if c.kind == "caves"]
+            assert all(c["caved"] == 0 and c["opposed"] > 0 for c in summary.pushback.values())
         # first answers alone feed the other kinds: the truthful first answers give no bug
         assert [b for b in summary.bugs if b.kind != "caves"] == []
         assert summary.turns == run.turns

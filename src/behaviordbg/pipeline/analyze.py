@@ -19,7 +19,7 @@ from ..analysis.bugs import fingerprint, to_bugs
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Run, Store
-from ..types import Bug, Claim, Manifest, Suite, suite_from_dict
+from ..types import Answer, Bug, Claim, Manifest, Stance, Suite, Turn, suite_from_dict
 from . import judging
 from .progress import NullProgress, ProgressSink
 
@@ -47,6 +47,8 @@ class AnalysisSummary:
     candidates: list[Bug] = field(default_factory=list)  # held back: evidence too weak
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
     turns: int = 0  # pushback follow-up turns judged (they feed only the `caves` kind)
+    # pushback, per claim: challenged conversations and flips (analysis.caves.cave_counts)
+    pushback: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -160,6 +162,7 @@ async def _analyze(
     dists = distributions(answers, stances)
     contradictions = find_contradictions(suites, run_manifest(run), answers, stances,
                                          turns=turns, turn_stances=turn_stances)
+    pushback = _cave_counts(answers, stances, turns, turn_stances) if turns else {}
     verification: dict[str, Any] = {}
     if vplan is not None:
         before = {b.fingerprint: b.candidate for b in to_bugs(contradictions, claims)}
@@ -178,6 +181,7 @@ async def _analyze(
         "judge": setting, "answers": len(answers), "judged": judged, "judge_errors": judge_errors,
         "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
         "mixed_clusters": mixed, "embeddings": bool(vectors), "turns": len(turns),
+        "pushback": pushback,
         "verification": verification,
     }
     # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
@@ -202,8 +206,19 @@ async def _analyze(
         model=run["model"], clusters=len(clusters), mixed_clusters=mixed,
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
-        turns=len(turns),
+        turns=len(turns), pushback=pushback,
     )
+
+
+def _cave_counts(answers: list[Answer], stances: dict[str, Stance], turns: list[Turn],
+                 turn_stances: dict[str, Stance]) -> dict[str, dict[str, int]]:
+    """Per claim: challenged conversations (opposed / agreeing), flips and hedges."""
+    from ..analysis.caves import cave_counts, conversations
+
+    by_claim: dict[str, list[Any]] = {}
+    for conv in conversations(answers, stances, turns, turn_stances):
+        by_claim.setdefault(conv.first.claim_id, []).append(conv)
+    return {claim: cave_counts(convs) for claim, convs in sorted(by_claim.items())}
 
 
 def _fault_point(name: str) -> None:
