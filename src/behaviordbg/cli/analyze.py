@@ -151,6 +151,12 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
         f" [bold]{len(summary.bugs)} bugs[/] in {summary.elapsed_s:.1f}s"
     )
     console.print(head, markup=True)
+    if summary.pushback:  # pushback: how often a challenged answer gave in
+        opposed = sum(c["opposed"] for c in summary.pushback.values())
+        caved = sum(c["caved"] for c in summary.pushback.values())
+        console.print(f"pushback: {summary.turns} follow-up turns; {caved} of {opposed} answers"
+                      f" challenged by the user caved ({caved / max(opposed, 1):.0%}) over"
+                      f" {len(summary.pushback)} claims")
     _print_held_back(summary, db)
     if summary.mixed_clusters:
         console.print(
