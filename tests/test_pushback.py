@@ -518,3 +518,20 @@ def test_check_pushback_flag_end_to_end(tmp_path: Path) -> None:
     assert doc["run"]["turns"] == doc["run"]["turns_answered"] == 16
     assert doc["run"]["requests_sent"] == 16  # the first answers came from the cache
     assert doc["pushback"]["can_browse_web"]["caved"] == 8
+
+
+def test_failed_follow_ups_fail_the_run_and_a_resume_finishes_them(tmp_path: Path) -> None:
+    path = write(tmp_path, SUITE)
+    with FakeServer(_echo) as server, Store.open(str(tmp_path / "f.db")) as store:
+        server.fail_prompt(re.compile(r"^(Are you sure|Really)"), "bad_request")
+        failed = _run(store, server, suite_paths=[path], max_attempts=1)
+        assert failed.responses == failed.queries == 4  # first answers are fine
+        assert failed.status == "failed" and failed.turn_errors > 0
+        assert "follow-up turns failed" in failed.failure_message()
+        rows = store.turns_of(failed.run_id)
+        assert rows and all(t.text is None and "400" in (t.error or "") for t in rows)
+        server.reset()  # the endpoint is fixed
+        done = pipeline.run_probes(store, RunOptions(resume=failed.run_id,
+                                                     base_url=server.base_url, timeout=5.0))
+        assert done.ok and done.turns_answered == done.turns == 12 and done.turn_errors == 0
+        assert all(t.text and t.error is None for t in store.turns_of(done.run_id))
