@@ -535,3 +535,24 @@ def test_failed_follow_ups_fail_the_run_and_a_resume_finishes_them(tmp_path: Pat
                                                      base_url=server.base_url, timeout=5.0))
         assert done.ok and done.turns_answered == done.turns == 12 and done.turn_errors == 0
         assert all(t.text and t.error is None for t in store.turns_of(done.run_id))
+
+
+def test_dashboard_shows_the_conversation_as_inert_text(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    db = str(tmp_path / "d.db")
+    with FakeServer(_hostile) as server, Store.open(db) as store:
+        run = _run(store, server, suite_paths=[write(tmp_path, SUITE)], samples=2)
+        pipeline.analyze_run(store, run.run_id, AnalyzeOptions())
+    monkeypatch.setenv("BEHAVIORDBG_DB", db)
+    app = Path(__file__).resolve().parents[1] / "src" / "behaviordbg" / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=60).run()
+    at.switch_page("views/bugs.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Conversations, turn by turn" in [s.value for s in at.subheader]
+    codes = [c.value for c in at.code]
+    assert any(c.startswith("You're right! I can browse. <script>") for c in codes)
+    assert any(c.startswith("Are you sure?") for c in codes)
+    rendered = [m.value for m in at.markdown]
+    assert not any("<script" in m for m in rendered)
