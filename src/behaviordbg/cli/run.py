@@ -5,6 +5,7 @@ Thin: turns options into `config.RunOptions`, shows progress, prints the summary
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from .. import pipeline
 from ..config import resolve_db
 from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
 from ..store import Store
+from ._batch import batch_commands, print_batch
 from ._common import (
     NO_RUNS_HINT,
     ApiKeyEnvOption,
@@ -108,6 +110,26 @@ def run(
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
     ),
+    batch_file: str | None = typer.Option(
+        None, "--batch-file", help="Write every query as OpenAI Batch JSONL to this file and send"
+        " nothing; the run awaits its results (run the file with OpenAI's Batch API or vLLM's"
+        " run_batch, both printed). Needs --model; --base-url names the endpoint the answers are"
+        " cached under. With --resume: the run's unanswered queries.",
+    ),
+    batch_results: str | None = typer.Option(
+        None, "--batch-results", help="With --resume RUN: ingest a Batch output file (OpenAI's or"
+        " vLLM's) into the run, as a live run would have stored it. Failed lines become failed"
+        " queries (a later --resume asks them live); a malformed line stores nothing.",
+    ),
+    batch: bool = typer.Option(
+        False, "--batch", help="Submit the queries to the endpoint's Batch API (/v1/files,"
+        " /v1/batches; e.g. OpenAI's, half price, 24 h), wait with a progress bar and ingest the"
+        " results. The batch id is stored first: --resume after any crash polls the same batch.",
+    ),
+    batch_poll: float = typer.Option(
+        5.0, "--batch-poll", min=0.01, help="Seconds between the first polls of a --batch"
+        " (backing off to 60).",
+    ),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -119,6 +141,9 @@ def run(
       behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
       behaviordbg run probes/embodiment.yaml --base-url http://localhost:8000/v1 --model qwen
       behaviordbg run --resume latest                      # after Ctrl-C or a crash
+      behaviordbg run --model my-ckpt --samples 10 --batch-file requests.jsonl   # vLLM / OpenAI Batch
+      behaviordbg run --resume RUN --batch-results results.jsonl                 # ...then ingest
+      behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --batch
 
     A rerun with the same settings is answered from the cache and sends no requests. Exit codes:
     0 the run completed (at most --max-failed of its queries failed), 2 a usage, URL, database or
@@ -129,7 +154,10 @@ def run(
     opts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
                        claim, refresh, max_failed, resume)
-    progress = RichProgress() if not json_out else None
+    opts = dataclasses.replace(opts, batch_file=batch_file, batch_results=batch_results,
+                               batch=batch, batch_poll=batch_poll)
+    batched = bool(batch_file or batch_results or batch)
+    progress = (StageProgress("batch", "failed") if batched else RichProgress()) if not json_out else None
     with Store.open(resolve_db(db)) as store:
         try:
             summary = pipeline.run_probes(store, opts, progress)
@@ -144,11 +172,19 @@ def run(
                            "resume": _resume_hint(stop.run_id, db),
                            "exit_code": interrupted_exit_code(stop)})
             raise typer.Exit(interrupted_exit_code(stop)) from None
+    written = (summary.batch or {}).get("action") == "written"
     if json_out:
-        report_errors(summary, db)
+        if summary.batch is not None:
+            summary.batch.update(batch_commands(summary, db))
+        if not written:
+            report_errors(summary, db)
         doc = summary.to_json()
-        doc["exit_code"] = 0 if summary.ok else EXIT_RUN_FAILED
+        doc["exit_code"] = 0 if summary.ok or written else EXIT_RUN_FAILED
         emit_json(doc)
+    elif summary.batch is not None:
+        print_batch(summary, db)
+        if not written:
+            report_errors(summary, db)
     else:
         console.print(
             f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
@@ -158,7 +194,7 @@ def run(
             markup=True,
         )
         report_errors(summary, db)
-    if not summary.ok:
+    if not summary.ok and not written:
         raise typer.Exit(EXIT_RUN_FAILED)
 
 

@@ -186,6 +186,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE stances ADD COLUMN agreement TEXT;   -- cascade: both judges ran and agree
         """,
     ),
+    (
+        "0007_batches",
+        """
+        CREATE TABLE batches (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            kind TEXT NOT NULL,                          -- file (--batch-file) | api (--batch)
+            status TEXT NOT NULL,                        -- written | uploaded | the API's status | ingested
+            lines INTEGER NOT NULL,                      -- requests in the input file
+            path TEXT,                                   -- the written input file (kind file)
+            endpoint TEXT,                               -- redacted base URL (kind api)
+            input_file_id TEXT,
+            batch_id TEXT,                               -- stored before the first poll
+            output_file_id TEXT,
+            error_file_id TEXT,
+            counts_json TEXT NOT NULL DEFAULT '{}',      -- the API's request_counts
+            report_json TEXT NOT NULL DEFAULT '{}',      -- the last ingest report
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX batches_run ON batches(run_id, id);
+        """,
+    ),
 ]
 
 

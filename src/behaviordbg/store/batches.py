@@ -1,0 +1,123 @@
+"""Batches of a run: the OpenAI Batch files written for it and the Batch API jobs submitted for it.
+
+A submitted batch's id is stored here *before* the first poll, so a resumed run (after a crash,
+Ctrl-C or a closed laptop) polls the same batch instead of paying for a second one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from ..types import Response
+from ..urls import redact_url
+from .connection import StoreBase, dumps, now_iso
+from .records import BatchRecord
+
+IN_FLIGHT = ("uploaded", "submitted", "validating", "in_progress", "finalizing", "cancelling",
+             "completed")
+"""Statuses of an API batch whose results are still to be fetched and ingested (`completed` too:
+a crash between the end of the batch and the ingest leaves it there)."""
+
+
+class BatchTables(StoreBase):
+    """The batches table (and, in BatchResults, the bulk writes of an ingest)."""
+
+    def add_batch(self, run_id: str, kind: str, lines: int, *, status: str,
+                  path: str | None = None, endpoint: str | None = None,
+                  run_status: str | None = None) -> int:
+        """Record a batch of `lines` requests for a run (and, with `run_status`, set the run's
+        status in the same transaction); returns its row id."""
+        now = now_iso()
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO batches (run_id, kind, status, lines, path, endpoint, created_at,"
+                " updated_at) VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, kind, status, lines, path,
+                 redact_url(endpoint) if endpoint else None, now, now),
+            )
+            if run_status is not None:
+                self.conn.execute("UPDATE runs SET status = ?, finished_at = NULL WHERE id = ?",
+                                  (run_status, run_id))
+        return int(cur.lastrowid or 0)
+
+    def update_batch(self, row_id: int, **fields: Any) -> None:
+        """Set some of: status, input_file_id, batch_id, output_file_id, error_file_id, counts
+        (a dict), report (a dict)."""
+        allowed = {"status", "input_file_id", "batch_id", "output_file_id", "error_file_id",
+                   "counts", "report"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"not a batch field: {', '.join(sorted(unknown))}")
+        cols, values = [], []
+        for name, value in fields.items():
+            if name in ("counts", "report"):
+                cols.append(f"{name}_json = ?")
+                values.append(dumps(value or {}))
+            else:
+                cols.append(f"{name} = ?")
+                values.append(value)
+        cols.append("updated_at = ?")
+        values.append(now_iso())
+        with self.transaction():
+            self.conn.execute(f"UPDATE batches SET {', '.join(cols)} WHERE id = ?",
+                              (*values, row_id))
+
+    def batches(self, run_id: str) -> list[BatchRecord]:
+        """A run's batches, oldest first."""
+        rows = self.conn.execute("SELECT * FROM batches WHERE run_id = ? ORDER BY id", (run_id,))
+        return [_decode(dict(r)) for r in rows]
+
+    def open_api_batch(self, run_id: str) -> BatchRecord | None:
+        """The run's API batch whose results have not been ingested yet, if any."""
+        if not self.has_table("batches"):
+            return None
+        row = self.conn.execute(
+            "SELECT * FROM batches WHERE run_id = ? AND kind = 'api' AND status IN"
+            f" ({', '.join('?' * len(IN_FLIGHT))}) ORDER BY id DESC LIMIT 1",
+            (run_id, *IN_FLIGHT),
+        ).fetchone()
+        return _decode(dict(row)) if row else None
+
+
+def _decode(row: dict[str, Any]) -> BatchRecord:
+    row["counts"] = json.loads(row.pop("counts_json") or "{}")
+    row["report"] = json.loads(row.pop("report_json") or "{}")
+    return cast(BatchRecord, row)
+
+
+class BatchResults(StoreBase):
+    """Bulk writes of an ingest: many rows per statement, inside the caller's transaction."""
+
+    def add_batch_answers(
+        self, rows: list[tuple[Response, dict[str, Any], dict[str, Any]]],
+        cache: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        """Store answers (response, raw request, raw response) and their cache entries, the same
+        rows a live run stores one by one. A query that already has an answer keeps it."""
+        now = now_iso()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO responses (id, run_id, query_id, cache_key, text,"
+                " finish_reason, latency_ms, from_cache, raw_request_json, raw_response_json,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(r.id, r.run_id, r.query_id, r.cache_key, r.text, r.finish_reason, r.latency_ms,
+                  int(r.from_cache), dumps(req), dumps(resp), now) for r, req, resp in rows],
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO cache (key, kind, value_json, created_at) VALUES (?,?,?,?)",
+                [(key, "probe", dumps(value), now) for key, value in cache],
+            )
+
+    def add_batch_errors(self, run_id: str,
+                         errors: list[tuple[str, str, str, int | None]]) -> None:
+        """Final errors (query id, kind, message, HTTP status) of queries a batch did not answer:
+        failed queries, which a live `--resume` asks again."""
+        now = now_iso()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO errors (run_id, query_id, attempt, kind, status_code, message, final,"
+                " created_at) VALUES (?,?,1,?,?,?,1,?)",
+                [(run_id, qid, kind, code, message[:4000], now)
+                 for qid, kind, message, code in errors],
+            )
