@@ -14,6 +14,7 @@ Three ways in, one run and one cache, the same as a live run's:
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -34,7 +35,7 @@ from ..config import RunOptions
 from ..errors import BehaviordbgError, RunFailed
 from ..locks import run_lock
 from ..store import BatchRecord, Store
-from ..types import GenParams, Query, Response
+from ..types import GenParams, Query
 from ..urls import check_base_url
 from .probe import (
     RunInterrupted,
@@ -221,13 +222,18 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
             raise BehaviordbgError(f"no results file at {path}",
                                    hint="pass the output file of the batch (vLLM run_batch: its"
                                    " -o file; OpenAI: the file its output_file_id names)")
-    planned = {q.id: (q, k) for q, k in store.planned_queries(run_id)}
+    planned = store.query_index(run_id)
     answered = store.answered_query_ids(run_id)
     failed_before = store.failed_query_ids(run_id)
+    # The raw request stored with each answer is the live client's body, spelled as a live run
+    # stores it (sorted keys), with the query's messages as the store already holds them.
+    template = _dumps(chat_body([], model=params.model, temperature=params.temperature,
+                                max_tokens=params.max_tokens))
+    head, tail = template.split('"messages": []', 1)
     report = IngestReport(files=[str(Path(p).resolve()) for p in paths])
     seen: dict[str, bool] = {}  # query id -> answered by this ingest
-    rows: list[tuple[Response, dict[str, Any], dict[str, Any]]] = []
-    cache: list[tuple[str, dict[str, Any]]] = []
+    rows: list[tuple[Any, ...]] = []
+    cache: list[tuple[str, str]] = []
     errors: list[tuple[str, str, str, int | None]] = []
 
     def flush() -> None:
@@ -272,7 +278,7 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
                         continue
                     if qid in seen:
                         report.duplicates += 1  # an answer after a failed line: the answer wins
-                    query, key = planned[qid]
+                    key, messages_json = planned[qid]
                     if item.error is None and item.body is not None:
                         try:
                             texts, reasons = read_chat_doc(item.body)
@@ -280,16 +286,11 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
                             item_error: tuple[str, str, int | None] = (
                                 "malformed", err.message, item.status_code)
                         else:
-                            request = chat_body(
-                                [{"role": m.role, "content": m.content} for m in query.messages],
-                                model=params.model, temperature=params.temperature,
-                                max_tokens=params.max_tokens)
-                            rows.append((Response(
-                                id=response_id(run_id, qid), run_id=run_id, query_id=qid,
-                                text=texts[0], finish_reason=reasons[0], latency_ms=None,
-                                cache_key=key), request, item.body))
-                            cache.append((key, {"text": texts[0], "finish_reason": reasons[0],
-                                                "model": params.model}))
+                            rows.append((response_id(run_id, qid), run_id, qid, key, texts[0],
+                                         reasons[0], f'{head}"messages": {messages_json}{tail}',
+                                         _dumps(item.body)))
+                            cache.append((key, _dumps({"finish_reason": reasons[0],
+                                                       "model": params.model, "text": texts[0]})))
                             seen[qid] = True
                             report.answered += 1
                             if len(rows) >= CHUNK:
@@ -320,10 +321,15 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
                                  " file; nothing was stored")
     sink.advance(report.lines % 1000)
     sink.finish()
-    done = store.answered_query_ids(run_id) | store.failed_query_ids(run_id)
+    done = answered | failed_before | seen.keys()
     report.missing = len(planned.keys() - done)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _dumps(value: Any) -> str:
+    """JSON as the store spells it (sorted keys), so a batch row reads like a live one."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _count_lines(path: str) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from ..types import Response
 from ..urls import redact_url
 from .connection import StoreBase, dumps, now_iso
 from .records import BatchRecord
@@ -87,26 +86,32 @@ def _decode(row: dict[str, Any]) -> BatchRecord:
 
 
 class BatchResults(StoreBase):
-    """Bulk writes of an ingest: many rows per statement, inside the caller's transaction."""
+    """Bulk reads and writes of an ingest: many rows per statement, in the caller's transaction."""
 
-    def add_batch_answers(
-        self, rows: list[tuple[Response, dict[str, Any], dict[str, Any]]],
-        cache: list[tuple[str, dict[str, Any]]],
-    ) -> None:
-        """Store answers (response, raw request, raw response) and their cache entries, the same
-        rows a live run stores one by one. A query that already has an answer keeps it."""
+    def query_index(self, run_id: str) -> dict[str, tuple[str, str]]:
+        """query id -> (cache key, messages as stored JSON) for every planned query of a run:
+        what an ingest needs per line, without decoding 100,000 conversations."""
+        rows = self.conn.execute(
+            "SELECT id, cache_key, messages_json FROM queries WHERE run_id = ?", (run_id,))
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def add_batch_answers(self, rows: list[tuple[Any, ...]],
+                          cache: list[tuple[str, str]]) -> None:
+        """Store answers and their cache entries, the same rows a live run stores one by one:
+        `rows` are (response id, run id, query id, cache key, text, finish reason, raw request
+        JSON, raw response JSON), `cache` (key, value JSON). An answered query keeps its answer."""
         now = now_iso()
         with self.transaction():
             self.conn.executemany(
                 "INSERT OR IGNORE INTO responses (id, run_id, query_id, cache_key, text,"
                 " finish_reason, latency_ms, from_cache, raw_request_json, raw_response_json,"
-                " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(r.id, r.run_id, r.query_id, r.cache_key, r.text, r.finish_reason, r.latency_ms,
-                  int(r.from_cache), dumps(req), dumps(resp), now) for r, req, resp in rows],
+                " created_at) VALUES (?,?,?,?,?,?,NULL,0,?,?,?)",
+                [(*row, now) for row in rows],
             )
             self.conn.executemany(
-                "INSERT OR REPLACE INTO cache (key, kind, value_json, created_at) VALUES (?,?,?,?)",
-                [(key, "probe", dumps(value), now) for key, value in cache],
+                "INSERT OR REPLACE INTO cache (key, kind, value_json, created_at)"
+                " VALUES (?,'probe',?,?)",
+                [(key, value, now) for key, value in cache],
             )
 
     def add_batch_errors(self, run_id: str,

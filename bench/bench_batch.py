@@ -1,0 +1,144 @@
+"""Batch benchmark (a script, not a timed test).
+
+    .venv/bin/python bench/bench_batch.py                       # both figures
+    .venv/bin/python bench/bench_batch.py --lines 100000 --skip compare
+    .venv/bin/python bench/bench_batch.py --queries 2000 --latency 1 --concurrency 64 --skip ingest
+
+1. Ingest: a run of `--lines` queries (10 samples of each prompt, as a GPU team probes) written
+   with --batch-file, a results file of as many lines in vLLM's output shape, then
+   `run --resume RUN --batch-results` timed end to end (parse, store answers and cache, the
+   run's status). Prints lines/s (target >= 5,000/s), the write rate, the database size per
+   answer and the peak RSS of this process (the ingest streams the file).
+2. Live vs --batch: the same `--queries` run live against the fake server in its own process
+   (`--latency` s per answer, `--concurrency`), and through `--batch` against the same fake's
+   Batch API (upload, create, poll every `--batch-poll` s, download, ingest). The fake answers a
+   batch instantly, so the --batch time is behaviordbg's own cost; a real engine adds its queue
+   and generation time (OpenAI: up to 24 h; vLLM: its throughput).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from behaviordbg import pipeline
+from behaviordbg.store import Store
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+from bench_run import fake_server_process, synthetic_suites  # noqa: E402
+
+ANSWERS = ["Yes, I can do that.", "No, I can't do that.",
+           "I'm sorry, but as an AI language model, I don't have the ability to do that.",
+           "Sure! Done, I've taken care of it.", "It's hard to say; it depends on the setup."]
+
+
+def results_like_vllm(requests: Path, results: Path) -> int:
+    """One vLLM-shaped output line per input line, with a varied chat completion body."""
+    n = 0
+    with open(requests, encoding="utf-8") as src, open(results, "w", encoding="utf-8") as out:
+        for text in src:
+            line = json.loads(text)
+            body = {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": 1,
+                    "model": line["body"]["model"], "choices": [{
+                        "index": 0, "finish_reason": "stop", "logprobs": None,
+                        "message": {"role": "assistant", "content": ANSWERS[n % len(ANSWERS)]}}],
+                    "usage": {"prompt_tokens": 20, "completion_tokens": 9, "total_tokens": 29}}
+            out.write(json.dumps({"id": f"vllm-{uuid.uuid4().hex}", "custom_id": line["custom_id"],
+                                  "response": {"status_code": 200, "request_id": f"r{n}",
+                                               "body": body}, "error": None}) + "\n")
+            n += 1
+    return n
+
+
+def bench_ingest(lines: int, samples: int, tmp: Path) -> None:
+    db, requests, results = tmp / "ingest.db", tmp / "requests.jsonl", tmp / "results.jsonl"
+    opts = pipeline.RunOptions(suites=synthetic_suites(lines // samples), samples=samples,
+                               model="bench-ckpt", temperature=0.7, batch_file=str(requests))
+    t0 = time.perf_counter()
+    with Store.open(db) as store:
+        written = pipeline.run_probes(store, opts)
+    write_s = time.perf_counter() - t0
+    results_like_vllm(requests, results)
+    size_before = db.stat().st_size
+    t0 = time.perf_counter()
+    with Store.open(db) as store:
+        done = pipeline.run_probes(store, pipeline.RunOptions(resume=written.run_id,
+                                                              batch_results=str(results)))
+    ingest_s = time.perf_counter() - t0
+    report = (done.batch or {})["report"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    db_mb = db.stat().st_size / 1e6
+    print(f"ingest: {report['lines']:,} result lines in {ingest_s:.2f}s ="
+          f" {report['lines'] / ingest_s:,.0f} lines/s end to end (target >= 5,000/s);"
+          f" {report['answered']:,} answers stored, run {done.status}")
+    print(f"  parse+store alone {report['seconds']:.2f}s ({report['lines_per_s']:,} lines/s);"
+          f" writing the {written.queries:,}-request file (plan, run, queries) took"
+          f" {write_s:.2f}s ({written.queries / write_s:,.0f} lines/s),"
+          f" {requests.stat().st_size / 1e6:.1f} MB")
+    print(f"  database {db_mb:.1f} MB after ingest ({size_before / 1e6:.1f} MB before):"
+          f" {db.stat().st_size / report['lines']:,.0f} bytes per answered query, raw bodies and"
+          f" cache included; peak RSS of this process {peak:.0f} MB;"
+          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"  reproduce: {sys.executable} {os.path.relpath(HERE)} --lines {lines}"
+          f" --samples {samples} --skip compare")
+
+
+def bench_compare(queries: int, latency: float, concurrency: int, poll: float,
+                  tmp: Path) -> None:
+    suites = synthetic_suites(queries)
+    with fake_server_process(latency) as (url, _):
+        t0 = time.perf_counter()
+        with Store.open(tmp / "live.db") as store:
+            live = pipeline.run_probes(store, pipeline.RunOptions(
+                suites=suites, base_url=url, model="bench", concurrency=concurrency,
+                timeout=30.0, temperature=0.0))
+        live_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with Store.open(tmp / "batch.db") as store:
+            batch = pipeline.run_probes(store, pipeline.RunOptions(
+                suites=suites, base_url=url, model="bench", temperature=0.0, batch=True,
+                batch_poll=poll))
+        batch_s = time.perf_counter() - t0
+    print(f"live: {live.responses:,}/{live.queries:,} answered in {live_s:.2f}s"
+          f" ({live.requests_sent:,} requests, concurrency {concurrency}, fake latency"
+          f" {latency:g}s per answer)")
+    info = batch.batch or {}
+    print(f"--batch: {batch.responses:,}/{batch.queries:,} answered in {batch_s:.2f}s (1 upload,"
+          f" 1 batch {info.get('batch_status')}, polls every {poll:g}s backing off, download,"
+          f" ingest of {info.get('report', {}).get('lines', 0):,} lines in"
+          f" {info.get('report', {}).get('seconds', 0):.2f}s); the fake answers a batch at once,"
+          " so this is behaviordbg's own cost")
+    print(f"  reproduce: {sys.executable} {os.path.relpath(HERE)} --queries {queries}"
+          f" --latency {latency:g} --concurrency {concurrency} --batch-poll {poll:g}"
+          " --skip ingest")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=100_000)
+    ap.add_argument("--samples", type=int, default=10)
+    ap.add_argument("--queries", type=int, default=2000)
+    ap.add_argument("--latency", type=float, default=1.0)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--batch-poll", type=float, default=0.5)
+    ap.add_argument("--skip", choices=["ingest", "compare"], action="append", default=[])
+    args = ap.parse_args()
+    import behaviordbg.client  # noqa: F401 - the openai SDK import is a one-off, not timed
+
+    with tempfile.TemporaryDirectory(prefix="bdbg-bench-batch-") as tmp:
+        if "compare" not in args.skip:
+            bench_compare(args.queries, args.latency, args.concurrency, args.batch_poll, Path(tmp))
+        if "ingest" not in args.skip:
+            bench_ingest(args.lines, args.samples, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
