@@ -7,8 +7,8 @@
 1. Ingest: a run of `--lines` queries (10 samples of each prompt, as a GPU team probes) written
    with --batch-file, a results file of as many lines in vLLM's output shape, then
    `run --resume RUN --batch-results` timed end to end (parse, store answers and cache, the
-   run's status). Prints lines/s (target >= 5,000/s), the write rate, the database size per
-   answer and the peak RSS of this process (the ingest streams the file).
+   run's status) in a fresh process. Prints lines/s (target >= 5,000/s), the write rate, the
+   database size per answer and the peak RSS of the ingest (it streams the file).
 2. Live vs --batch: the same `--queries` run live against the fake server in its own process
    (`--latency` s per answer, `--concurrency`), and through `--batch` against the same fake's
    Batch API (upload, create, poll every `--batch-poll` s, download, ingest). The fake answers a
@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,24 +69,23 @@ def bench_ingest(lines: int, samples: int, tmp: Path) -> None:
     write_s = time.perf_counter() - t0
     results_like_vllm(requests, results)
     size_before = db.stat().st_size
-    t0 = time.perf_counter()
-    with Store.open(db) as store:
-        done = pipeline.run_probes(store, pipeline.RunOptions(resume=written.run_id,
-                                                              batch_results=str(results)))
-    ingest_s = time.perf_counter() - t0
-    report = (done.batch or {})["report"]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    write_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = subprocess.run([sys.executable, str(HERE), "--ingest-child", str(db), written.run_id,
+                          str(results)], capture_output=True, text=True, check=True)
+    child = json.loads(out.stdout.strip().splitlines()[-1])
+    ingest_s, report, peak = child["wall_s"], child["report"], child["peak_rss_mb"]
     db_mb = db.stat().st_size / 1e6
     print(f"ingest: {report['lines']:,} result lines in {ingest_s:.2f}s ="
           f" {report['lines'] / ingest_s:,.0f} lines/s end to end (target >= 5,000/s);"
-          f" {report['answered']:,} answers stored, run {done.status}")
+          f" {report['answered']:,} answers stored, run {child['status']}")
     print(f"  parse+store alone {report['seconds']:.2f}s ({report['lines_per_s']:,} lines/s);"
           f" writing the {written.queries:,}-request file (plan, run, queries) took"
           f" {write_s:.2f}s ({written.queries / write_s:,.0f} lines/s),"
           f" {requests.stat().st_size / 1e6:.1f} MB")
     print(f"  database {db_mb:.1f} MB after ingest ({size_before / 1e6:.1f} MB before):"
           f" {db.stat().st_size / report['lines']:,.0f} bytes per answered query, raw bodies and"
-          f" cache included; peak RSS of this process {peak:.0f} MB;"
+          f" cache included; peak RSS of the ingest {peak:.0f} MB (a fresh process), of"
+          f" writing the file {write_peak:.0f} MB;"
           f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"  reproduce: {sys.executable} {os.path.relpath(HERE)} --lines {lines}"
           f" --samples {samples} --skip compare")
@@ -95,30 +95,46 @@ def bench_compare(queries: int, latency: float, concurrency: int, poll: float,
                   tmp: Path) -> None:
     suites = synthetic_suites(queries)
     with fake_server_process(latency) as (url, _):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with Store.open(tmp / "live.db") as store:
             live = pipeline.run_probes(store, pipeline.RunOptions(
                 suites=suites, base_url=url, model="bench", concurrency=concurrency,
                 timeout=30.0, temperature=0.0))
-        live_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        live_s, live_cpu = time.perf_counter() - t0, time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
         with Store.open(tmp / "batch.db") as store:
             batch = pipeline.run_probes(store, pipeline.RunOptions(
                 suites=suites, base_url=url, model="bench", temperature=0.0, batch=True,
                 batch_poll=poll))
-        batch_s = time.perf_counter() - t0
+        batch_s, batch_cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"live: {live.responses:,}/{live.queries:,} answered in {live_s:.2f}s"
           f" ({live.requests_sent:,} requests, concurrency {concurrency}, fake latency"
-          f" {latency:g}s per answer)")
+          f" {latency:g}s per answer); {live_cpu:.1f}s CPU in behaviordbg")
     info = batch.batch or {}
     print(f"--batch: {batch.responses:,}/{batch.queries:,} answered in {batch_s:.2f}s (1 upload,"
           f" 1 batch {info.get('batch_status')}, polls every {poll:g}s backing off, download,"
           f" ingest of {info.get('report', {}).get('lines', 0):,} lines in"
           f" {info.get('report', {}).get('seconds', 0):.2f}s); the fake answers a batch at once,"
-          " so this is behaviordbg's own cost")
+          f" so this is behaviordbg's own cost; {batch_cpu:.1f}s CPU in behaviordbg;"
+          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"  reproduce: {sys.executable} {os.path.relpath(HERE)} --queries {queries}"
           f" --latency {latency:g} --concurrency {concurrency} --batch-poll {poll:g}"
           " --skip ingest")
+
+
+def ingest_child(db: str, run_id: str, results: str) -> None:
+    """In a fresh interpreter: one timed ingest, then its figures and peak RSS as JSON."""
+    import behaviordbg.client  # noqa: F401 - the openai SDK import is a one-off, not timed
+
+    t0 = time.perf_counter()
+    with Store.open(db) as store:
+        done = pipeline.run_probes(store, pipeline.RunOptions(resume=run_id,
+                                                              batch_results=results))
+    wall = time.perf_counter() - t0
+    print(json.dumps({"wall_s": round(wall, 3), "report": (done.batch or {})["report"],
+                      "status": done.status,
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                           / 1024, 1)}))
 
 
 def main() -> None:
@@ -130,7 +146,12 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--batch-poll", type=float, default=0.5)
     ap.add_argument("--skip", choices=["ingest", "compare"], action="append", default=[])
+    ap.add_argument("--ingest-child", nargs=3, metavar=("DB", "RUN", "RESULTS"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.ingest_child:
+        ingest_child(*args.ingest_child)
+        return
     import behaviordbg.client  # noqa: F401 - the openai SDK import is a one-off, not timed
 
     with tempfile.TemporaryDirectory(prefix="bdbg-bench-batch-") as tmp:

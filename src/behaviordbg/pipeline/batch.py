@@ -113,11 +113,11 @@ def run_batch(store: Store, opts: RunOptions, progress: ProgressSink | None = No
     url = opts.base_url or OFFLINE_URL
     if opts.batch_file:
         _writable_target(opts.batch_file)
-    run_id, params, _ = create_planned_run(store, opts, planned_run, url, str(opts.model), None,
-                                           status="awaiting_batch")
+    run_id, params, planned = create_planned_run(store, opts, planned_run, url, str(opts.model),
+                                                 None, status="awaiting_batch")
     with run_lock(store.path, run_id):
         if opts.batch_file:
-            return _write(store, run_id, params, opts, t0)
+            return _write(store, run_id, params, opts, t0, planned)
         return _submit_or_poll(store, run_id, params, opts, t0, sink)
 
 
@@ -175,13 +175,15 @@ def request_lines(run_id: str, params: GenParams, pending: list[tuple[Query, str
         yield request_line(run_id, q, body)
 
 
-def _write(store: Store, run_id: str, params: GenParams, opts: RunOptions, t0: float) -> RunSummary:
-    """--batch-file: write the pending queries (atomically: a temp file renamed into place)."""
+def _write(store: Store, run_id: str, params: GenParams, opts: RunOptions, t0: float,
+           new_run: list[tuple[Query, str]] | None = None) -> RunSummary:
+    """--batch-file: write the pending queries (atomically: a temp file renamed into place);
+    `new_run`: the planned queries of a run just made (all pending)."""
     assert opts.batch_file
     if store.open_api_batch(run_id) is not None:
         raise _in_flight(run_id)
     _writable_target(opts.batch_file)
-    pending = _pending(store, run_id)
+    pending = new_run if new_run is not None else _pending(store, run_id)
     target = Path(opts.batch_file)
     size = 0
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, delete=False,
