@@ -376,3 +376,37 @@ def test_crash_between_submit_and_results_then_resume_polls_the_same_batch(
     assert fake_server.batch.created == 1 and fake_server.batch.uploads == 1
     assert sql(db, "SELECT COUNT(*) FROM responses")[0][0] == PROMPTS
     assert sql(db, "SELECT status FROM batches")[0][0] == "ingested"
+
+
+def test_resume_adopts_a_batch_created_before_its_id_was_stored(
+    fake_server: FakeServer, suite: str, tmp_path: Path,
+) -> None:
+    """A crash between creating the batch and storing its id: the resume finds the batch made
+    from the uploaded file instead of creating (and paying for) a second one."""
+    db, requests = tmp_path / "b.db", tmp_path / "r.jsonl"
+    with Store.open(db) as store:
+        run_id = pipeline.run_probes(store, opts(fake_server, suite,
+                                                 batch_file=str(requests))).run_id
+    with httpx.Client(base_url=fake_server.base_url, timeout=10) as http:
+        file_id = http.post("/files", data={"purpose": "batch"},
+                            files={"file": ("r.jsonl", requests.read_bytes())}).json()["id"]
+        made = http.post("/batches", json={"input_file_id": file_id, "completion_window": "24h",
+                                           "endpoint": "/v1/chat/completions"}).json()
+    with Store.open(db) as store:  # what the crashed process had stored: the upload, no batch id
+        row = store.add_batch(run_id, "api", PROMPTS, status="uploading",
+                              endpoint=fake_server.base_url)
+        store.update_batch(row, status="uploaded", input_file_id=file_id)
+        done = pipeline.run_probes(store, opts(fake_server, None, resume=run_id))
+    assert done.status == "complete" and done.responses == PROMPTS
+    assert (done.batch or {})["batch_id"] == made["id"] and fake_server.batch.created == 1
+
+
+def test_batch_against_an_endpoint_without_a_batch_api(fake_server: FakeServer, suite: str,
+                                                       tmp_path: Path) -> None:
+    def no_batches(handler: Any, method: str, path: str, raw: bytes) -> None:
+        handler._send_json(404, {"error": {"message": f"Not Found: {path}"}})
+
+    fake_server.batch.handle = no_batches  # type: ignore[method-assign]
+    with Store.open(tmp_path / "b.db") as store, pytest.raises(Exception, match="no Batch API") as info:
+        pipeline.run_probes(store, opts(fake_server, suite, batch=True))
+    assert "--batch-file" in info.value.hint and "run_batch" in info.value.hint  # type: ignore[attr-defined]
