@@ -339,11 +339,12 @@ def test_failed_batch_is_a_clear_error_and_resume_submits_again(
     assert fake_server.batch.created == 2
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_crash_between_submit_and_results_then_resume_polls_the_same_batch(
-    fake_server: FakeServer, suite: str, tmp_path: Path,
+    fake_server: FakeServer, suite: str, tmp_path: Path, sig: signal.Signals,
 ) -> None:
-    """SIGKILL while the batch is out; `run --resume` polls that batch: no second batch, no
-    second upload, every answer stored once."""
+    """SIGKILL (or SIGTERM) while the batch is out; `run --resume` polls that batch: no second
+    batch, no second upload, every answer stored once."""
     db = tmp_path / "b.db"
     fake_server.batch.hold = True
     exe = Path(sys.executable).with_name("behaviordbg")
@@ -351,7 +352,7 @@ def test_crash_between_submit_and_results_then_resume_polls_the_same_batch(
                                            "from behaviordbg.cli import main; main()"]
     proc = subprocess.Popen([*head, "run", suite, "--base-url", fake_server.base_url, "--model",
                              "fake", "--batch", "--batch-poll", "0.05", "--db", str(db)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "120"})
     try:
         deadline = time.monotonic() + 60
@@ -361,8 +362,10 @@ def test_crash_between_submit_and_results_then_resume_polls_the_same_batch(
             time.sleep(0.05)
         assert fake_server.batch.retrieves >= 2, "the CLI never started polling"
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+    if sig == signal.SIGTERM:  # stopped like Ctrl-C: says how to resume, exits 143
+        assert proc.returncode == 143 and "behaviordbg run --resume run-" in stderr
     (batch_id, status), = sql(db, "SELECT batch_id, status FROM batches")
     assert batch_id in fake_server.batch.batches and status == "in_progress"
     assert sql(db, "SELECT status FROM runs")[0][0] == "awaiting_batch"

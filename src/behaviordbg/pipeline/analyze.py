@@ -229,9 +229,11 @@ def run_state(store: Store, run_id: str) -> dict[str, Any]:
     unanswered = counts["queries"] - counts["responses"]
     note = ""
     if run["status"] != "complete" or unanswered:
+        finish = f"behaviordbg run --resume {run['id']}"
+        if run["status"] == "awaiting_batch":  # its queries went out as a batch (pipeline/batch)
+            finish += " --batch-results RESULTS.jsonl (or --resume alone for a --batch job)"
         note = (f"run {run['id']} is partial ({run['status']}): {unanswered} of"
                 f" {counts['queries']} queries have no answer, so its bugs rest on the"
-                f" {counts['responses']} answered; finish it first: behaviordbg run --resume"
-                f" {run['id']}")
+                f" {counts['responses']} answered; finish it first: {finish}")
     return {"run_id": run["id"], "status": run["status"], **counts, "unanswered": unanswered,
             "partial": bool(note), "note": note}

@@ -14,6 +14,7 @@ Three ways in, one run and one cache, the same as a live run's:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -385,10 +386,34 @@ def _submit_or_poll(store: Store, run_id: str, params: GenParams, opts: RunOptio
         elif record["batch_id"] is None:
             record = _create(store, record, run_id, client)
         try:
-            batch = _poll(store, record, client, opts, sink)
+            with _sigterm_interrupts(run_id):
+                batch = _poll(store, record, client, opts, sink)
+        except RunInterrupted:
+            raise
         except KeyboardInterrupt:
             raise RunInterrupted(run_id) from None
         return _collect(store, run_id, params, opts, t0, record, batch, client, sent)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts(run_id: str) -> Iterator[None]:
+    """While polling, SIGTERM (a cancelled CI job) stops like Ctrl-C: the batch id is stored and
+    the batch keeps running, so the CLI prints the resume command and exits 143."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        raise RunInterrupted(run_id, "SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _submit(store: Store, run_id: str, params: GenParams,
