@@ -228,6 +228,14 @@ def test_failed_duplicate_and_foreign_lines(fake_server: FakeServer, suite: str,
     assert (again.batch or {})["report"]["duplicates"] == 2
     assert sql(db, "SELECT COUNT(*) FROM responses")[0][0] == 10
     assert sql(db, "SELECT COUNT(*) FROM errors WHERE final = 1")[0][0] == 2
+    # a retry batch holds exactly the failed queries
+    retry = tmp_path / "retry.jsonl"
+    with Store.open(db) as store:
+        again = pipeline.run_probes(store, opts(fake_server, None, resume=run_id,
+                                                batch_file=str(retry)))
+    retried = [json.loads(x) for x in retry.read_text().splitlines()]
+    assert [x["body"]["messages"][-1]["content"] for x in retried] == [SALT, SALT]
+    assert again.status == "awaiting_batch"
     # a later live --resume asks exactly the failed queries (one request: both samples as `n`)
     fake_server.reset()
     with Store.open(db) as store:

@@ -185,6 +185,9 @@ def _write(store: Store, run_id: str, params: GenParams, opts: RunOptions, t0: f
         raise _in_flight(run_id)
     _writable_target(opts.batch_file)
     pending = new_run if new_run is not None else _pending(store, run_id)
+    if not pending:
+        raise BehaviordbgError(f"run {run_id} has no unanswered query to write",
+                               hint=f"analyze it: behaviordbg analyze {run_id}")
     target = Path(opts.batch_file)
     size = 0
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, delete=False,
