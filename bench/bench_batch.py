@@ -78,6 +78,8 @@ def bench_ingest(lines: int, samples: int, tmp: Path) -> None:
     print(f"ingest: {report['lines']:,} result lines in {ingest_s:.2f}s ="
           f" {report['lines'] / ingest_s:,.0f} lines/s end to end (target >= 5,000/s);"
           f" {report['answered']:,} answers stored, run {child['status']}")
+    print(f"  {report['lines'] / child['cpu_s']:,.0f} lines per CPU-second ({child['cpu_s']:.2f}s"
+          " CPU: what the rate would be on an idle core)")
     print(f"  parse+store alone {report['seconds']:.2f}s ({report['lines_per_s']:,} lines/s);"
           f" writing the {written.queries:,}-request file (plan, run, queries) took"
           f" {write_s:.2f}s ({written.queries / write_s:,.0f} lines/s),"
@@ -126,12 +128,13 @@ def ingest_child(db: str, run_id: str, results: str) -> None:
     """In a fresh interpreter: one timed ingest, then its figures and peak RSS as JSON."""
     import behaviordbg.client  # noqa: F401 - the openai SDK import is a one-off, not timed
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with Store.open(db) as store:
         done = pipeline.run_probes(store, pipeline.RunOptions(resume=run_id,
                                                               batch_results=results))
-    wall = time.perf_counter() - t0
-    print(json.dumps({"wall_s": round(wall, 3), "report": (done.batch or {})["report"],
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+                      "report": (done.batch or {})["report"],
                       "status": done.status,
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                                            / 1024, 1)}))

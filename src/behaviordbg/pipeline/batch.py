@@ -253,7 +253,7 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
 
     sink.start(sum(_count_lines(p) for p in paths))
     first_line: tuple[str, int] | None = None
-    with store.transaction():
+    with store.bulk_cache(), store.transaction():
         for path in paths:
             with open(path, encoding="utf-8", errors="replace") as fh:
                 for lineno, raw in enumerate(fh, 1):

@@ -6,7 +6,9 @@ Ctrl-C or a closed laptop) polls the same batch instead of paying for a second o
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any, cast
 
 from ..urls import redact_url
@@ -87,6 +89,18 @@ def _decode(row: dict[str, Any]) -> BatchRecord:
 
 class BatchResults(StoreBase):
     """Bulk reads and writes of an ingest: many rows per statement, in the caller's transaction."""
+
+    @contextlib.contextmanager
+    def bulk_cache(self, mib: int = 64) -> Iterator[None]:
+        """A bigger page cache for a bulk write: an ingest inserts into random places of three
+        indexes, and with SQLite's default 2 MB cache it waits on the disk (measured: a quarter
+        of the wall time of a 40,000-line ingest)."""
+        before = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        self.conn.execute(f"PRAGMA cache_size = {-1024 * int(mib)}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA cache_size = {int(before)}")
 
     def query_index(self, run_id: str) -> dict[str, tuple[str, str]]:
         """query id -> (cache key, messages as stored JSON) for every planned query of a run:
