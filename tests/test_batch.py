@@ -337,7 +337,7 @@ def test_failed_batch_is_a_clear_error_and_resume_submits_again(
     fake_server.batch.fail_with = "unknown parameter `foo`"
     db = tmp_path / "b.db"
     with Store.open(db) as store:
-        with pytest.raises(RunFailed, match="failed: line 1: unknown parameter `foo`") as info:
+        with pytest.raises(RunFailed, match="failed: batch .*: line 1: unknown parameter `foo`") as info:
             pipeline.run_probes(store, opts(fake_server, suite, batch=True))
         assert "--batch" in info.value.hint
         run_id = store.list_runs()[0]["id"]
@@ -359,23 +359,25 @@ def test_crash_between_submit_and_results_then_resume_polls_the_same_batch(
     head = [str(exe)] if exe.exists() else [sys.executable, "-c",
                                            "from behaviordbg.cli import main; main()"]
     proc = subprocess.Popen([*head, "run", suite, "--base-url", fake_server.base_url, "--model",
-                             "fake", "--batch", "--batch-poll", "0.05", "--db", str(db)],
+                             "fake", "--batch", "--batch-poll", "0.05", "--batch-max-lines", "4",
+                             "--db", str(db)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "120"})
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if fake_server.batch.retrieves >= 2:  # submitted, stored, polling
+            if fake_server.batch.retrieves >= 3:  # both parts submitted, stored, polling
                 break
             time.sleep(0.05)
-        assert fake_server.batch.retrieves >= 2, "the CLI never started polling"
+        assert fake_server.batch.retrieves >= 3, "the CLI never started polling"
     finally:
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=30)
     if sig == signal.SIGTERM:  # stopped like Ctrl-C: says how to resume, exits 143
         assert proc.returncode == 143 and "behaviordbg run --resume run-" in stderr
-    (batch_id, status), = sql(db, "SELECT batch_id, status FROM batches")
-    assert batch_id in fake_server.batch.batches and status == "in_progress"
+    stored = sql(db, "SELECT batch_id, status, lines FROM batches ORDER BY id")
+    assert [(b in fake_server.batch.batches, st, n) for b, st, n in stored] == [
+        (True, "in_progress", 4), (True, "in_progress", PROMPTS - 4)]  # two parts of at most 4
     assert sql(db, "SELECT status FROM runs")[0][0] == "awaiting_batch"
     fake_server.batch.hold = False
     with Store.open(db) as store:
@@ -383,10 +385,10 @@ def test_crash_between_submit_and_results_then_resume_polls_the_same_batch(
         assert batch_pipeline.is_batch_run(store, opts(fake_server, None, resume=run_id))
         done = pipeline.run_probes(store, pipeline.RunOptions(resume=run_id, batch_poll=0.02))
     assert done.status == "complete" and done.responses == PROMPTS
-    assert (done.batch or {})["batch_id"] == batch_id
-    assert fake_server.batch.created == 1 and fake_server.batch.uploads == 1
+    assert (done.batch or {})["batch_id"] == [b for b, _, _ in stored]
+    assert fake_server.batch.created == 2 and fake_server.batch.uploads == 2
     assert sql(db, "SELECT COUNT(*) FROM responses")[0][0] == PROMPTS
-    assert sql(db, "SELECT status FROM batches")[0][0] == "ingested"
+    assert sql(db, "SELECT DISTINCT status FROM batches") == [("ingested",)]
 
 
 def test_resume_adopts_a_batch_created_before_its_id_was_stored(

@@ -67,6 +67,7 @@ class RunOptions:
     batch_results: str | None = None
     batch: bool = False
     batch_poll: float = 5.0
+    batch_max_lines: int = 50_000  # requests per submitted batch (OpenAI's limit); more: parts
 
 
 @dataclass

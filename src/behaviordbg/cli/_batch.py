@@ -76,8 +76,10 @@ def print_batch(summary: pipeline.RunSummary, db: str | None) -> None:
         return
     report = info.get("report") or {}
     if info.get("batch_id"):
-        console.print(f"batch {escape(info['batch_id'])}: {escape(info.get('batch_status'))}"
-                      f" ({info.get('lines_submitted', 0)} submitted by this command)",
+        ids = info["batch_id"] if isinstance(info["batch_id"], list) else [info["batch_id"]]
+        console.print(f"{'batch' if len(ids) == 1 else f'{len(ids)} batches'}"
+                      f" {escape(', '.join(map(str, ids)))}: {escape(info.get('batch_status'))}"
+                      f" ({info.get('lines_submitted', 0)} requests submitted by this command)",
                       markup=True)
     others = report.get("other_runs") or {}
     console.print(

@@ -130,6 +130,10 @@ def run(
         5.0, "--batch-poll", min=0.01, help="Seconds between the first polls of a --batch"
         " (backing off to 60).",
     ),
+    batch_max_lines: int = typer.Option(
+        50_000, "--batch-max-lines", min=1, help="At most this many requests per submitted batch"
+        " (OpenAI's limit is 50,000 and 200 MB); a bigger run goes out as several batches.",
+    ),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -155,7 +159,8 @@ def run(
                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
                        claim, refresh, max_failed, resume)
     opts = dataclasses.replace(opts, batch_file=batch_file, batch_results=batch_results,
-                               batch=batch, batch_poll=batch_poll)
+                               batch=batch, batch_poll=batch_poll,
+                               batch_max_lines=batch_max_lines)
     batched = bool(batch_file or batch_results or batch)
     progress = (StageProgress("batch", "failed") if batched else RichProgress()) if not json_out else None
     with Store.open(resolve_db(db)) as store:

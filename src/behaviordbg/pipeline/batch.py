@@ -379,29 +379,27 @@ def _client(params: GenParams, opts: RunOptions, store: Store, run_id: str) -> B
 
 def _submit_or_poll(store: Store, run_id: str, params: GenParams, opts: RunOptions, t0: float,
                     sink: ProgressSink) -> RunSummary:
-    record = store.open_api_batch(run_id)
+    """Poll the run's batches that are still out, or submit its unanswered queries as new ones."""
+    records = store.open_api_batches(run_id)
     sent = 0
     with _client(params, opts, store, run_id) as client:
-        if record is None:
-            if not opts.batch:  # a plain --resume with nothing out: the caller asks live
-                raise _in_flight(run_id)
-            record, sent = _submit(store, run_id, params, client)
-        elif record["batch_id"] is None:
-            record = _create(store, record, run_id, client)
+        if not records:
+            records, sent = _submit(store, run_id, params, client, opts.batch_max_lines)
+        records = [r if r["batch_id"] else _create(store, r, run_id, client) for r in records]
         try:
             with _sigterm_interrupts(run_id):
-                batch = _poll(store, record, client, opts, sink)
+                batches = _poll(store, records, client, opts, sink)
         except RunInterrupted:
             raise
         except KeyboardInterrupt:
             raise RunInterrupted(run_id) from None
-        return _collect(store, run_id, params, opts, t0, record, batch, client, sent)
+        return _collect(store, run_id, params, opts, t0, records, batches, client, sent)
 
 
 @contextlib.contextmanager
 def _sigterm_interrupts(run_id: str) -> Iterator[None]:
-    """While polling, SIGTERM (a cancelled CI job) stops like Ctrl-C: the batch id is stored and
-    the batch keeps running, so the CLI prints the resume command and exits 143."""
+    """While polling, SIGTERM (a cancelled CI job) stops like Ctrl-C: the batch ids are stored and
+    the batches keep running, so the CLI prints the resume command and exits 143."""
     import signal
     import threading
 
@@ -419,26 +417,39 @@ def _sigterm_interrupts(run_id: str) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _submit(store: Store, run_id: str, params: GenParams,
-            client: BatchClient) -> tuple[BatchRecord, int]:
-    """Upload the pending queries and create the batch; each id is stored as soon as it exists."""
+def _parts(lines: Iterator[str], max_lines: int) -> Iterator[list[str]]:
+    """The request lines in parts one batch takes: at most `max_lines` lines and OpenAI's bytes."""
+    part: list[str] = []
+    size = 0
+    for line in lines:
+        n = len(line.encode()) + 1
+        if part and (len(part) >= max_lines or size + n > OPENAI_MAX_BYTES):
+            yield part
+            part, size = [], 0
+        part.append(line)
+        size += n
+    if part:
+        yield part
+
+
+def _submit(store: Store, run_id: str, params: GenParams, client: BatchClient,
+            max_lines: int) -> tuple[list[BatchRecord], int]:
+    """Upload the unanswered queries (in parts of at most `max_lines`) and create a batch for
+    each; every file id and batch id is stored the moment it exists."""
     pending = _pending(store, run_id)
     if not pending:
         raise BehaviordbgError(f"run {run_id} has no unanswered query to submit",
                                hint=f"analyze it: behaviordbg analyze {run_id}")
-    data = "".join(line + "\n" for line in request_lines(run_id, params, pending)).encode()
-    if len(pending) > OPENAI_MAX_LINES or len(data) > OPENAI_MAX_BYTES:
-        raise BehaviordbgError(
-            f"{len(pending)} requests ({len(data) / 1e6:.0f} MB) exceed one OpenAI batch"
-            f" ({OPENAI_MAX_LINES} requests, {OPENAI_MAX_BYTES // 2**20} MB)",
-            hint="narrow the run (--claim, --limit, fewer --samples) or write it with"
-            " --batch-file and submit it in parts")
-    row_id = store.add_batch(run_id, "api", len(pending), status="uploading",
-                             endpoint=client.base_url, run_status="awaiting_batch")
-    file_id = client.upload(f"behaviordbg-{run_id}.jsonl", data)
-    store.update_batch(row_id, status="uploaded", input_file_id=file_id)
-    record = next(r for r in store.batches(run_id) if r["id"] == row_id)
-    return _create(store, record, run_id, client), len(pending)
+    records: list[BatchRecord] = []
+    for i, part in enumerate(_parts(request_lines(run_id, params, pending), max(max_lines, 1)), 1):
+        row_id = store.add_batch(run_id, "api", len(part), status="uploading",
+                                 endpoint=client.base_url, run_status="awaiting_batch")
+        file_id = client.upload(f"behaviordbg-{run_id}-part{i}.jsonl",
+                                "".join(x + "\n" for x in part).encode())
+        store.update_batch(row_id, status="uploaded", input_file_id=file_id)
+        record = next(r for r in store.batches(run_id) if r["id"] == row_id)
+        records.append(_create(store, record, run_id, client))
+    return records, len(pending)
 
 
 def _create(store: Store, record: BatchRecord, run_id: str, client: BatchClient) -> BatchRecord:
@@ -451,38 +462,47 @@ def _create(store: Store, record: BatchRecord, run_id: str, client: BatchClient)
     return next(r for r in store.batches(run_id) if r["id"] == record["id"])
 
 
-def _poll(store: Store, record: BatchRecord, client: BatchClient, opts: RunOptions,
-          sink: ProgressSink) -> dict[str, Any]:
-    """Poll until the batch ends (backing off to MAX_POLL_S), with progress from request_counts."""
+def _poll(store: Store, records: list[BatchRecord], client: BatchClient, opts: RunOptions,
+          sink: ProgressSink) -> list[dict[str, Any]]:
+    """Poll until every batch ends (backing off to MAX_POLL_S), with one progress bar over their
+    request counts; returns the final batch objects, in the order of `records`."""
     from ..batch_api import TERMINAL, BatchApiError
 
-    assert record["batch_id"]
     interval, failures, shown = max(opts.batch_poll, 0.01), 0, 0
-    sink.start(record["lines"])
+    done_by: dict[int, int] = {}
+    final: dict[int, dict[str, Any]] = {}
+    sink.start(sum(r["lines"] for r in records))
     try:
         while True:
-            try:
-                batch = client.retrieve(record["batch_id"])
-            except BatchApiError as err:
-                failures += 1
-                if not err.transient or failures >= POLL_FAILURES:
-                    raise BehaviordbgError(
-                        f"{err.message} (batch {record['batch_id']} of run {record['run_id']}"
-                        " is kept)", hint=f"{err.hint}; behaviordbg run --resume"
-                        f" {record['run_id']} polls the same batch") from None
-                time.sleep(interval)
-                continue
-            failures = 0
-            counts = batch.get("request_counts") or {}
-            done = int(counts.get("completed") or 0) + int(counts.get("failed") or 0)
+            for record in records:
+                if record["id"] in final:
+                    continue
+                assert record["batch_id"]
+                try:
+                    batch = client.retrieve(record["batch_id"])
+                except BatchApiError as err:
+                    failures += 1
+                    if not err.transient or failures >= POLL_FAILURES:
+                        raise BehaviordbgError(
+                            f"{err.message} (batch {record['batch_id']} of run"
+                            f" {record['run_id']} is kept)", hint=f"{err.hint}; behaviordbg run"
+                            f" --resume {record['run_id']} polls the same batch") from None
+                    continue
+                failures = 0
+                counts = batch.get("request_counts") or {}
+                done_by[record["id"]] = (int(counts.get("completed") or 0)
+                                         + int(counts.get("failed") or 0))
+                store.update_batch(record["id"], status=str(batch["status"]), counts=counts,
+                                   output_file_id=batch.get("output_file_id"),
+                                   error_file_id=batch.get("error_file_id"))
+                if batch["status"] in TERMINAL:
+                    final[record["id"]] = batch
+            done = sum(done_by.values())
             if done > shown:
                 sink.advance(done - shown, errors=0)
                 shown = done
-            store.update_batch(record["id"], status=str(batch["status"]), counts=counts,
-                               output_file_id=batch.get("output_file_id"),
-                               error_file_id=batch.get("error_file_id"))
-            if batch["status"] in TERMINAL:
-                return batch
+            if len(final) == len(records):
+                return [final[r["id"]] for r in records]
             time.sleep(interval)
             interval = min(interval * 1.5, MAX_POLL_S)
     finally:
@@ -490,40 +510,66 @@ def _poll(store: Store, record: BatchRecord, client: BatchClient, opts: RunOptio
 
 
 def _collect(store: Store, run_id: str, params: GenParams, opts: RunOptions, t0: float,
-             record: BatchRecord, batch: dict[str, Any], client: BatchClient,
+             records: list[BatchRecord], batches: list[dict[str, Any]], client: BatchClient,
              sent: int) -> RunSummary:
-    """A finished batch: download its output and error files and ingest them; an expired or
-    cancelled batch's unanswered queries become failed queries (a live --resume finishes them);
-    a failed batch is an error with the batch's own reasons."""
-    status = str(batch["status"])
-    api = {"batch_id": batch["id"], "batch_status": status, "lines_submitted": sent,
-           "request_counts": batch.get("request_counts") or {}}
-    if status == "failed":
-        store.update_batch(record["id"], status="failed")
-        store.set_run_status(run_id, "failed")
-        errs = ((batch.get("errors") or {}).get("data") or [])
-        why = "; ".join(f"line {e.get('line')}: {e.get('message')}" if e.get("line") else
-                        str(e.get("message")) for e in errs[:3]) or "no reason given"
-        raise RunFailed(f"batch {batch['id']} of run {run_id} failed: {why}",
-                        hint=f"fix what it names, then submit again: behaviordbg run --resume"
-                        f" {run_id} --batch (or finish it live: --resume {run_id} --base-url URL)")
-    with tempfile.TemporaryDirectory(prefix="bdbg-batch-") as tmp:
-        paths = [str(client.download(str(batch[name]), Path(tmp) / f"{name}.jsonl"))
-                 for name in ("output_file_id", "error_file_id") if batch.get(name)]
-        paths = [p for p in paths if Path(p).stat().st_size > 0]
-        report = (ingest_files(store, run_id, params, paths) if paths
-                  else IngestReport(missing=record["lines"]))
-    if status in ("expired", "cancelled") and report.missing:
-        done = store.answered_query_ids(run_id) | store.failed_query_ids(run_id)
-        left: list[tuple[str, str, str, int | None]] = [
-            (q.id, status, f"the batch was {status} before this request ran", None)
-                for q, _ in store.planned_queries(run_id) if q.id not in done]
+    """Finished batches: download each one's output and error files and ingest them; an expired
+    or cancelled batch's unanswered queries become failed queries (a live --resume finishes
+    them); a failed batch is an error with the batch's own reasons."""
+    report = IngestReport()
+    failed: list[str] = []
+    ended = {str(b["status"]) for b in batches}
+    for record, batch in zip(records, batches):
+        if batch["status"] == "failed":
+            store.update_batch(record["id"], status="failed")
+            errs = ((batch.get("errors") or {}).get("data") or [])
+            failed.append(f"batch {batch['id']}: " + ("; ".join(
+                f"line {e.get('line')}: {e.get('message')}" if e.get("line") else
+                str(e.get("message")) for e in errs[:3]) or "no reason given"))
+            continue
+        with tempfile.TemporaryDirectory(prefix="bdbg-batch-") as tmp:
+            paths = [str(client.download(str(batch[name]), Path(tmp) / f"{name}.jsonl"))
+                     for name in ("output_file_id", "error_file_id") if batch.get(name)]
+            paths = [p for p in paths if Path(p).stat().st_size > 0]
+            if paths:
+                part = ingest_files(store, run_id, params, paths)
+                store.update_batch(record["id"], status="ingested", report=part.to_json())
+                report = _merge(report, part)
+            else:
+                store.update_batch(record["id"], status="ingested")
+    done = store.answered_query_ids(run_id) | store.failed_query_ids(run_id)
+    left = [q.id for q, _ in store.planned_queries(run_id) if q.id not in done]
+    gone = next((s for s in ("expired", "cancelled") if s in ended), None)
+    if gone and left:
         with store.transaction():
-            store.add_batch_errors(run_id, left)
+            store.add_batch_errors(run_id, [
+                (qid, gone, f"the batch was {gone} before this request ran", None) for qid in left])
         report.failed += len(left)
-        report.missing = 0
-    store.update_batch(record["id"], status="ingested", report=report.to_json())
+        left = []
+    report.missing = len(left)
+    if failed:
+        store.set_run_status(run_id, "failed")
+        raise RunFailed(f"{len(failed)} of {len(batches)} batches of run {run_id} failed: "
+                        + "; ".join(failed),
+                        hint=f"fix what it names, then submit what is left: behaviordbg run"
+                        f" --resume {run_id} --batch (or ask it live: --resume {run_id}"
+                        " --base-url URL)")
+    api = {"batch_id": batches[0]["id"] if len(batches) == 1 else [b["id"] for b in batches],
+           "batch_status": "/".join(sorted(ended)), "batches": len(batches),
+           "lines_submitted": sent,
+           "request_counts": [b.get("request_counts") or {} for b in batches]}
     summary = _after_ingest(store, run_id, params, opts, t0, report, api=api)
     summary.requests_sent = sent
     return summary
 
+
+def _merge(a: IngestReport, b: IngestReport) -> IngestReport:
+    """Two ingest reports as one (the batches of one run)."""
+    others = dict(a.other_runs)
+    for k, v in b.other_runs.items():
+        others[k] = others.get(k, 0) + v
+    return IngestReport(
+        files=a.files + b.files, lines=a.lines + b.lines, answered=a.answered + b.answered,
+        failed=a.failed + b.failed, duplicates=a.duplicates + b.duplicates,
+        already_answered=a.already_answered + b.already_answered, unknown=a.unknown + b.unknown,
+        other_runs=others, unknown_examples=(a.unknown_examples + b.unknown_examples)[:3],
+        missing=b.missing, seconds=round(a.seconds + b.seconds, 3))

@@ -69,6 +69,17 @@ class BatchTables(StoreBase):
         rows = self.conn.execute("SELECT * FROM batches WHERE run_id = ? ORDER BY id", (run_id,))
         return [_decode(dict(r)) for r in rows]
 
+    def open_api_batches(self, run_id: str) -> list[BatchRecord]:
+        """The run's API batches whose results have not been ingested yet, oldest first."""
+        if not self.has_table("batches"):
+            return []
+        rows = self.conn.execute(
+            "SELECT * FROM batches WHERE run_id = ? AND kind = 'api' AND status IN"
+            f" ({', '.join('?' * len(IN_FLIGHT))}) ORDER BY id",
+            (run_id, *IN_FLIGHT),
+        )
+        return [_decode(dict(r)) for r in rows]
+
     def open_api_batch(self, run_id: str) -> BatchRecord | None:
         """The run's API batch whose results have not been ingested yet, if any."""
         if not self.has_table("batches"):
