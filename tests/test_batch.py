@@ -423,3 +423,25 @@ def test_batch_against_an_endpoint_without_a_batch_api(fake_server: FakeServer, 
     with Store.open(tmp_path / "b.db") as store, pytest.raises(Exception, match="no Batch API") as info:
         pipeline.run_probes(store, opts(fake_server, suite, batch=True))
     assert "--batch-file" in info.value.hint and "run_batch" in info.value.hint  # type: ignore[attr-defined]
+
+
+def test_a_file_split_over_nodes_is_ingested_by_glob(
+    fake_server: FakeServer, suite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db, requests = str(tmp_path / "b.db"), tmp_path / "requests.jsonl"
+    code, _, _ = cli_here(["run", suite, "--model", "fake", "--samples", "2", "--batch-file",
+                           str(requests), "--db", db], monkeypatch, capsys)
+    assert code == 0
+    lines = requests.read_text().splitlines(keepends=True)
+    for i in range(3):  # `split -n l/3`, one part per node, each through vLLM's runner
+        part = tmp_path / f"part-{i}.jsonl"
+        part.write_text("".join(lines[i::3]))
+        run_vllm_batch(fake_server, str(part), str(tmp_path / f"part-{i}.results.jsonl"))
+    (run_id,), = sql(db, "SELECT id FROM runs")
+    code, out, _ = cli_here(["run", "--resume", run_id, "--batch-results",
+                             str(tmp_path / "part-*.results.jsonl"), "--db", db, "--json"],
+                            monkeypatch, capsys)
+    doc = json.loads(out.splitlines()[-1])
+    assert code == 0 and doc["status"] == "complete" and doc["responses"] == 2 * PROMPTS
+    assert len(doc["batch"]["report"]["files"]) == 3

@@ -64,7 +64,7 @@ class RunOptions:
     # file and send nothing; ingest an output file into the run `resume` names; or submit the
     # requests to the endpoint's Batch API and poll it every `batch_poll` seconds (backing off).
     batch_file: str | None = None
-    batch_results: str | None = None
+    batch_results: str | list[str] | None = None  # paths or glob patterns
     batch: bool = False
     batch_poll: float = 5.0
     batch_max_lines: int = 50_000  # requests per submitted batch (OpenAI's limit); more: parts

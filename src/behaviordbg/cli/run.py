@@ -116,10 +116,11 @@ def run(
         " run_batch, both printed). Needs --model; --base-url names the endpoint the answers are"
         " cached under. With --resume: the run's unanswered queries.",
     ),
-    batch_results: str | None = typer.Option(
+    batch_results: list[str] | None = typer.Option(
         None, "--batch-results", help="With --resume RUN: ingest a Batch output file (OpenAI's or"
         " vLLM's) into the run, as a live run would have stored it. Failed lines become failed"
-        " queries (a later --resume asks them live); a malformed line stores nothing.",
+        " queries (a later --resume asks them live); a malformed line stores nothing. Repeatable,"
+        " or a quoted glob ('part-*.results.jsonl') for a file run in parts.",
     ),
     batch: bool = typer.Option(
         False, "--batch", help="Submit the queries to the endpoint's Batch API (/v1/files,"
@@ -158,7 +159,8 @@ def run(
     opts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
                        claim, refresh, max_failed, resume)
-    opts = dataclasses.replace(opts, batch_file=batch_file, batch_results=batch_results,
+    opts = dataclasses.replace(opts, batch_file=batch_file,
+                               batch_results=list(batch_results) if batch_results else None,
                                batch=batch, batch_poll=batch_poll,
                                batch_max_lines=batch_max_lines)
     batched = bool(batch_file or batch_results or batch)

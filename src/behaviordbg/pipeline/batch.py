@@ -105,7 +105,8 @@ def run_batch(store: Store, opts: RunOptions, progress: ProgressSink | None = No
         with run_lock(store.path, run_id):
             params = gen_params(run)
             if opts.batch_results:
-                report = ingest_files(store, run_id, params, [opts.batch_results], sink)
+                report = ingest_files(store, run_id, params, results_paths(opts.batch_results),
+                                      sink)
                 return _after_ingest(store, run_id, params, opts, t0, report)
             if opts.batch_file:
                 return _write(store, run_id, params, opts, t0)
@@ -120,6 +121,25 @@ def run_batch(store: Store, opts: RunOptions, progress: ProgressSink | None = No
         if opts.batch_file:
             return _write(store, run_id, params, opts, t0, planned)
         return _submit_or_poll(store, run_id, params, opts, t0, sink)
+
+
+def results_paths(given: str | list[str]) -> list[str]:
+    """The results files named: paths, or glob patterns (`'out/part-*.results.jsonl'`, quoted) for
+    the outputs of a file split over several nodes, in sorted order."""
+    import glob
+
+    paths: list[str] = []
+    for item in [given] if isinstance(given, str) else given:
+        if any(ch in item for ch in "*?["):
+            found = sorted(glob.glob(item))
+            if not found:
+                raise BehaviordbgError(f"no results file matches {item}",
+                                       hint="check the pattern (quote it, so behaviordbg expands"
+                                       " it rather than the shell)")
+            paths += found
+        else:
+            paths.append(item)
+    return list(dict.fromkeys(paths))
 
 
 def _check_options(opts: RunOptions) -> None:
