@@ -155,6 +155,8 @@ def run(
     endpoint error (e.g. a wrong key or model) with its fix, 3 more than --max-failed of the
     queries failed or none was answered (the most common error and its fix are printed), 130 on
     Ctrl-C and 143 on SIGTERM (the run is marked interrupted; the resume command is printed).
+    Batch runs (docs/scale.md): --batch-file exits 0 once the file is written; an ingest or a
+    --batch passes the same --max-failed gate (3 also for a failed batch).
     """
     opts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
