@@ -212,9 +212,14 @@ def _write(store: Store, run_id: str, params: GenParams, opts: RunOptions, t0: f
     size = 0
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, delete=False,
                                      prefix=f".{target.name}.", suffix=".tmp") as tmp:
-        for line in request_lines(run_id, params, pending):
-            tmp.write(line + "\n")
-            size += len(line) + 1
+        try:
+            for line in request_lines(run_id, params, pending):
+                tmp.write(line + "\n")
+                size += len(line.encode()) + 1
+        except BaseException:
+            tmp.close()
+            os.unlink(tmp.name)  # no half file left behind (disk full, Ctrl-C)
+            raise
     os.replace(tmp.name, target)
     path = str(target.resolve())
     store.add_batch(run_id, "file", len(pending), status="written", path=path,
