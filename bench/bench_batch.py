@@ -69,7 +69,7 @@ def bench_ingest(lines: int, samples: int, tmp: Path) -> None:
     write_s = time.perf_counter() - t0
     results_like_vllm(requests, results)
     size_before = db.stat().st_size
-    write_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    write_peak = peak_rss_mb()
     out = subprocess.run([sys.executable, str(HERE), "--ingest-child", str(db), written.run_id,
                           str(results)], capture_output=True, text=True, check=True)
     child = json.loads(out.stdout.strip().splitlines()[-1])
@@ -124,6 +124,15 @@ def bench_compare(queries: int, latency: float, concurrency: int, poll: float,
           " --skip ingest")
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: a child started by fork + exec can report
+    its parent's high-water mark there, which made the ingest look as big as the writer."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def ingest_child(db: str, run_id: str, results: str) -> None:
     """In a fresh interpreter: one timed ingest, then its figures and peak RSS as JSON."""
     import behaviordbg.client  # noqa: F401 - the openai SDK import is a one-off, not timed
@@ -136,8 +145,7 @@ def ingest_child(db: str, run_id: str, results: str) -> None:
     print(json.dumps({"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
                       "report": (done.batch or {})["report"],
                       "status": done.status,
-                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                                           / 1024, 1)}))
+                      "peak_rss_mb": round(peak_rss_mb(), 1)}))
 
 
 def main() -> None:
