@@ -253,7 +253,7 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
             raise BehaviordbgError(f"no results file at {path}",
                                    hint="pass the output file of the batch (vLLM run_batch: its"
                                    " -o file; OpenAI: the file its output_file_id names)")
-    planned = store.query_index(run_id)
+    planned = store.query_ids(run_id)
     answered = store.answered_query_ids(run_id)
     failed_before = store.failed_query_ids(run_id)
     # The raw request stored with each answer is the live client's body, spelled as a live run
@@ -263,17 +263,23 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
     head, tail = template.split('"messages": []', 1)
     report = IngestReport(files=[str(Path(p).resolve()) for p in paths])
     seen: dict[str, bool] = {}  # query id -> answered by this ingest
-    rows: list[tuple[Any, ...]] = []
-    cache: list[tuple[str, str]] = []
+    got: list[tuple[str, str, str | None, dict[str, Any]]] = []  # (query id, text, reason, body)
     errors: list[tuple[str, str, str, int | None]] = []
 
     def flush() -> None:
-        if rows:
+        if got:
+            meta = store.query_requests(run_id, [qid for qid, _, _, _ in got])
+            rows, cache = [], []
+            for qid, text, reason, body in got:
+                key, messages_json = meta[qid]
+                rows.append((response_id(run_id, qid), run_id, qid, key, text, reason,
+                             f'{head}"messages": {messages_json}{tail}', _dumps(body)))
+                cache.append((key, _dumps({"finish_reason": reason, "model": params.model,
+                                           "text": text})))
             store.add_batch_answers(rows, cache)
         if errors:
             store.add_batch_errors(run_id, errors)
-        rows.clear()
-        cache.clear()
+        got.clear()
         errors.clear()
 
     sink.start(sum(_count_lines(p) for p in paths))
@@ -309,7 +315,6 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
                         continue
                     if qid in seen:
                         report.duplicates += 1  # an answer after a failed line: the answer wins
-                    key, messages_json = planned[qid]
                     if item.error is None and item.body is not None:
                         try:
                             texts, reasons = read_chat_doc(item.body)
@@ -317,14 +322,10 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
                             item_error: tuple[str, str, int | None] = (
                                 "malformed", err.message, item.status_code)
                         else:
-                            rows.append((response_id(run_id, qid), run_id, qid, key, texts[0],
-                                         reasons[0], f'{head}"messages": {messages_json}{tail}',
-                                         _dumps(item.body)))
-                            cache.append((key, _dumps({"finish_reason": reasons[0],
-                                                       "model": params.model, "text": texts[0]})))
+                            got.append((qid, texts[0], reasons[0], item.body))
                             seen[qid] = True
                             report.answered += 1
-                            if len(rows) >= CHUNK:
+                            if len(got) >= CHUNK:
                                 flush()
                             continue
                     else:
@@ -353,7 +354,7 @@ def ingest_files(store: Store, run_id: str, params: GenParams, paths: list[str],
     sink.advance(report.lines % 1000)
     sink.finish()
     done = answered | failed_before | seen.keys()
-    report.missing = len(planned.keys() - done)
+    report.missing = len(planned - done)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 

@@ -113,12 +113,22 @@ class BatchResults(StoreBase):
         finally:
             self.conn.execute(f"PRAGMA cache_size = {int(before)}")
 
-    def query_index(self, run_id: str) -> dict[str, tuple[str, str]]:
-        """query id -> (cache key, messages as stored JSON) for every planned query of a run:
-        what an ingest needs per line, without decoding 100,000 conversations."""
-        rows = self.conn.execute(
-            "SELECT id, cache_key, messages_json FROM queries WHERE run_id = ?", (run_id,))
-        return {r[0]: (r[1], r[2]) for r in rows}
+    def query_ids(self, run_id: str) -> set[str]:
+        """The ids of a run's planned queries (an ingest checks each line against them)."""
+        return {r[0] for r in self.conn.execute("SELECT id FROM queries WHERE run_id = ?",
+                                                (run_id,))}
+
+    def query_requests(self, run_id: str, ids: list[str]) -> dict[str, tuple[str, str]]:
+        """query id -> (cache key, messages as stored JSON) for some queries of a run: what an
+        ingest stores with each answer, fetched a chunk at a time (not 1,000,000 held at once)."""
+        out: dict[str, tuple[str, str]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            rows = self.conn.execute(
+                "SELECT id, cache_key, messages_json FROM queries WHERE run_id = ? AND id IN"
+                f" ({', '.join('?' * len(part))})", (run_id, *part))
+            out.update({r[0]: (r[1], r[2]) for r in rows})
+        return out
 
     def add_batch_answers(self, rows: list[tuple[Any, ...]],
                           cache: list[tuple[str, str]]) -> None:
