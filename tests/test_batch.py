@@ -445,3 +445,23 @@ def test_a_file_split_over_nodes_is_ingested_by_glob(
     doc = json.loads(out.splitlines()[-1])
     assert code == 0 and doc["status"] == "complete" and doc["responses"] == 2 * PROMPTS
     assert len(doc["batch"]["report"]["files"]) == 3
+
+
+def test_written_file_submitted_with_a_key_that_is_never_stored(
+    fake_server_factory: Any, suite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The printed OpenAI way for a written file (`--resume RUN --batch`), against an endpoint
+    that wants a key: the key goes in the Authorization header and nowhere in the database."""
+    key = "sk-batch-secret-5d1e0b"
+    server = fake_server_factory(require_api_key=key)
+    monkeypatch.setenv("BDBG_TEST_KEY", key)
+    db, requests = tmp_path / "b.db", tmp_path / "r.jsonl"
+    with Store.open(db) as store:
+        written = pipeline.run_probes(store, opts(server, suite, batch_file=str(requests),
+                                                  api_key_env="BDBG_TEST_KEY"))
+        assert server.requests == 0
+        done = pipeline.run_probes(store, opts(server, None, resume=written.run_id, batch=True))
+    assert done.status == "complete" and done.responses == PROMPTS
+    assert server.batch.created == 1 and all(r.has_auth for r in server.log)
+    for path in tmp_path.glob("b.db*"):
+        assert key.encode() not in path.read_bytes()
