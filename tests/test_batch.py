@@ -21,8 +21,8 @@ from behaviordbg import pipeline
 from behaviordbg.batchfile import BatchFileError, parse_result_line, split_custom_id
 from behaviordbg.errors import RunFailed
 from behaviordbg.fake_batch import run_vllm_batch
-from behaviordbg.pipeline import batch as batch_pipeline
 from behaviordbg.personas import planted
+from behaviordbg.pipeline import batch as batch_pipeline
 from behaviordbg.store import Store
 from behaviordbg.suites import load_manifest, load_suites
 from behaviordbg.testing import FakeServer
