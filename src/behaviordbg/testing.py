@@ -461,6 +461,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="answer the suites' prompts as a scripted persona (behaviordbg.personas)")
     ap.add_argument("--suites", nargs="*", help="suite files/folders for --persona (default: all)")
     ap.add_argument("--manifest", help="manifest path or shipped name for --persona (default chat)")
+    ap.add_argument("--batch-polls", type=int, default=1,
+                    help="polls a batch answers in_progress before it ends (its Batch API)")
     args = ap.parse_args(argv)
     answers: Answers = None
     if args.persona:
@@ -476,6 +478,7 @@ def main(argv: list[str] | None = None) -> None:
         answers = made
     with FakeServer(answers, default=args.default, latency=args.latency,
                     ignore_n=args.ignore_n) as server:
+        server.batch.polls = args.batch_polls
         print(server.base_url, flush=True)
         try:
             threading.Event().wait()
