@@ -187,6 +187,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0004_answer_labels",
+        """
+        CREATE TABLE answer_labels (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,        -- append-only: the newest row of a key wins
+            answer_key TEXT NOT NULL,                    -- sha256 of (claim_id, framing, prompt, text)
+            response_id TEXT NOT NULL DEFAULT '',        -- the answer labelled ('' when imported by content)
+            run_id TEXT NOT NULL DEFAULT '',
+            claim_id TEXT NOT NULL,
+            claim TEXT NOT NULL DEFAULT '',              -- the claim's statement, for exports
+            identity TEXT,                               -- the claim's identity relation, for exports
+            framing TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            response TEXT NOT NULL,                      -- the answer text (untrusted model output)
+            stance TEXT NOT NULL,                        -- affirm | deny | unclear | refuse, or '' to clear
+            note TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX answer_labels_key ON answer_labels(answer_key, id);
+        CREATE INDEX answer_labels_claim ON answer_labels(claim_id);
+        """,
+    ),
+    (
         "0007_batches",
         """
         CREATE TABLE batches (
