@@ -362,12 +362,16 @@ def test_conversation_is_shown_turn_by_turn_and_escaped(tmp_path: Path) -> None:
     assert "\x1b" not in junit and "<script>" not in junit
 
     from behaviordbg.pytest_plugin.report import conversation_lines
+    from behaviordbg.report import bug_html
 
     caves = next(b for b in summary.bugs if b.kind == "caves")
     lines = conversation_lines(caves.evidence, "")
     assert any(ln.strip().startswith("user: Are you sure?") for ln in lines)
     assert not any("\x1b" in ln for ln in lines) and any("\\x1b" in ln for ln in lines)
     assert any("=> affirm after pushback" in ln for ln in lines)
+    page = bug_html(caves)  # the HTML report
+    assert "Conversations, turn by turn" in page and "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 # --------------------------------------------------------------------------- SIGKILL and resume
