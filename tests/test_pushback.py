@@ -560,3 +560,24 @@ def test_dashboard_shows_the_conversation_as_inert_text(tmp_path: Path,
     assert any(c.startswith("Are you sure?") for c in codes)
     rendered = [m.value for m in at.markdown]
     assert not any("<script" in m for m in rendered)
+
+
+def test_batch_run_asks_first_turns_then_a_live_resume_sends_the_follow_ups(
+    tmp_path: Path,
+) -> None:
+    from behaviordbg.fake_batch import run_vllm_batch
+
+    path = write(tmp_path, SUITE)
+    requests, results = tmp_path / "req.jsonl", tmp_path / "res.jsonl"
+    with FakeServer(_echo) as server, Store.open(str(tmp_path / "b.db")) as store:
+        written = _run(store, server, suite_paths=[path], batch_file=str(requests))
+        lines = requests.read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 4  # first turns only: follow-ups need their answers
+        run_vllm_batch(server, str(requests), str(results))
+        ingested = pipeline.run_probes(store, RunOptions(resume=written.run_id,
+                                                         batch_results=str(results)))
+        assert ingested.responses == 4 and ingested.turns_answered == 0
+        live = pipeline.run_probes(store, RunOptions(resume=written.run_id,
+                                                     base_url=server.base_url, timeout=5.0))
+        assert live.ok and live.turns_answered == live.turns == 12
+        assert live.requests_sent == 12  # only the follow-ups
