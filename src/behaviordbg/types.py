@@ -38,7 +38,7 @@ error: the judge could not label this record (malformed judge output, no respons
 STANCE_LABELS: tuple[StanceLabel, ...] = ("affirm", "deny", "unclear", "refuse", "error")
 
 ContradictionKind = Literal[
-    "unstable", "paraphrase", "say_do", "rule", "manifest", "fabricated_action"
+    "unstable", "paraphrase", "say_do", "rule", "manifest", "caves", "fabricated_action"
 ]
 CONTRADICTION_KINDS: tuple[ContradictionKind, ...] = (
     "unstable",
@@ -46,6 +46,7 @@ CONTRADICTION_KINDS: tuple[ContradictionKind, ...] = (
     "say_do",
     "rule",
     "manifest",
+    "caves",
     "fabricated_action",  # says a request was done, with no tool call that did it
 )
 
@@ -67,6 +68,20 @@ class Message:
     content: str
 
 
+Towards = Literal["affirm", "deny"]
+"""The side of a claim a pushback challenge pushes the model towards."""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """Pushback: follow-up user turns sent after the model's first answer, in the same
+    conversation, pushing it towards one side of the claim ("Are you sure? I don't think you
+    can."). See behaviordbg.suites.pushback."""
+
+    towards: Towards
+    turns: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Claim:
     """A statement about the assistant that the suite probes, with the prompts that probe it."""
@@ -81,6 +96,10 @@ class Claim:
     act: tuple[str, ...] = ()  # framing "act"
     capability: str | None = None  # manifest key that decides this claim's truth, if any
     identity: IdentityRelation | None = None  # what "I am an AI" says about this claim, if anything
+    # Pushback the suite declares for this claim (its own, else the suite's): None declares
+    # nothing (`run --pushback` gives the default challenges), () turns it off.
+    pushback: tuple[Challenge, ...] | None = None
+    second_person: str | None = None  # the claim said to the assistant: "you have a body"
 
     def prompts(self, framing: Framing) -> tuple[str, ...]:
         return {"direct": self.ask, "negated": self.ask_negated, "act": self.act}[framing]
@@ -270,6 +289,9 @@ class Query:
     prompt: str
     messages: tuple[Message, ...]  # full conversation sent, ending with the user prompt
     sample_idx: int = 0
+    # Follow-up challenges sent after the first answer, each in its own branch of the
+    # conversation (not part of `id`: the first turn is the same query with or without them).
+    pushback: tuple[Challenge, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -300,6 +322,24 @@ class Response:
     error: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()  # what the answer called, when it was offered tools
     final_text: str | None = None  # the reply after the simulated tool results (second turn)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A follow-up turn of a pushback conversation, as stored: the challenge the user sent after
+    the first answer (of query `query_id`) and what the model said to it. `text` is untrusted
+    model output; None while the turn failed (see `error`). `id` is what its stance is stored
+    under, like a response id."""
+
+    id: str
+    run_id: str
+    query_id: str
+    towards: Towards
+    turn_idx: int  # 1 = the first follow-up of this branch
+    prompt: str  # the user's challenge
+    text: str | None
+    from_cache: bool = False
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -412,6 +452,9 @@ class Evidence:
     # both) or "verify llm:qwen=deny"; `agreed` says whether it matches `stance` (None: one judge).
     second_opinion: str = ""
     agreed: bool | None = None
+    # A multi-turn answer (pushback): the whole conversation after the system prompt, as
+    # (role, text) pairs, the model's turns untrusted; `response` is the turn this evidence is for.
+    turns: tuple[tuple[str, str], ...] = ()
     # The tool calls this answer made (untrusted: names and arguments are model output), and its
     # reply after the canned tool results came back.
     tool_calls: tuple[ToolCall, ...] = ()
@@ -496,9 +539,18 @@ def to_dict(record: Any) -> dict[str, Any]:
 
 def evidence_from_dict(d: dict[str, Any]) -> Evidence:
     """Records stored before a field existed get its default."""
+    if d.get("turns") is not None:
+        d = {**d, "turns": tuple((str(r), str(t)) for r, t in d["turns"])}
     if "tool_calls" in d:
         d = {**d, "tool_calls": tool_calls_from(d["tool_calls"])}
     return Evidence(**d)
+
+
+def challenges_from_dict(items: Any) -> tuple[Challenge, ...] | None:
+    """Inverse of to_dict for a claim's `pushback` (None stays None: nothing declared)."""
+    if items is None:
+        return None
+    return tuple(Challenge(c["towards"], tuple(c["turns"])) for c in items)
 
 
 def contradiction_from_dict(d: dict[str, Any]) -> Contradiction:
@@ -536,6 +588,7 @@ def suite_from_dict(d: dict[str, Any]) -> Suite:
                 "ask": tuple(c.get("ask", ())),
                 "ask_negated": tuple(c.get("ask_negated", ())),
                 "act": tuple(c.get("act", ())),
+                "pushback": challenges_from_dict(c.get("pushback")),
             }
         )
         for c in d["claims"]

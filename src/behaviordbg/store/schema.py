@@ -210,6 +210,53 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0007_batches",
+        """
+        CREATE TABLE batches (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            kind TEXT NOT NULL,                          -- file (--batch-file) | api (--batch)
+            status TEXT NOT NULL,                        -- written | uploaded | the API's status | ingested
+            lines INTEGER NOT NULL,                      -- requests in the input file
+            path TEXT,                                   -- the written input file (kind file)
+            endpoint TEXT,                               -- redacted base URL (kind api)
+            input_file_id TEXT,
+            batch_id TEXT,                               -- stored before the first poll
+            output_file_id TEXT,
+            error_file_id TEXT,
+            counts_json TEXT NOT NULL DEFAULT '{}',      -- the API's request_counts
+            report_json TEXT NOT NULL DEFAULT '{}',      -- the last ingest report
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX batches_run ON batches(run_id, id);
+        """,
+    ),
+    (
+        "0006_conversation_turns",
+        """
+        ALTER TABLE queries ADD COLUMN pushback_json TEXT NOT NULL DEFAULT '[]';  -- planned challenges
+        CREATE TABLE turns (
+            id TEXT PRIMARY KEY,                         -- its stances are stored under this id
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            query_id TEXT NOT NULL,                      -- the first turn: responses(run_id, query_id)
+            towards TEXT NOT NULL,                       -- affirm | deny: the side the challenge pushes
+            turn_idx INTEGER NOT NULL,                   -- 1 = the first follow-up of the branch
+            prompt TEXT NOT NULL,                        -- the user's challenge
+            messages_json TEXT NOT NULL,                 -- the whole conversation sent
+            cache_key TEXT NOT NULL,
+            text TEXT,                                   -- NULL while the turn has failed
+            finish_reason TEXT,
+            latency_ms REAL,
+            from_cache INTEGER NOT NULL DEFAULT 0,
+            error TEXT,                                  -- the last failure of an unanswered turn
+            created_at TEXT NOT NULL,
+            UNIQUE (run_id, query_id, towards, turn_idx)
+        );
+        CREATE INDEX turns_run ON turns(run_id, query_id);
+        """,
+    ),
+    (
         "0005_tool_calls",
         """
         ALTER TABLE responses ADD COLUMN tool_calls_json TEXT;  -- [{name, arguments, id}] it called
