@@ -236,3 +236,16 @@ def test_dashboard_shows_the_call_as_inert_text(
     codes = "\n".join(str(c.value) for c in at.code)
     assert f"[called] web_search({hostile})" in codes
     assert_no_markup_from_model(at)
+
+
+def test_a_batch_run_with_tools_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    from behaviordbg.errors import BehaviordbgError
+
+    with Store.open(tmp_path / "b.db") as store:
+        with pytest.raises(BehaviordbgError, match="does not send the manifest's tools"):
+            pipeline.run_probes(store, pipeline.RunOptions(
+                suite_paths=[str(PROBES / "tools.yaml")], manifest_path=str(AGENT),
+                base_url="http://127.0.0.1:9/v1", model="m",
+                batch_file=str(tmp_path / "requests.jsonl")))
+        assert store.list_runs() == []
+    assert not (tmp_path / "requests.jsonl").exists()

@@ -303,6 +303,11 @@ def create_planned_run(
         "tools_on_questions": opts.tools_on_questions,
     }
     tools = _manifest_of(manifest)  # requests sent with the manifest's tools key them too
+    if tools.tools and (opts.batch_file or opts.batch):
+        raise BehaviordbgError(
+            "a batch run does not send the manifest's tools (nor the second turn after a call)",
+            hint="run it live (without --batch / --batch-file), or use a manifest without `tools`",
+        )
     with_tools = tool_turns.tool_framings(tools, opts.tools_on_questions)
     key_tools = tool_turns.key_tools(tools)
     planned = [(q, probe_key(params, q.messages, q.sample_idx,
