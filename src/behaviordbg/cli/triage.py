@@ -22,6 +22,7 @@ from ..diff import diff_runs, new_bug_records
 from ..errors import BehaviordbgError
 from ..escape import printable
 from ..export import FORMATS, export_bugs, gh_script_path, safe_out_path
+from ..export.fix_datasets import DATASET_FORMATS
 from ..store import Store
 from ..types import BUG_STATUSES
 from ._common import (
@@ -37,7 +38,8 @@ from ._common import (
 )
 
 STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
-FORMAT_HELP = "; ".join(f"{name}: {fmt.help}" for name, fmt in FORMATS.items())
+FORMAT_HELP = "; ".join([*(f"{name}: {fmt.help}" for name, fmt in FORMATS.items()),
+                         *(f"{name}: {text}" for name, text in DATASET_FORMATS.items())])
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
 
@@ -277,13 +279,42 @@ def export_cmd(
     candidates: bool = typer.Option(
         False, "--candidates",
         help="Also export the candidates (held back for weak evidence), marked as such."),
+    statuses: list[str] | None = typer.Option(
+        None, "--status",
+        help="sft/dpo only: bugs with this triage status make data (repeat or comma-separate;"
+             " default confirmed: an unreviewed bug may be a judge error)."),
+    teacher_base_url: str | None = typer.Option(
+        None, "--teacher-base-url",
+        help="sft/dpo only: an OpenAI-compatible endpoint asked for a truthful answer where the"
+             " model never gave one itself; kept only when the judge confirms its stance."),
+    teacher_model: str | None = typer.Option(None, "--teacher-model",
+                                             help="sft/dpo only: the teacher's model id."),
+    teacher_api_key_env: str = typer.Option(
+        "OPENAI_API_KEY", "--teacher-api-key-env",
+        help="sft/dpo only: environment variable holding the teacher's API key (never stored)."),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
-    """Export a run's bugs as tickets. Nothing is sent anywhere; model output is escaped per format.
+    """Export a run's bugs as tickets, or as a fix dataset (sft, dpo) of truthful answers.
 
-    Example: `behaviordbg export latest --format sarif --out bugs.sarif`.
+    Nothing is sent anywhere (except to a --teacher-base-url you name); model output is escaped
+    per format. Examples: `behaviordbg export latest --format sarif --out bugs.sarif`;
+    `behaviordbg export latest --format dpo --out fix.jsonl` (writes fix.jsonl, fix.meta.jsonl,
+    fix.prompts.json and fix.datasheet.md; see docs/fix-loop.md).
     """
+    if fmt in DATASET_FORMATS:
+        if gh_commands or candidates:
+            raise fail(BehaviordbgError("--gh-commands and --candidates do not apply to sft/dpo",
+                                        "drop them: fix datasets use reported bugs only"))
+        from .fix_data import export_dataset
+
+        export_dataset(run_id, fmt, out, statuses=statuses, base_dir=base_dir,
+                       teacher_base_url=teacher_base_url, teacher_model=teacher_model,
+                       teacher_api_key_env=teacher_api_key_env, db=db, json_out=json_out)
+        return
+    if statuses or teacher_base_url or teacher_model:
+        raise fail(BehaviordbgError("--status and --teacher-* apply to --format sft or dpo only",
+                                    "drop them, or export a fix dataset with --format sft|dpo"))
     safe_out_path(out, base_dir)  # a refused path is refused before the database is opened
     with _open(db, readonly=True) as store:
         path = export_bugs(store, run_id, fmt, out, base_dir=base_dir, gh_commands=gh_commands,
