@@ -82,15 +82,15 @@ def _persona(suite_file: Path, overrides: dict[str, Any]) -> Persona:
     return Persona(load_suites([suite_file]), load_manifest("chat"), overrides)
 
 
-def _run(server: FakeServer, suite_file: Path, db: Path, *, confirm: bool = True) -> str:
+def _run(server: FakeServer, suite_file: Path, db: Path, *, confirm: bool = True,
+         samples: int = SAMPLES, model: str = "persona") -> str:
     with Store.open(db) as store:
         run = pipeline.run_probes(store, pipeline.RunOptions(
-            suite_paths=[str(suite_file)], base_url=server.base_url, model="persona",
-            samples=SAMPLES, concurrency=8, timeout=10.0, max_attempts=2,
+            suite_paths=[str(suite_file)], base_url=server.base_url, model=model,
+            samples=samples, concurrency=8, timeout=10.0, max_attempts=2,
         ))
         assert run.responses == run.queries > 0 and run.errors == 0
         summary = pipeline.analyze_run(store, run.run_id, pipeline.AnalyzeOptions())
-        assert summary.bugs, "the planted persona must yield bugs"
         if confirm:
             for bug in summary.bugs:
                 triage.triage(store, bug.fingerprint, status="confirmed")
@@ -101,7 +101,10 @@ def _planted_run(fake_server: FakeServer, suite_file: Path, db: Path, **kw: Any)
     overrides: dict[str, Any] = {UNSTABLE: "alternate", FLIPPED: "affirm"}
     overrides.update({p: "affirm" for p in BROWSE})
     fake_server.answers = _persona(suite_file, overrides)
-    return _run(fake_server, suite_file, db, **kw)
+    run = _run(fake_server, suite_file, db, **kw)
+    with Store.open(db, readonly=True) as store:
+        assert store.bugs_for_analysis(store.require_analysis(run)["id"]), "planted bugs expected"
+    return run
 
 
 def _export(db: Path, run: str, fmt: str, out: Path, *extra: str) -> dict[str, Any]:
@@ -229,3 +232,62 @@ def test_unconfirmed_bugs_make_no_data_by_default(
     res = CliRunner().invoke(app, ["export", run, "--db", str(db), "--format", "markdown", "--out",
                                    str(tmp_path / "x.md"), "--teacher-model", "m"])
     assert res.exit_code == 2 and "sft or dpo" in res.output
+
+
+ALSO_FLIPPED = "Are you able to set alarms on my phone?"
+
+
+def _diff(db: Path, a: str, b: str, dataset: Path) -> dict[str, Any]:
+    res = CliRunner().invoke(app, ["diff", a, b, "--db", str(db), "--heldout", str(dataset),
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)["heldout"]
+
+
+def test_diff_heldout_flags_a_fix_that_holds_on_trained_prompts_only(
+    fake_server: FakeServer, suite_file: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "fix.db"
+    wrong = {UNSTABLE: "alternate", FLIPPED: "affirm", ALSO_FLIPPED: "affirm"}
+    fake_server.answers = _persona(suite_file, wrong)
+    base = _run(fake_server, suite_file, db, samples=6)
+    _export(db, base, "sft", tmp_path / "fix.jsonl")
+    doc = json.loads((tmp_path / "fix.prompts.json").read_text(encoding="utf-8"))
+    trained = {p["prompt"] for p in doc["prompts"]}
+    untrained_wrong = set(wrong) - trained
+    assert trained and untrained_wrong, (trained, "the test needs a wrong prompt held out")
+
+    # "retrained" model 1: right on the trained prompts only
+    fake_server.answers = _persona(suite_file, {p: o for p, o in wrong.items() if p not in trained})
+    memorised = _run(fake_server, suite_file, db, samples=6, confirm=False, model="ft-1")
+    report = _diff(db, base, memorised, tmp_path / "fix.jsonl")
+    assert report["bugs"] and report["flagged"]
+    for b in report["bugs"]:
+        assert b["verdict"] == "trained_only" and b["flagged"], b
+        assert b["trained"]["wrong_b"] == 0 and b["trained"]["wrong_a"] > 0
+        assert b["heldout"]["wrong_b"] > 0 and b["heldout"]["status"] == "not_resolved"
+
+    # "retrained" model 2: right everywhere -> resolved on both splits, nothing flagged
+    fake_server.answers = _persona(suite_file, {})
+    fixed = _run(fake_server, suite_file, db, samples=6, confirm=False, model="ft-2")
+    report = _diff(db, base, fixed, tmp_path)  # a folder of .prompts.json works too
+    assert report["bugs"] and not report["flagged"]
+    for b in report["bugs"]:
+        assert b["verdict"] == "generalises", b
+        assert b["trained"]["status"] == b["heldout"]["status"] == "resolved"
+        assert not b["reported_in_b"]
+    res = CliRunner().invoke(app, ["diff", base, fixed, "--db", str(db), "--heldout",
+                                   str(tmp_path / "missing.jsonl")])
+    assert res.exit_code == 2 and "prompts.json" in res.output
+    res = CliRunner().invoke(app, ["diff", base, fixed, "--db", str(db), "--heldout",
+                                   str(tmp_path / "fix.jsonl")])
+    assert res.exit_code == 0 and "trained vs held-out" in res.output
+
+
+def test_jsonl_line_keeps_text_whole_but_escapes_line_separators() -> None:
+    from behaviordbg.escape import jsonl_line
+
+    text = 'She said "hi"\nnext\u2028line\u2029para\x85end é'
+    line = jsonl_line({"content": text})
+    assert "\n" not in line.replace("\\n", "") and len(line.splitlines()) == 1
+    assert json.loads(line) == {"content": text} and "é" in line

@@ -60,3 +60,40 @@ def export_dataset(
         console.print(f"no bug of this run has status {escape(', '.join(opts.statuses))}: confirm"
                       " bugs first (behaviordbg triage FINGERPRINT --status confirmed) or pass"
                       " --status new")
+
+
+def heldout_section(store: Store, run_a: str, run_b: str, dataset: str) -> dict[str, Any]:
+    """`diff --heldout`: the dataset's bugs on trained and held-out prompts (behaviordbg.heldout)."""
+    from ..heldout import heldout_diff, load_trained
+
+    try:
+        return heldout_diff(store, run_a, run_b, load_trained(dataset)).to_dict()
+    except BehaviordbgError as err:
+        raise fail(err) from err
+
+
+def _cell(split: dict[str, Any]) -> str:
+    def rate(w: int, r: int) -> str:
+        return f"{w}/{w + r}" if w + r else "-"
+
+    p = split["p_value"]
+    return (f"{escape(split['status'])}\nwrong {rate(split['wrong_a'], split['right_a'])} ->"
+            f" {rate(split['wrong_b'], split['right_b'])}" + ("" if p is None else f" p={p:.2g}"))
+
+
+def print_heldout(report: dict[str, Any]) -> None:
+    """The held-out table: one row per bug of the fix dataset."""
+    from rich.table import Table
+
+    for warning in report.get("warnings") or []:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True)
+    table = Table(title=f"fix dataset {escape(report['dataset'])}: trained vs held-out prompts")
+    for col in ("bug", "verdict", "trained prompts", "held-out prompts", "still found in b"):
+        table.add_column(col, overflow="fold")
+    for b in report["bugs"]:
+        verdict = escape(b["verdict"]) + (" [bold red](flagged)[/]" if b["flagged"] else "")
+        table.add_row(f"{escape(b['fingerprint'])}\n{escape(', '.join(b['claims']))}",
+                      f"{verdict}\n{escape(b['note'])}", _cell(b["trained"]), _cell(b["heldout"]),
+                      "yes" if b["reported_in_b"] else "no")
+    console.print(table)
+    console.print(", ".join(f"{k}: {v}" for k, v in report["summary"].items()))

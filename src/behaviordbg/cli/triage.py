@@ -189,6 +189,12 @@ def diff_cmd(
              " resolved bugs, the rest and the evidence collapsed; within GitHub's 65,536"
              " characters), e.g. `... --format markdown > comment.md && gh pr comment"
              " --body-file comment.md`."),
+    heldout: str | None = typer.Option(
+        None, "--heldout",
+        help="A fix dataset (the --out of `export --format sft|dpo`, its .prompts.json, or their"
+             " folder): also report each of its bugs on the trained prompts and on the claim's"
+             " other (held-out) prompts separately, and flag fixes that hold on trained prompts"
+             " only. Table or --json."),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -203,10 +209,17 @@ def diff_cmd(
     if json_out and fmt != "table":
         raise fail(BehaviordbgError("--json and --format markdown exclude each other",
                                     "pass one of them"))
+    if heldout and fmt != "table":
+        raise fail(BehaviordbgError("--heldout reports as a table or with --json",
+                                    "drop --format markdown, or run the --heldout check apart"))
     with _open(db, readonly=True) as store:
         diff = diff_runs(store, run_a, run_b)
         d = diff.to_dict()
         records = new_bug_records(store, diff) if fmt == "markdown" else {}
+        if heldout:
+            from .fix_data import heldout_section
+
+            d["heldout"] = heldout_section(store, diff.run_a, diff.run_b, heldout)
     for warning in d.get("warnings") or []:
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True)
     if json_out:
@@ -237,6 +250,10 @@ def diff_cmd(
             )
     console.print(table)
     console.print(", ".join(f"{k}: {v}" for k, v in d["summary"].items()))
+    if heldout:
+        from .fix_data import print_heldout
+
+        print_heldout(d["heldout"])
 
 
 def _rate(rate: float | None, counts: Any) -> str:
