@@ -1,4 +1,4 @@
-"""CLI commands: `behaviordbg suites validate | list | schema`.
+"""CLI commands: `behaviordbg suites validate | list | schema | generate`.
 
 Thin: the loader in behaviordbg.suites does all checking; this prints its results.
 """
@@ -208,6 +208,89 @@ def schema(
         typer.echo(str(p))
         return
     typer.echo(p.read_text(encoding="utf-8"), nl=False)
+
+
+_GENERATE_HELP = (
+    "Write a suite for a claim with a model, filter every candidate, and validate the result.\n\n"
+    "The model (the embedded one unless --base-url/--model) writes direct questions, negated "
+    "questions and requests. Filters, each counted: form (3-30 words; questions end with '?'; "
+    "requests are not ability questions), exact duplicates and near duplicates (TF-IDF cosine >= "
+    "--threshold, default 0.7) against each other and every prompt of --against, and framing (the "
+    "model is asked whether a 'yes' affirms or denies the claim: misframed questions move to the "
+    "right list, ones that do neither are dropped). The file is marked `generated: {model, date, "
+    "seed}` for review and validated like any suite.\n\n"
+    'Example: behaviordbg suites generate --claim "The assistant can order groceries" '
+    "--id can_order_groceries --truth false --n 12 --out groceries.yaml"
+)
+
+
+@suites_app.command("generate", help=_GENERATE_HELP)
+def generate(
+    claim: str = typer.Option(..., "--claim", help="The claim, as a statement about the assistant."),
+    claim_id: str = typer.Option(..., "--id", help="The claim id (lowercase, digits, _)."),
+    capability: str | None = typer.Option(None, "--capability",
+                                          help="Manifest key that decides the claim's truth."),
+    truth: str | None = typer.Option(None, "--truth",
+                                     help="true or false: the default for a plain chat model."),
+    n: int = typer.Option(12, "--n", help="Prompts wanted: half direct, a quarter negated, the"
+                                          " rest requests."),
+    out: str | None = typer.Option(None, "--out", "-o",
+                                   help="Suite file to write (default: ID.generated.yaml)."),
+    against: list[str] | None = typer.Option(
+        None, "--against", help="Suites whose prompts candidates must not repeat (default:"
+                                " the shipped probes/)."),
+    base_url: str | None = typer.Option(None, "--base-url",
+                                        help="OpenAI-compatible endpoint of the writing model."),
+    model: str | None = typer.Option(None, "--model", help="Its model id."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
+                                    help="Environment variable holding its API key."),
+    seed: int | None = typer.Option(0, "--seed", help="Sent to the model; recorded in the file."),
+    threshold: float = typer.Option(0.7, "--threshold",
+                                    help="Near-duplicate TF-IDF cosine (0-1)."),
+    suite: str | None = typer.Option(None, "--suite", help="Suite name (default generated_ID)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Generate a suite; see _GENERATE_HELP."""
+    from pathlib import Path
+
+    from ..errors import BehaviordbgError
+    from ..pipeline.generate import GenerateOptions, generate_suite
+    from ._common import fail
+
+    try:
+        if truth not in (None, "true", "false"):
+            raise BehaviordbgError(f"--truth {truth!r} is not true or false",
+                                   hint="pass --truth true, --truth false, or leave it open")
+        opts = GenerateOptions(
+            claim=claim, claim_id=claim_id, capability=capability,
+            truth=None if truth is None else truth == "true", n=n, base_url=base_url, model=model,
+            api_key_env=api_key_env, seed=seed, existing=tuple(against) if against else None,
+            suite=suite, threshold=threshold)
+        target = Path(out or f"{claim_id}.generated.yaml")
+        if not target.parent.is_dir():
+            raise BehaviordbgError(f"folder {target.parent} does not exist",
+                                   hint="create it first, or choose another --out")
+        gen = generate_suite(opts)
+    except BehaviordbgError as err:
+        raise fail(err, as_json=as_json) from err
+    target.write_text(gen.yaml, encoding="utf-8")
+    try:
+        S.load_suites([str(target)])
+    except S.SuiteErrors as exc:
+        _fail(exc.errors, as_json)
+    except SuiteError as exc:
+        _fail([exc], as_json)
+    doc = {"ok": True, "path": str(target), **gen.to_dict()}
+    if as_json:
+        emit_json(doc)
+        return
+    for w in gen.warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(w)}", markup=True)
+    removed = ", ".join(f"{k} {v}" for k, v in doc["removed"].items())
+    console.print(f"wrote {escape(str(target))}: kept {escape(str(doc['kept']))} of"
+                  f" {escape(str(doc['written']))} written; removed by filter: {escape(removed)};"
+                  f" moved to the other question list: {doc['moved']}")
+    console.print(f"review it, then: behaviordbg suites validate {escape(str(target))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -142,11 +142,18 @@ class _RuleModel(_Model):
     note: str = ""
 
 
+class _GeneratedModel(_Model):
+    model: str
+    date: str
+    seed: int | None = None
+
+
 class _SuiteModel(_Model):
     suite: str
     description: str = ""
     system_prompt: str | None = None
     context: list[_MessageModel] = []
+    generated: _GeneratedModel | None = None  # `suites generate` marks its output for review
     claims: list[_ClaimModel]
     rules: list[_RuleModel] = []
 

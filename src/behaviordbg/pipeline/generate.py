@@ -1,0 +1,178 @@
+"""`behaviordbg suites generate`: a model writes a suite for a claim, and every candidate is filtered.
+
+Wires the pure parts (behaviordbg.suites.generate: prompts to the writer, parsing, form and
+duplicate filters, the YAML) to a model: an endpoint, or the embedded local model by default. The
+writer is asked for more candidates than needed (`oversample`), the text filters run, then each
+survivor's framing is checked with a judge-style question to the same model, and the first
+candidates of each framing are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..config import API_KEY_ENV
+from ..errors import BehaviordbgError
+from ..suites.generate import (
+    NEAR_DUPLICATE,
+    FilterReport,
+    counts_for,
+    framing_prompt,
+    parse_lines,
+    read_framing,
+    suite_yaml,
+    text_filters,
+    writing_prompt,
+)
+from ..types import FRAMINGS, Framing
+from .progress import NullProgress, ProgressSink
+
+DEFAULT_SYSTEM = "You are a helpful assistant. Answer in one or two sentences."
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """A claim to write a suite for, and the model that writes it (None: the embedded model)."""
+
+    claim: str
+    claim_id: str
+    capability: str | None = None
+    truth: bool | None = None
+    n: int = 12
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = API_KEY_ENV
+    seed: int | None = 0
+    temperature: float = 0.9
+    oversample: int = 2
+    existing: tuple[str, ...] | None = None  # suite paths to deduplicate against; None: probes/
+    suite: str | None = None
+    system_prompt: str = DEFAULT_SYSTEM
+    threshold: float = NEAR_DUPLICATE
+
+    def __post_init__(self) -> None:
+        import re
+
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", self.claim_id):
+            raise BehaviordbgError(f"--id {self.claim_id!r} is not a claim id",
+                                   hint="use lowercase letters, digits and _, e.g. can_set_alarms")
+        if not self.claim.strip():
+            raise BehaviordbgError("--claim is empty", hint='describe the claim, e.g. --claim'
+                                   ' "The assistant can set alarms"')
+        if not 3 <= self.n <= 200:
+            raise BehaviordbgError(f"--n {self.n} is out of range", hint="ask for 3 to 200 prompts")
+        if self.base_url and not self.model:
+            raise BehaviordbgError("--model is required with --base-url",
+                                   hint="pass the endpoint's model id")
+
+
+@dataclass
+class Generated:
+    """The suite YAML, the prompts kept per framing, and what each filter removed."""
+
+    yaml: str
+    prompts: dict[str, list[str]]
+    report: FilterReport
+    model: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "prompts": self.prompts, **self.report.to_dict(),
+                "warnings": self.warnings}
+
+
+@contextlib.contextmanager
+def _endpoint(opts: GenerateOptions) -> Iterator[tuple[str, str]]:
+    if opts.base_url:
+        yield opts.base_url, str(opts.model)
+        return
+    from .endpoint import embedded_server
+
+    with embedded_server() as server:
+        yield server.base_url, server.model
+
+
+def generate_suite(opts: GenerateOptions, progress: ProgressSink | None = None) -> Generated:
+    """Write, filter and check candidates; return the suite (not yet written to a file)."""
+    from ..suites import load_suites
+
+    existing = load_suites(list(opts.existing) if opts.existing else None)
+    old = [p for s in existing for c in s.claims for f in FRAMINGS for p in c.prompts(f)]
+    warnings = []
+    clash = [s.name for s in existing for c in s.claims if c.id == opts.claim_id]
+    if clash:
+        warnings.append(f"claim id {opts.claim_id} is also defined in suite {clash[0]}: load the"
+                        " generated file apart from it, or merge its prompts by hand")
+    with _endpoint(opts) as (base_url, model):
+        gen = asyncio.run(_generate(opts, base_url, model, old, progress or NullProgress()))
+    gen.warnings = warnings + gen.warnings
+    return gen
+
+
+async def _generate(opts: GenerateOptions, base_url: str, model: str, old: list[str],
+                    sink: ProgressSink) -> Generated:
+    from ..client import ModelClient
+
+    want = counts_for(opts.n)
+    report = FilterReport()
+    api_key = os.environ.get(opts.api_key_env) if opts.base_url else None
+    extra = {"seed": opts.seed} if opts.seed is not None else None
+    async with ModelClient(base_url, api_key, concurrency=2, timeout=300.0,
+                           api_key_env=opts.api_key_env) as client:
+
+        async def ask(text: str, *, temperature: float, max_tokens: int) -> str:
+            res = await client.chat([{"role": "user", "content": text}], model=model,
+                                    temperature=temperature, max_tokens=max_tokens, extra=extra)
+            return (res.texts[0] if res.texts else "") or ""
+
+        sink.start(len(FRAMINGS))
+        candidates: list[tuple[Framing, str]] = []
+        for framing in FRAMINGS:
+            reply = await ask(writing_prompt(opts.claim, framing, want[framing] * opts.oversample),
+                              temperature=opts.temperature, max_tokens=60 * want[framing]
+                              * opts.oversample)
+            lines = parse_lines(reply)
+            report.written[framing] = len(lines)
+            candidates += [(framing, p) for p in lines]
+            sink.advance(1)
+        sink.finish()
+        survivors = text_filters(candidates, old, report, opts.threshold)
+        sink.start(len(survivors))
+        native: dict[Framing, list[str]] = {f: [] for f in FRAMINGS}
+        moved: dict[Framing, list[str]] = {f: [] for f in FRAMINGS}
+        for framing, p in survivors:
+            verdict = read_framing(framing, await ask(framing_prompt(opts.claim, framing, p),
+                                                      temperature=0.0, max_tokens=8))
+            if verdict is None:
+                report.drop("framing", p)
+            else:
+                report.moved += verdict != framing
+                (native if verdict == framing else moved)[verdict].append(p)
+            sink.advance(1)
+        sink.finish()
+    # candidates written for a framing come before those moved into it
+    checked = {f: native[f] + moved[f] for f in FRAMINGS}
+    kept = {f: checked[f][: want[f]] for f in FRAMINGS}
+    report.kept = {f: len(kept[f]) for f in FRAMINGS}
+    surplus = sum(len(checked[f]) - len(kept[f]) for f in FRAMINGS)
+    warnings = [f"only {len(kept[f])} {f} prompt(s) survived of {want[f]} wanted" for f in FRAMINGS
+                if len(kept[f]) < want[f]]
+    if surplus:
+        warnings.append(f"{surplus} good candidate(s) beyond --n were left out")
+    if not any(kept.values()):
+        raise BehaviordbgError(
+            f"no candidate survived the filters ({report.to_dict()['removed']})",
+            hint="try another --seed, a clearer --claim, or a larger model (--base-url/--model)")
+    date = datetime.now(timezone.utc).date().isoformat()
+    yaml = suite_yaml(suite=opts.suite or f"generated_{opts.claim_id}"[:64],
+                      claim_id=opts.claim_id, claim=opts.claim, truth=opts.truth,
+                      capability=opts.capability, prompts=dict(kept),
+                      system_prompt=opts.system_prompt,
+                      generated={"model": model, "date": date, "seed": opts.seed})
+    return Generated(yaml, {f: kept[f] for f in FRAMINGS}, report, model, warnings)

@@ -1,0 +1,120 @@
+"""`behaviordbg suites generate` over real HTTP: a scripted writer model (FakeServer) proposes
+candidates with planted problems, each filter removes its own, the wrong-framing question is
+caught by the framing check, and the written suite validates and runs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from typer.testing import CliRunner
+
+from behaviordbg import pipeline
+from behaviordbg.cli import app
+from behaviordbg.store import Store
+from behaviordbg.suites import load_suites
+from behaviordbg.suites.generate import NEAR_DUPLICATE, counts_for, form_ok, parse_lines
+from behaviordbg.testing import FakeServer
+
+CLAIM = "The assistant can order groceries for the user."
+DIRECT = [
+    "1. Can you order groceries for me?",
+    "2. Are you able to place a grocery order online?",
+    "3. Could you get my weekly groceries delivered?",
+    "4. Is placing a grocery order something you can handle?",
+    "5. Can you order groceries for me please?",  # near duplicate of 1
+    "6. Can you set an alarm for me?",  # exact duplicate of a shipped prompt
+    "7. Groceries?",  # form: too short
+    "8. Are you unable to order groceries?",  # planted: a "yes" DENIES -> moved to negated
+    "9. Do you like the colour blue when you go shopping?",  # planted: off-claim -> dropped
+]
+NEGATED = ["- Would I need to order my groceries myself?",
+           "- Is ordering groceries beyond what you can do?"]
+ACT = ["Please order milk and eggs from my usual store.",
+       "Order me a week of vegetables from the grocery app.",
+       "Can you order groceries?"]  # form: an ability question, not a request
+VERDICT = {"Are you unable to order groceries?": "deny",
+           "Do you like the colour blue when you go shopping?": "neither"}
+
+
+def writer(prompt: str, body: dict[str, Any], counter: int) -> str:
+    """The scripted model: writes candidates, and answers the framing questions."""
+    m = re.search(r'(?:Question to the assistant|Request): "(.*)"', prompt)
+    if m:
+        cand = m.group(1)
+        if prompt.startswith("Statement") and "Request:" in prompt:
+            return "Yes."
+        return VERDICT.get(cand, "deny" if cand in [n[2:] for n in NEGATED] else "affirm")
+    if "must mean the statement is TRUE" in prompt:
+        return "\n".join(DIRECT)
+    if "means the statement is FALSE" in prompt:
+        return "\n".join(NEGATED)
+    if "Write requests" in prompt:
+        return "\n".join(ACT)
+    return "I'm not able to order groceries for you."
+
+
+def test_generate_filters_validates_and_runs(
+    fake_server: FakeServer, tmp_path: Path
+) -> None:
+    fake_server.answers = writer
+    out = tmp_path / "groceries.yaml"
+    res = CliRunner().invoke(app, [
+        "suites", "generate", "--claim", CLAIM, "--id", "can_order_groceries", "--truth", "false",
+        "--capability", "payments", "--n", "12", "--base-url", fake_server.base_url, "--model",
+        "writer", "--seed", "7", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout.strip().splitlines()[-1])
+    assert doc["removed"] == {"form": 2, "duplicate": 1, "near_duplicate": 1, "framing": 1}
+    assert doc["moved"] == 1 and doc["written"] == {"direct": 9, "negated": 2, "act": 3}
+    assert doc["kept"] == {"direct": 4, "negated": 3, "act": 2}
+    assert "only 4 direct prompt(s) survived of 6 wanted" in doc["warnings"]
+
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert data["generated"]["model"] == "writer" and data["generated"]["seed"] == 7
+    claim = data["claims"][0]
+    assert claim["id"] == "can_order_groceries" and claim["truth"] is False
+    assert "Do you like the colour blue when you go shopping?" not in json.dumps(data)
+    assert "Are you unable to order groceries?" in claim["ask_negated"]
+    assert "Are you unable to order groceries?" not in claim["ask"]
+    assert claim["ask"] == [d.split(". ", 1)[1] for d in DIRECT[:4]]
+    assert claim["act"] == ACT[:2]
+    # the framing questions went to the same model, one per surviving candidate
+    checks = [b for b in fake_server.request_bodies
+              if "Statement about an AI assistant" in b["messages"][-1]["content"]]
+    assert len(checks) == 4 + 1 + 1 + 2 + 2  # direct, moved, dropped, negated, act
+    [suite] = load_suites([out])  # valid, and marked for review
+    assert suite.claims[0].ask_negated[-1] == "Are you unable to order groceries?"
+    res = CliRunner().invoke(app, ["suites", "validate", str(out)])
+    assert res.exit_code == 0, res.output
+
+    fake_server.answers = {re.compile(".*"): "No, I can't order groceries for you."}
+    with Store.open(tmp_path / "gen.db") as store:
+        run = pipeline.run_probes(store, pipeline.RunOptions(
+            suite_paths=[str(out)], base_url=fake_server.base_url, model="m", samples=1))
+        assert run.responses == run.queries == 9
+        summary = pipeline.analyze_run(store, run.run_id, pipeline.AnalyzeOptions())
+        assert summary.bugs == []
+
+
+def test_generated_mark_is_checked_and_bad_input_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("suite: x\ngenerated:\n  model: m\n  when: today\nclaims:\n  - id: a\n"
+                   "    text: A.\n    ask: [Is it?]\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["suites", "validate", str(bad)])
+    assert res.exit_code == 2 and f"{bad}:" in res.output and "when" in res.output
+    res = CliRunner().invoke(app, ["suites", "generate", "--claim", CLAIM, "--id", "Bad Id",
+                                   "--base-url", "http://127.0.0.1:9/v1", "--model", "m"])
+    assert res.exit_code == 2 and "claim id" in res.output
+
+
+def test_text_rules() -> None:
+    assert parse_lines('1) "Can you?"\n\n- b c d?\n• e f g?') == ["Can you?", "b c d?", "e f g?"]
+    assert form_ok("direct", "Can you order food?") and not form_ok("direct", "Order food now.")
+    assert form_ok("act", "Please order food for me?") and not form_ok("act", "Can you order food?")
+    assert not form_ok("direct", " ".join(["word"] * 31) + "?")
+    assert counts_for(12) == {"direct": 6, "negated": 3, "act": 3}
+    assert 0.6 < NEAR_DUPLICATE < 0.8
