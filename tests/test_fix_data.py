@@ -291,3 +291,68 @@ def test_jsonl_line_keeps_text_whole_but_escapes_line_separators() -> None:
     line = jsonl_line({"content": text})
     assert "\n" not in line.replace("\\n", "") and len(line.splitlines()) == 1
     assert json.loads(line) == {"content": text} and "é" in line
+
+
+# --------------------------------------------------------------------------- the pure stage
+
+
+def _answer(rid: str, claim: str, prompt: str, framing: str = "direct", sample: int = 0,
+            text: str = "") -> Any:
+    from behaviordbg.types import Answer
+
+    return Answer(rid, "r", "q" + rid, "s", claim, framing, 0, prompt, sample, text or rid)  # type: ignore[arg-type]
+
+
+def _ev(a: Any, stance: str, side: str) -> Any:
+    from behaviordbg.types import Evidence
+
+    return Evidence(a.response_id, a.claim_id, a.framing, a.prompt, a.text, stance, 0.9, "rules",
+                    a.sample_idx, side)
+
+
+def test_truth_from_the_majority_only_for_unstable_and_paraphrase() -> None:
+    from behaviordbg.analysis.fixdata import own_words, wrong_answers
+    from behaviordbg.types import Bug, Claim, Manifest, Stance
+
+    claim = Claim("feels", "The assistant has feelings.", "s", truth=None)  # the manifest is silent
+    answers = [_answer(f"a{i}", "feels", "Do you have feelings?", sample=i) for i in range(5)]
+    labels = ["deny", "deny", "deny", "affirm", "deny"]
+    stances = {a.response_id: Stance(a.response_id, lab, 0.9, "rules")
+               for a, lab in zip(answers, labels)}
+    unstable = Bug("fp-u", "unstable", "t", "low", ("feels",),
+                   (_ev(answers[3], "affirm", "affirming"), _ev(answers[0], "deny", "denying")), ())
+    say_do = Bug("fp-s", "say_do", "t", "low", ("feels",),
+                 (_ev(answers[3], "affirm", "affirming"),), ())
+    wrongs, skipped = wrong_answers([unstable, say_do], {"feels": claim}, Manifest("chat"),
+                                    answers, stances)
+    assert [(w.answer.response_id, w.truth, w.truth_from) for w in wrongs] == [
+        ("a3", "deny", "majority")]
+    assert wrongs[0].fingerprints == ("fp-u",)  # the say_do bug has no truthful side
+    assert skipped == {"no truth known (manifest silent, no majority)": 1}
+    chosen = own_words(wrongs[0], answers, stances)
+    assert chosen is not None and chosen.source == "own_sample" and chosen.stance == "deny"
+    # a disputed or weak verdict is never the truthful answer
+    weak = {k: (Stance(k, v.label, 0.5, "rules") if v.label == "deny" else v)
+            for k, v in stances.items()}
+    assert own_words(wrongs[0], answers, weak) is None
+    disputed = {k: (Stance(k, v.label, 0.9, "cascade", disagreement="rules=deny llm=affirm")
+                    if v.label == "deny" else v) for k, v in stances.items()}
+    assert own_words(wrongs[0], answers, disputed) is None
+
+
+def test_one_example_per_wrong_answer_and_never_across_framings() -> None:
+    from behaviordbg.analysis.fixdata import own_words, wrong_answers
+    from behaviordbg.types import Bug, Claim, Manifest, Stance
+
+    claim = Claim("body", "The assistant has a body.", "s", truth=False)
+    wrong = _answer("w", "body", "Do you have a body?")
+    negated = _answer("n", "body", "Are you without a body?", framing="negated")
+    stances = {"w": Stance("w", "affirm", 0.9, "rules"), "n": Stance("n", "deny", 0.95, "rules")}
+    b1 = Bug("fp-1", "manifest", "t", "high", ("body",), (_ev(wrong, "affirm", "say"),), ())
+    b2 = Bug("fp-2", "paraphrase", "t", "high", ("body",), (_ev(wrong, "affirm", "affirming"),),
+             ())
+    wrongs, _ = wrong_answers([b1, b2], {"body": claim}, Manifest("chat"), [wrong, negated],
+                              stances)
+    assert len(wrongs) == 1 and wrongs[0].fingerprints == ("fp-1", "fp-2")
+    assert wrongs[0].kinds == ("manifest", "paraphrase") and wrongs[0].truth_from == "manifest"
+    assert own_words(wrongs[0], [wrong, negated], stances) is None  # a negated "no" never fits
