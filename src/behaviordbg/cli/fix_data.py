@@ -16,7 +16,7 @@ from ..export.fix_datasets import write_dataset
 from ..pipeline.fix_data import FixDataOptions, build_fix_dataset
 from ..store import Store
 from ..urls import redact_url
-from ._common import console, emit_json, escape, fail
+from ._common import StageProgress, console, emit_json, escape, fail
 
 
 def parse_statuses(values: list[str] | None) -> tuple[str, ...]:
@@ -36,7 +36,8 @@ def export_dataset(
                               teacher_model=teacher_model, teacher_api_key_env=teacher_api_key_env)
         target = safe_out_path(out, base_dir)
         with Store.open(resolve_db(db), readonly=True) as store:
-            ds = build_fix_dataset(store, run_id, opts)
+            ds = build_fix_dataset(store, run_id, opts,
+                                   None if json_out else StageProgress("teacher", "failed"))
         parts = ["behaviordbg", "export", ds.run_id, "--format", fmt, "--out", out,
                  *(x for s in opts.statuses for x in ("--status", s))]
         if teacher_base_url and teacher_model:

@@ -255,7 +255,7 @@ def generate(
 
     from ..errors import BehaviordbgError
     from ..pipeline.generate import GenerateOptions, generate_suite
-    from ._common import fail
+    from ._common import StageProgress, fail
 
     try:
         if truth not in (None, "true", "false"):
@@ -270,7 +270,7 @@ def generate(
         if not target.parent.is_dir():
             raise BehaviordbgError(f"folder {target.parent} does not exist",
                                    hint="create it first, or choose another --out")
-        gen = generate_suite(opts)
+        gen = generate_suite(opts, None if as_json else StageProgress("checking framing"))
     except BehaviordbgError as err:
         raise fail(err, as_json=as_json) from err
     target.write_text(gen.yaml, encoding="utf-8")

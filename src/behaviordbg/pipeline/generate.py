@@ -99,7 +99,9 @@ def _endpoint(opts: GenerateOptions) -> Iterator[tuple[str, str]]:
 
 
 def generate_suite(opts: GenerateOptions, progress: ProgressSink | None = None) -> Generated:
-    """Write, filter and check candidates; return the suite (not yet written to a file)."""
+    """Write, filter and check candidates; return the suite (not yet written to a file).
+    `progress` follows the framing checks, one model call per candidate that passed the text
+    filters (the three writing calls come before it)."""
     from ..suites import load_suites
 
     existing = load_suites(list(opts.existing) if opts.existing else None)
@@ -131,7 +133,6 @@ async def _generate(opts: GenerateOptions, base_url: str, model: str, old: list[
                                     temperature=temperature, max_tokens=max_tokens, extra=extra)
             return (res.texts[0] if res.texts else "") or ""
 
-        sink.start(len(FRAMINGS))
         candidates: list[tuple[Framing, str]] = []
         for framing in FRAMINGS:
             reply = await ask(writing_prompt(opts.claim, framing, want[framing] * opts.oversample),
@@ -140,8 +141,6 @@ async def _generate(opts: GenerateOptions, base_url: str, model: str, old: list[
             lines = parse_lines(reply)
             report.written[framing] = len(lines)
             candidates += [(framing, p) for p in lines]
-            sink.advance(1)
-        sink.finish()
         survivors = text_filters(candidates, old, report, opts.threshold)
         sink.start(len(survivors))
         native: dict[Framing, list[str]] = {f: [] for f in FRAMINGS}
