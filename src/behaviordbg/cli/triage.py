@@ -314,10 +314,9 @@ def export_cmd(
 ) -> None:
     """Export a run's bugs as tickets, or as a fix dataset (sft, dpo) of truthful answers.
 
-    Nothing is sent anywhere (except to a --teacher-base-url you name); model output is escaped
-    per format. Examples: `behaviordbg export latest --format sarif --out bugs.sarif`;
-    `behaviordbg export latest --format dpo --out fix.jsonl` (writes fix.jsonl, fix.meta.jsonl,
-    fix.prompts.json and fix.datasheet.md; see docs/fix-loop.md).
+    Nothing is sent anywhere (except to a --teacher-base-url you name); model output is escaped per format. Example: `behaviordbg export latest --format sarif --out bugs.sarif`.
+
+    Fix data: `behaviordbg export latest --format dpo --out fix.jsonl` writes fix.jsonl, fix.meta.jsonl (fingerprints per line), fix.prompts.json (trained prompts, for `diff --heldout`) and fix.datasheet.md; see docs/fix-loop.md.
     """
     if fmt in DATASET_FORMATS:
         if gh_commands or candidates:
