@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import triage
 from ..analysis.bugs import fingerprint, to_bugs
+from ..analysis.coverage import out_of_reach
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Run, Store
@@ -46,6 +47,8 @@ class AnalysisSummary:
     uncertain_bugs: int = 0
     candidates: list[Bug] = field(default_factory=list)  # held back: evidence too weak
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
+    # kinds this run cannot find, and why (one sample cannot be unstable: analysis.coverage)
+    out_of_reach: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -196,6 +199,7 @@ async def _analyze(
         model=run["model"], clusters=len(clusters), mixed_clusters=mixed,
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
+        out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
     )
 
 
