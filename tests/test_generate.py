@@ -91,6 +91,13 @@ def test_generate_filters_validates_and_runs(
     res = CliRunner().invoke(app, ["suites", "validate", str(out)])
     assert res.exit_code == 0, res.output
 
+    res = CliRunner().invoke(app, [  # the human-readable report names every filter
+        "suites", "generate", "--claim", CLAIM, "--id", "can_order_groceries", "--n", "12",
+        "--base-url", fake_server.base_url, "--model", "writer", "--out",
+        str(tmp_path / "again.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "near_duplicate 1" in res.output and "framing 1" in res.output
+
     fake_server.answers = {re.compile(".*"): "No, I can't order groceries for you."}
     with Store.open(tmp_path / "gen.db") as store:
         run = pipeline.run_probes(store, pipeline.RunOptions(

@@ -246,7 +246,7 @@ def generate(
 
     from ..errors import BehaviordbgError
     from ..pipeline.generate import GenerateOptions, generate_suite
-    from ._common import StageProgress, fail
+    from ._common import StageProgress, console, escape, fail
 
     try:
         if truth not in (None, "true", "false"):
