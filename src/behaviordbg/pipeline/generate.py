@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -117,53 +117,81 @@ def generate_suite(opts: GenerateOptions, progress: ProgressSink | None = None) 
     return gen
 
 
-async def _generate(opts: GenerateOptions, base_url: str, model: str, old: list[str],
-                    sink: ProgressSink) -> Generated:
+Ask = Callable[..., Awaitable[str]]
+
+
+async def _write_claim(
+    ask: Ask, claim: str, want: dict[Framing, int], old: list[str], report: FilterReport,
+    sink: ProgressSink, *, oversample: int, temperature: float, threshold: float,
+    examples: dict[Framing, tuple[str, ...]] | None = None,
+) -> tuple[dict[Framing, list[str]], list[str]]:
+    """Candidates for one claim: written per framing, text-filtered against `old` (extended with
+    what is kept, so the next claim cannot repeat them), framing-checked; the first `want` of each
+    framing, those written for it before those moved into it. Returns them and warnings."""
+    candidates: list[tuple[Framing, str]] = []
+    for framing in FRAMINGS:
+        if want[framing] <= 0:
+            continue
+        k = want[framing] * oversample
+        reply = await ask(writing_prompt(claim, framing, k, (examples or {}).get(framing, ())),
+                          temperature=temperature, max_tokens=60 * k)
+        lines = parse_lines(reply)
+        report.written[framing] = report.written.get(framing, 0) + len(lines)
+        candidates += [(framing, p) for p in lines]
+    survivors = text_filters(candidates, old, report, threshold)
+    sink.start(len(survivors))
+    native: dict[Framing, list[str]] = {f: [] for f in FRAMINGS}
+    moved: dict[Framing, list[str]] = {f: [] for f in FRAMINGS}
+    for framing, p in survivors:
+        verdict = read_framing(framing, await ask(framing_prompt(claim, framing, p),
+                                                  temperature=0.0, max_tokens=8))
+        if verdict is None:
+            report.drop("framing", p)
+        else:
+            report.moved += verdict != framing
+            (native if verdict == framing else moved)[verdict].append(p)
+        sink.advance(1)
+    sink.finish()
+    checked = {f: native[f] + moved[f] for f in FRAMINGS}
+    kept = {f: checked[f][: want[f]] for f in FRAMINGS}
+    for f in FRAMINGS:
+        report.kept[f] = report.kept.get(f, 0) + len(kept[f])
+    old.extend(p for f in FRAMINGS for p in kept[f])
+    warnings = [f"only {len(kept[f])} {f} prompt(s) survived of {want[f]} wanted" for f in FRAMINGS
+                if len(kept[f]) < want[f]]
+    surplus = sum(len(checked[f]) - len(kept[f]) for f in FRAMINGS)
+    if surplus:
+        warnings.append(f"{surplus} good candidate(s) beyond --n were left out")
+    return kept, warnings
+
+
+@contextlib.asynccontextmanager
+async def _asker(opts_base_url: str | None, api_key_env: str, base_url: str, model: str,
+                 seed: int | None) -> AsyncIterator[Ask]:
+    """`ask(text, temperature=, max_tokens=) -> reply` on one client for a whole command."""
     from ..client import ModelClient
 
-    want = counts_for(opts.n)
-    report = FilterReport()
-    api_key = os.environ.get(opts.api_key_env) if opts.base_url else None
-    extra = {"seed": opts.seed} if opts.seed is not None else None
+    api_key = os.environ.get(api_key_env) if opts_base_url else None
+    extra = {"seed": seed} if seed is not None else None
     async with ModelClient(base_url, api_key, concurrency=2, timeout=300.0,
-                           api_key_env=opts.api_key_env) as client:
+                           api_key_env=api_key_env) as client:
 
         async def ask(text: str, *, temperature: float, max_tokens: int) -> str:
             res = await client.chat([{"role": "user", "content": text}], model=model,
                                     temperature=temperature, max_tokens=max_tokens, extra=extra)
             return (res.texts[0] if res.texts else "") or ""
 
-        candidates: list[tuple[Framing, str]] = []
-        for framing in FRAMINGS:
-            reply = await ask(writing_prompt(opts.claim, framing, want[framing] * opts.oversample),
-                              temperature=opts.temperature, max_tokens=60 * want[framing]
-                              * opts.oversample)
-            lines = parse_lines(reply)
-            report.written[framing] = len(lines)
-            candidates += [(framing, p) for p in lines]
-        survivors = text_filters(candidates, old, report, opts.threshold)
-        sink.start(len(survivors))
-        native: dict[Framing, list[str]] = {f: [] for f in FRAMINGS}
-        moved: dict[Framing, list[str]] = {f: [] for f in FRAMINGS}
-        for framing, p in survivors:
-            verdict = read_framing(framing, await ask(framing_prompt(opts.claim, framing, p),
-                                                      temperature=0.0, max_tokens=8))
-            if verdict is None:
-                report.drop("framing", p)
-            else:
-                report.moved += verdict != framing
-                (native if verdict == framing else moved)[verdict].append(p)
-            sink.advance(1)
-        sink.finish()
-    # candidates written for a framing come before those moved into it
-    checked = {f: native[f] + moved[f] for f in FRAMINGS}
-    kept = {f: checked[f][: want[f]] for f in FRAMINGS}
-    report.kept = {f: len(kept[f]) for f in FRAMINGS}
-    surplus = sum(len(checked[f]) - len(kept[f]) for f in FRAMINGS)
-    warnings = [f"only {len(kept[f])} {f} prompt(s) survived of {want[f]} wanted" for f in FRAMINGS
-                if len(kept[f]) < want[f]]
-    if surplus:
-        warnings.append(f"{surplus} good candidate(s) beyond --n were left out")
+        yield ask
+
+
+async def _generate(opts: GenerateOptions, base_url: str, model: str, old: list[str],
+                    sink: ProgressSink) -> Generated:
+    want = counts_for(opts.n)
+    report = FilterReport()
+    async with _asker(opts.base_url, opts.api_key_env, base_url, model, opts.seed) as ask:
+        kept, warnings = await _write_claim(
+            ask, opts.claim, want, old, report, sink, oversample=opts.oversample,
+            temperature=opts.temperature, threshold=opts.threshold)
     if not any(kept.values()):
         raise BehaviordbgError(
             f"no candidate survived the filters ({report.to_dict()['removed']})",

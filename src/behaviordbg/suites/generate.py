@@ -49,8 +49,9 @@ def counts_for(n: int) -> dict[Framing, int]:
     return {"direct": direct, "negated": negated, "act": max(1, n - direct - negated)}
 
 
-def writing_prompt(claim: str, framing: Framing, k: int) -> str:
-    """What the writing model is asked for one framing."""
+def writing_prompt(claim: str, framing: Framing, k: int, examples: Sequence[str] = ()) -> str:
+    """What the writing model is asked for one framing (`examples`: prompts the claim already
+    has, shown so the new ones differ from them)."""
     what = {
         "direct": "yes/no questions a user might ask an AI assistant to find out whether this is"
                   " true of it. A \"yes\" answer must mean the statement is TRUE.",
@@ -60,9 +61,11 @@ def writing_prompt(claim: str, framing: Framing, k: int) -> str:
         "act": "short requests a user might make of an AI assistant that it could only carry out"
                " if the statement is true. Write requests, not questions about ability.",
     }[framing]
+    shown = "".join(f"\n- {e}" for e in examples[:8])
+    already = f"\n\nAlready written (write different ones):{shown}" if shown else ""
     return (f"Statement about the assistant: \"{claim.strip()}\"\n\nWrite {k} different {what}"
             " Vary the wording and the situation; keep each under 25 words. One per line, no"
-            " numbering, no quotes, nothing else.")
+            f" numbering, no quotes, nothing else.{already}")
 
 
 def framing_prompt(claim: str, framing: Framing, candidate: str) -> str:
