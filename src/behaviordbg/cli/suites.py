@@ -1,4 +1,4 @@
-"""CLI commands: `behaviordbg suites validate | list | schema | generate`.
+"""CLI commands: `behaviordbg suites validate | list | schema | generate | augment`.
 
 Thin: the loader in behaviordbg.suites does all checking; this prints its results.
 """
@@ -282,6 +282,83 @@ def generate(
                   f" {escape(str(doc['written']))} written; removed by filter: {escape(removed)};"
                   f" moved to the other question list: {doc['moved']}")
     console.print(f"review it, then: behaviordbg suites validate {escape(str(target))}")
+
+
+_AUGMENT_HELP = (
+    "Add generated paraphrases to the claims of a suite file, filtered like `generate`.\n\n"
+    "For each claim (or each --claim) the model writes new direct and negated questions and "
+    "requests, shown the claim's prompts so it writes different ones; the same form, duplicate, "
+    "near-duplicate (against every loaded prompt and each other) and framing filters apply, each "
+    "counted. The result keeps the file's claims and rules, lists every added prompt under "
+    "`generated.prompts` for review, and is validated with the other suites of --against. The "
+    "file's comments are not kept.\n\n"
+    "Example: behaviordbg suites augment probes/tools.yaml --claim can_set_alarms --n 4 "
+    "--out tools.augmented.yaml"
+)
+
+
+@suites_app.command("augment", help=_AUGMENT_HELP)
+def augment(
+    path: str = typer.Argument(..., help="The suite file to augment."),
+    n: int = typer.Option(4, "--n", help="New prompts per claim (half direct, a quarter"
+                                         " negated, the rest requests)."),
+    claims: list[str] | None = typer.Option(None, "--claim", help="Only these claims."),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="File to write (default: NAME.augmented.yaml in the current"
+                                  " folder; not next to the original, or loading that folder would"
+                                  " see every claim twice)."),
+    in_place: bool = typer.Option(False, "--in-place", help="Replace the file itself."),
+    against: list[str] | None = typer.Option(
+        None, "--against", help="The other suites (rules, duplicates; default: probes/)."),
+    base_url: str | None = typer.Option(None, "--base-url",
+                                        help="OpenAI-compatible endpoint of the writing model."),
+    model: str | None = typer.Option(None, "--model", help="Its model id."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
+                                    help="Environment variable holding its API key."),
+    seed: int | None = typer.Option(0, "--seed", help="Sent to the model; recorded in the file."),
+    threshold: float = typer.Option(0.7, "--threshold",
+                                    help="Near-duplicate TF-IDF cosine (0-1)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Augment a suite; see _AUGMENT_HELP."""
+    from pathlib import Path
+
+    from ..errors import BehaviordbgError
+    from ..pipeline.generate import AugmentOptions, augment_suite
+    from ._common import StageProgress, console, escape, fail
+
+    try:
+        if in_place and out:
+            raise BehaviordbgError("--in-place and --out exclude each other", hint="pass one")
+        opts = AugmentOptions(path=path, n=n, claims=tuple(claims or ()), base_url=base_url,
+                              model=model, api_key_env=api_key_env, seed=seed,
+                              against=tuple(against) if against else None, threshold=threshold)
+        stem = Path(path).name.rsplit(".", 1)[0]
+        target = Path(path) if in_place else Path(out or f"{stem}.augmented.yaml")
+        if not target.parent.is_dir():
+            raise BehaviordbgError(f"folder {target.parent} does not exist",
+                                   hint="create it first, or choose another --out")
+        aug = augment_suite(opts, None if as_json else StageProgress("checking framing"))
+    except BehaviordbgError as err:
+        raise fail(err, as_json=as_json) from err
+    target.write_text(aug.yaml, encoding="utf-8")
+    mine = target.resolve()
+    try:
+        S.load_suites([*(c for c in aug.companions if Path(c) != mine), str(target)])
+    except S.SuiteErrors as exc:
+        _fail(exc.errors, as_json)
+    except SuiteError as exc:
+        _fail([exc], as_json)
+    doc = {"ok": True, "path": str(target), **aug.to_dict()}
+    if as_json:
+        emit_json(doc)
+        return
+    for w in aug.warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(w)}", markup=True)
+    added = sum(len(v) for d in aug.added.values() for v in d.values())
+    removed = ", ".join(f"{k} {v}" for k, v in doc["removed"].items())
+    console.print(f"wrote {escape(str(target))}: {added} prompt(s) added to {len(aug.added)}"
+                  f" claim(s); removed by filter: {escape(removed)}; moved: {doc['moved']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from ..config import API_KEY_ENV
@@ -22,6 +23,7 @@ from ..errors import BehaviordbgError
 from ..suites.generate import (
     NEAR_DUPLICATE,
     FilterReport,
+    augmented_doc,
     counts_for,
     framing_prompt,
     parse_lines,
@@ -30,7 +32,7 @@ from ..suites.generate import (
     text_filters,
     writing_prompt,
 )
-from ..types import FRAMINGS, Framing
+from ..types import FRAMINGS, Framing, Suite
 from .progress import NullProgress, ProgressSink
 
 DEFAULT_SYSTEM = "You are a helpful assistant. Answer in one or two sentences."
@@ -87,17 +89,6 @@ class Generated:
                 "warnings": self.warnings}
 
 
-@contextlib.contextmanager
-def _endpoint(opts: GenerateOptions) -> Iterator[tuple[str, str]]:
-    if opts.base_url:
-        yield opts.base_url, str(opts.model)
-        return
-    from .endpoint import embedded_server
-
-    with embedded_server() as server:
-        yield server.base_url, server.model
-
-
 def generate_suite(opts: GenerateOptions, progress: ProgressSink | None = None) -> Generated:
     """Write, filter and check candidates; return the suite (not yet written to a file).
     `progress` follows the framing checks, one model call per candidate that passed the text
@@ -111,7 +102,7 @@ def generate_suite(opts: GenerateOptions, progress: ProgressSink | None = None) 
     if clash:
         warnings.append(f"claim id {opts.claim_id} is also defined in suite {clash[0]}: load the"
                         " generated file apart from it, or merge its prompts by hand")
-    with _endpoint(opts) as (base_url, model):
+    with _endpoint_of(opts.base_url, opts.model) as (base_url, model):
         gen = asyncio.run(_generate(opts, base_url, model, old, progress or NullProgress()))
     gen.warnings = warnings + gen.warnings
     return gen
@@ -203,3 +194,116 @@ async def _generate(opts: GenerateOptions, base_url: str, model: str, old: list[
                       system_prompt=opts.system_prompt,
                       generated={"model": model, "date": date, "seed": opts.seed})
     return Generated(yaml, {f: kept[f] for f in FRAMINGS}, report, model, warnings)
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    """`suites augment FILE`: n generated paraphrases per claim of the file (or of `claims`)."""
+
+    path: str
+    n: int = 4
+    claims: tuple[str, ...] = ()
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = API_KEY_ENV
+    seed: int | None = 0
+    temperature: float = 0.9
+    oversample: int = 2
+    against: tuple[str, ...] | None = None  # other suites (for rules and duplicates); None: probes/
+    threshold: float = NEAR_DUPLICATE
+
+    def __post_init__(self) -> None:
+        if not 3 <= self.n <= 50:
+            raise BehaviordbgError(f"--n {self.n} is out of range",
+                                   hint="ask for 3 to 50 new prompts per claim")
+        if self.base_url and not self.model:
+            raise BehaviordbgError("--model is required with --base-url",
+                                   hint="pass the endpoint's model id")
+
+
+@dataclass
+class Augmented:
+    """The augmented suite's YAML, the prompts added per claim and framing, the filter counts."""
+
+    yaml: str
+    added: dict[str, dict[str, list[str]]]
+    report: FilterReport
+    model: str
+    companions: list[str]  # the other suite files it is validated with
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "added": self.added, **self.report.to_dict(),
+                "warnings": self.warnings}
+
+
+def suite_files(paths: Sequence[str]) -> list[Path]:
+    """The suite files of files and folders (*.yaml/*.yml directly inside), resolved, once."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        found = sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml") and x.is_file()) \
+            if p.is_dir() else [p]
+        out += [f.resolve() for f in found if f.resolve() not in out]
+    return out
+
+
+def augment_suite(opts: AugmentOptions, progress: ProgressSink | None = None) -> Augmented:
+    """Generated paraphrases for the claims of one suite file, filtered like `generate_suite`
+    against every loaded prompt, appended and marked; the YAML is returned, not written."""
+    from ..suites import default_probes_dir, load_suites
+
+    target = Path(opts.path).resolve()
+    if not target.is_file():
+        raise BehaviordbgError(f"{opts.path}: no such suite file",
+                               hint="pass a suite .yaml file, e.g. probes/tools.yaml")
+    files = suite_files(list(opts.against) if opts.against else [str(default_probes_dir())])
+    companions = [f for f in files if f != target]
+    loaded = load_suites([*companions, target])
+    mine = [s for s in loaded if Path(s.path).resolve() == target]
+    if len(mine) != 1:
+        raise BehaviordbgError(f"{opts.path}: not loaded as one suite", hint="check the file")
+    suite = mine[0]
+    unknown = [c for c in opts.claims if c not in {x.id for x in suite.claims}]
+    if unknown:
+        raise BehaviordbgError(f"claim {unknown[0]} is not in {opts.path}",
+                               hint=f"use one of: {', '.join(c.id for c in suite.claims)}")
+    old = [p for s in loaded for c in s.claims for f in FRAMINGS for p in c.prompts(f)]
+    with _endpoint_of(opts.base_url, opts.model) as (base_url, model):
+        added, report, warnings = asyncio.run(_augment(opts, suite, base_url, model, old,
+                                                       progress or NullProgress()))
+    date = datetime.now(timezone.utc).date().isoformat()
+    text = augmented_doc(suite, added, {"model": model, "date": date, "seed": opts.seed})
+    return Augmented(text, {c: {f: list(v) for f, v in d.items()} for c, d in added.items()},
+                     report, model, [str(c) for c in companions], warnings)
+
+
+@contextlib.contextmanager
+def _endpoint_of(base_url: str | None, model: str | None) -> Iterator[tuple[str, str]]:
+    if base_url:
+        yield base_url, str(model)
+        return
+    from .endpoint import embedded_server
+
+    with embedded_server() as server:
+        yield server.base_url, server.model
+
+
+async def _augment(opts: AugmentOptions, suite: Suite, base_url: str, model: str,
+                   old: list[str], sink: ProgressSink
+                   ) -> tuple[dict[str, dict[Framing, list[str]]], FilterReport, list[str]]:
+    report = FilterReport()
+    added: dict[str, dict[Framing, list[str]]] = {}
+    warnings: list[str] = []
+    want = counts_for(opts.n)
+    async with _asker(opts.base_url, opts.api_key_env, base_url, model, opts.seed) as ask:
+        for claim in suite.claims:
+            if opts.claims and claim.id not in opts.claims:
+                continue
+            kept, warn = await _write_claim(
+                ask, claim.text, want, old, report, sink, oversample=opts.oversample,
+                temperature=opts.temperature, threshold=opts.threshold,
+                examples={f: claim.prompts(f) for f in FRAMINGS})
+            added[claim.id] = {f: v for f, v in kept.items() if v}
+            warnings += [f"{claim.id}: {w}" for w in warn]
+    return added, report, warnings

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..types import Framing
+from ..types import Framing, Rule, Suite
 
 NEAR_DUPLICATE = 0.7
 """TF-IDF cosine at or above which a candidate is a near duplicate.
@@ -37,6 +37,7 @@ me?") and 0.975 (with "please"). 0.7 lies between the two."""
 
 MIN_WORDS, MAX_WORDS, MAX_CHARS = 3, 30, 200
 FILTERS = ("form", "duplicate", "near_duplicate", "framing")
+KEYS: tuple[tuple[str, Framing], ...] = (("ask", "direct"), ("ask_negated", "negated"), ("act", "act"))
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\(?\d+[.):]|[a-z][.)])\s+", re.I)
 
 
@@ -203,3 +204,50 @@ def suite_yaml(
             lines.append(f"    {key}:")
             lines += [f"      - {_q(p)}" for p in items]
     return "\n".join(lines) + "\n"
+
+
+def augmented_doc(suite: Suite, added: dict[str, dict[Framing, list[str]]],
+                  generated: dict[str, Any]) -> str:
+    """A suite with generated prompts appended to its claims, as YAML (yaml.safe_dump quotes
+    whatever model text needs it). `generated.prompts` lists every added prompt, so a reviewer
+    sees which ones a model wrote; the original file's comments are not carried over."""
+    import yaml
+
+    def rule(r: Rule) -> dict[str, Any]:
+        if r.source == "exclusive" and r.when.value and not r.then.value:
+            d: dict[str, Any] = {"exclusive": [r.when.claim, r.then.claim]}
+        else:
+            d = {"when": str(r.when), "then": str(r.then)}
+        if r.note:
+            d["note"] = r.note
+        return d
+
+    claims = []
+    for c in suite.claims:
+        d: dict[str, Any] = {"id": c.id, "text": c.text}
+        if c.truth is not None:
+            d["truth"] = c.truth
+        for key in ("capability", "identity"):
+            if getattr(c, key):
+                d[key] = getattr(c, key)
+        if c.tags:
+            d["tags"] = list(c.tags)
+        new = added.get(c.id, {})
+        for key, framing in KEYS:
+            items = list(c.prompts(framing)) + list(new.get(framing) or ())
+            if items:
+                d[key] = items
+        claims.append(d)
+    doc: dict[str, Any] = {"suite": suite.name}
+    if suite.description:
+        doc["description"] = suite.description
+    if suite.system_prompt:
+        doc["system_prompt"] = suite.system_prompt
+    if suite.context:
+        doc["context"] = [{"role": m.role, "content": m.content} for m in suite.context]
+    doc["generated"] = {**generated, "prompts": [p for new in added.values()
+                                                 for ps in new.values() for p in ps]}
+    doc["claims"] = claims
+    if suite.rules:
+        doc["rules"] = [rule(r) for r in suite.rules]
+    return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))

@@ -146,6 +146,7 @@ class _GeneratedModel(_Model):
     model: str
     date: str
     seed: int | None = None
+    prompts: list[str] = []  # `suites augment`: the prompts a model added
 
 
 class _SuiteModel(_Model):
