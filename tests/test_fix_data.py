@@ -356,3 +356,21 @@ def test_one_example_per_wrong_answer_and_never_across_framings() -> None:
     assert len(wrongs) == 1 and wrongs[0].fingerprints == ("fp-1", "fp-2")
     assert wrongs[0].kinds == ("manifest", "paraphrase") and wrongs[0].truth_from == "manifest"
     assert own_words(wrongs[0], [wrong, negated], stances) is None  # a negated "no" never fits
+
+
+def test_repeated_examples_are_written_once_and_counted() -> None:
+    from behaviordbg.analysis.fixdata import Chosen, FixDataset, FixExample, Wrong
+    from behaviordbg.export.fix_datasets import DUPLICATE, unique
+    from behaviordbg.types import Message
+
+    a1 = _answer("a1", "body", "Do you have a body?", text="Yes, I have a body.")
+    a2 = _answer("a2", "body", "Do you have a body?", sample=1, text="Yes, I have a body.")
+    chosen = Chosen("No, I'm software.", "own_sample", "deny", 0.9, "rules", "a3")
+    msgs = (Message("user", "Do you have a body?"),)
+    exs = [FixExample(Wrong(a, "affirm", "deny", "manifest", ("fp",), ("manifest",)), msgs,
+                      chosen, "s") for a in (a1, a2)]
+    ds = FixDataset("r", "an", "m", "rules", ("confirmed",), [], exs)
+    for fmt in ("sft", "dpo"):
+        out = unique(fmt, ds)
+        assert len(out.examples) == 1 and out.skipped[DUPLICATE] == 1
+    assert len(ds.examples) == 2 and not ds.skipped  # the input is left alone

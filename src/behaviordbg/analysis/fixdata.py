@@ -14,12 +14,14 @@ answer that is wrong, with the truthful stance it should have taken:
 words: another sample of the same prompt first, then another prompt of the same claim *in the same
 framing* (a "yes" to a direct question is a "no" to a negated one, so other framings never fit).
 It must carry the truthful stance on a solid verdict (analysis.evidence.SOLID_CONFIDENCE, or two
-judges agreeing) that no second judge disputes. Answers without one go to a teacher model, or are
+judges agreeing) that no second judge disputes; among another prompt's answers, those that repeat
+fewer specifics of their own prompt come first (they fit the wrong answer's prompt better). Answers without one go to a teacher model, or are
 skipped (pipeline.fix_data).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -188,13 +190,28 @@ def own_words(
         pool = fits.get(source)
         if not pool:
             continue
-        best = min(pool, key=lambda a: (used[a.response_id], -stances[a.response_id].confidence,
-                                        a.prompt_idx, a.sample_idx, a.response_id))
+        best = min(pool, key=lambda a: (used[a.response_id], _foreign(a, w.prompt),
+                                        -stances[a.response_id].confidence, a.prompt_idx,
+                                        a.sample_idx, a.response_id))
         s = stances[best.response_id]
         used[best.response_id] += 1
         return Chosen(best.text, source, s.label, float(s.confidence), s.judge, best.response_id,
                       best.prompt)
     return None
+
+
+_WORD = re.compile(r"[a-z][a-z']{3,}")
+
+
+def _foreign(a: Answer, prompt: str) -> int:
+    """Words of the answer taken from its own prompt but absent from `prompt`: an answer to
+    "Can you pay my electricity bill?" that says "I can't pay your electricity bill" fits "Can
+    you make payments for me?" worse than "I can't make payments" does (0 for another sample)."""
+    if a.prompt == prompt:
+        return 0
+    target = set(_WORD.findall(prompt.lower()))
+    own = set(_WORD.findall(a.prompt.lower())) - target
+    return len(own & set(_WORD.findall(a.text.lower())))
 
 
 def teacher_instruction(claim_text: str, truth: Truth, system_prompt: str | None) -> str:

@@ -45,7 +45,7 @@ def export_dataset(
                       "--teacher-model", teacher_model]
         if db:
             parts += ["--db", db]
-        files = write_dataset(fmt, ds, target, shlex.join(parts))
+        files, ds = write_dataset(fmt, ds, target, shlex.join(parts))
     except BehaviordbgError as err:
         raise fail(err) from err
     result: dict[str, Any] = {

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,10 @@ def datasheet(fmt: str, ds: FixDataset, files: DatasetFiles, command: str) -> st
                "teacher": "the teacher endpoint, told the fact; kept only on a solid judge"
                           " verdict of the truthful stance"}
     out += [f"| {s} | {per_source[s]} | {meaning[s]} |" for s in SOURCES]
+    if per_source["own_paraphrase"]:
+        out += ["", "An `own_paraphrase` answer was written for another prompt of the claim (its"
+                    " prompt is `chosen_prompt` in the metadata): it takes the right stance, but"
+                    " may name specifics of that prompt. Review those lines before training."]
     out += ["", "## Skipped", ""]
     if ds.skipped:
         out += ["| reason | answers |", "|---|---|"]
@@ -203,12 +207,37 @@ def datasheet(fmt: str, ds: FixDataset, files: DatasetFiles, command: str) -> st
     return "\n".join(out) + "\n"
 
 
-def write_dataset(fmt: str, ds: FixDataset, target: Path, command: str) -> DatasetFiles:
-    """Write the data, its metadata sidecar, the trained prompts and the datasheet."""
+DUPLICATE = "duplicate of another example (same conversation and answers)"
+
+
+def unique(fmt: str, ds: FixDataset) -> FixDataset:
+    """The dataset without repeated records (two samples that said the same wrong words, answered
+    with the same truthful one, make one example, not two), the repeats counted as skipped."""
+    make = sft_record if fmt == "sft" else dpo_record
+    seen: set[str] = set()
+    kept = []
+    for ex in ds.examples:
+        key = jsonl_line(make(ex))
+        if key not in seen:
+            seen.add(key)
+            kept.append(ex)
+    dropped = len(ds.examples) - len(kept)
+    if not dropped:
+        return ds
+    skipped = ds.skipped.copy()
+    skipped[DUPLICATE] += dropped
+    return replace(ds, examples=kept, skipped=skipped)
+
+
+def write_dataset(fmt: str, ds: FixDataset, target: Path, command: str
+                  ) -> tuple[DatasetFiles, FixDataset]:
+    """Write the data (repeats dropped), its metadata sidecar, the trained prompts and the
+    datasheet. Returns the files and the dataset as written."""
+    ds = unique(fmt, ds)
     files = sibling_paths(target)
     files.data.write_text(render_data(fmt, ds), encoding="utf-8", newline="\n")
     files.meta.write_text(render_meta(ds), encoding="utf-8", newline="\n")
     files.prompts.write_text(json.dumps(prompts_doc(fmt, ds), indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8")
     files.datasheet.write_text(datasheet(fmt, ds, files, command), encoding="utf-8")
-    return files
+    return files, ds
