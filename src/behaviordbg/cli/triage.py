@@ -296,8 +296,10 @@ def export_cmd(
         None, "--teacher-base-url",
         help="sft/dpo only: an OpenAI-compatible endpoint asked for a truthful answer where the"
              " model never gave one itself; kept only when the judge confirms its stance."),
-    teacher_model: str | None = typer.Option(None, "--teacher-model",
-                                             help="sft/dpo only: the teacher's model id."),
+    teacher_model: str | None = typer.Option(
+        None, "--teacher-model",
+        help="sft/dpo only: the teacher's model id; `local` (without --teacher-base-url): the"
+             " embedded local model, told the fact."),
     teacher_api_key_env: str = typer.Option(
         "OPENAI_API_KEY", "--teacher-api-key-env",
         help="sft/dpo only: environment variable holding the teacher's API key (never stored)."),

@@ -12,9 +12,10 @@ counted. Rendering is behaviordbg.export.fix_datasets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ from ..types import BUG_STATUSES, Claim, Message, Query, StanceInput, Suite
 from .analyze import run_manifest, run_suites
 from .progress import NullProgress, ProgressSink
 
+LOCAL = "local"  # --teacher-model local: the embedded model, told the fact, is the teacher
 DEFAULT_STATUSES: tuple[str, ...] = ("confirmed",)
 """Only bugs a person confirmed make training data by default: an unreviewed bug may be a judge
 error, and training on it would teach the model the judge's mistake."""
@@ -57,10 +59,13 @@ class FixDataOptions:
         if bad or not self.statuses:
             raise BehaviordbgError(f"unknown bug status {', '.join(bad) or '(none)'}",
                                    hint=f"use --status with one or more of: {', '.join(BUG_STATUSES)}")
-        if bool(self.teacher_base_url) != bool(self.teacher_model):
-            raise BehaviordbgError("--teacher-base-url and --teacher-model go together",
-                                   hint="pass both, e.g. --teacher-base-url http://host/v1"
-                                        " --teacher-model gpt-4o, or neither")
+        if self.teacher_base_url and not self.teacher_model:
+            raise BehaviordbgError("--teacher-base-url needs --teacher-model",
+                                   hint="pass the endpoint's model id, e.g. --teacher-model gpt-4o")
+        if self.teacher_model and not self.teacher_base_url and self.teacher_model != LOCAL:
+            raise BehaviordbgError(f"--teacher-model {self.teacher_model} needs --teacher-base-url",
+                                   hint=f"pass the endpoint too, or --teacher-model {LOCAL} for"
+                                        " the embedded local model")
         if self.teacher_base_url:
             from ..urls import check_base_url
 
@@ -93,9 +98,11 @@ def build_fix_dataset(
         else:
             examples.append(_example(w, chosen, queries, suite_of))
     teacher: dict[str, Any] = {}
-    if need_teacher and opts.teacher_base_url:
-        got, teacher = asyncio.run(_ask_teacher(need_teacher, claims, suite_of, queries, opts,
-                                                progress or NullProgress()))
+    if need_teacher and opts.teacher_model:
+        with _teacher_endpoint(opts) as (base_url, model, api_key):
+            got, teacher = asyncio.run(_ask_teacher(need_teacher, claims, suite_of, queries, opts,
+                                                    progress or NullProgress(), base_url, model,
+                                                    api_key))
         for w in need_teacher:
             c = got.get(w.answer.response_id)
             if c is None:
@@ -136,20 +143,42 @@ def _example(w: Wrong, chosen: Chosen, queries: dict[str, Query], suite_of: dict
 
 async def _ask_teacher(
     wrongs: Sequence[Wrong], claims: dict[str, Claim], suite_of: dict[str, Suite],
-    queries: dict[str, Query], opts: FixDataOptions, sink: ProgressSink,
+    queries: dict[str, Query], opts: FixDataOptions, sink: ProgressSink, base_url: str,
+    model: str, api_key: str | None,
 ) -> tuple[dict[str, Chosen], dict[str, Any]]:
     """Ask the teacher each wrong answer's conversation under the fact it must respect; keep the
     answers the judge reads with the truthful stance on a solid verdict."""
-    from .. import judges
+
+    texts, failed = await _teacher_texts(wrongs, claims, suite_of, queries, opts, sink,
+                                         base_url, model, api_key)
+    return await _judged(wrongs, claims, texts, failed, opts, model)
+
+
+@contextlib.contextmanager
+def _teacher_endpoint(opts: FixDataOptions) -> Iterator[tuple[str, str, str | None]]:
+    """(URL, model, API key) of the teacher: the endpoint named, or the embedded model."""
+    if opts.teacher_base_url:
+        yield (opts.teacher_base_url, str(opts.teacher_model),
+               os.environ.get(opts.teacher_api_key_env))
+        return
+    from .endpoint import embedded_server
+
+    with embedded_server() as server:
+        yield server.base_url, server.model, None
+
+
+async def _teacher_texts(
+    wrongs: Sequence[Wrong], claims: dict[str, Claim], suite_of: dict[str, Suite],
+    queries: dict[str, Query], opts: FixDataOptions, sink: ProgressSink, base_url: str,
+    model: str, api_key: str | None,
+) -> tuple[dict[str, str], int]:
     from ..client import ModelClient, RequestFailed
 
-    assert opts.teacher_base_url and opts.teacher_model
-    api_key = os.environ.get(opts.teacher_api_key_env)
     texts: dict[str, str] = {}
     failed = 0
     sink.start(len(wrongs))
-    async with ModelClient(opts.teacher_base_url, api_key, concurrency=4,
-                           api_key_env=opts.teacher_api_key_env) as client:
+    async with ModelClient(base_url, api_key, concurrency=2 if opts.teacher_base_url is None
+                           else 4, timeout=300.0, api_key_env=opts.teacher_api_key_env) as client:
 
         async def one(w: Wrong) -> None:
             nonlocal failed
@@ -161,7 +190,7 @@ async def _ask_teacher(
             messages = [{"role": "system", "content": system},
                         *({"role": m.role, "content": m.content} for m in convo)]
             try:
-                res = await client.chat(messages, model=str(opts.teacher_model),
+                res = await client.chat(messages, model=model,
                                         temperature=opts.teacher_temperature,
                                         max_tokens=opts.teacher_max_tokens)
                 text = (res.texts[0] if res.texts else "") or ""
@@ -173,6 +202,15 @@ async def _ask_teacher(
 
         await asyncio.gather(*(one(w) for w in wrongs))
     sink.finish()
+    return texts, failed
+
+
+async def _judged(wrongs: Sequence[Wrong], claims: dict[str, Claim], texts: dict[str, str],
+                  failed: int, opts: FixDataOptions, model: str
+                  ) -> tuple[dict[str, Chosen], dict[str, Any]]:
+    """The teacher's answers the judge reads with the truthful stance on a solid verdict."""
+    from .. import judges
+
     items = [StanceInput(
         claim=claims[w.answer.claim_id].text if w.answer.claim_id in claims else w.answer.claim_id,
         prompt=w.answer.prompt, response=texts[w.answer.response_id], framing=w.answer.framing,
@@ -189,5 +227,5 @@ async def _ask_teacher(
             if solid(v, truth[item.response_id]):
                 kept[item.response_id] = Chosen(item.response, "teacher", v.label,
                                                 float(v.confidence), v.judge, None, item.prompt)
-    return kept, {"model": opts.teacher_model, "asked": len(wrongs), "answered": len(texts),
+    return kept, {"model": model, "asked": len(wrongs), "answered": len(texts),
                   "failed": failed, "kept": len(kept), "rejected": len(texts) - len(kept)}
