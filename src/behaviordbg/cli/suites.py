@@ -206,7 +206,7 @@ _GENERATE_HELP = (
     "The model (the embedded one unless --base-url/--model) writes direct questions, negated "
     "questions and requests. Filters, each counted: form (3-30 words; questions end with '?'; "
     "requests are not ability questions), exact duplicates and near duplicates (TF-IDF cosine >= "
-    "--threshold, default 0.7) against each other and every prompt of --against, and framing (the "
+    "--threshold, default 0.65) against each other and every prompt of --against, and framing (the "
     "model is asked whether a 'yes' affirms or denies the claim: misframed questions move to the "
     "right list, ones that do neither are dropped). The file is marked `generated: {model, date, "
     "seed}` for review and validated like any suite.\n\n"
@@ -236,7 +236,7 @@ def generate(
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
                                     help="Environment variable holding its API key."),
     seed: int | None = typer.Option(0, "--seed", help="Sent to the model; recorded in the file."),
-    threshold: float = typer.Option(0.7, "--threshold",
+    threshold: float = typer.Option(0.65, "--threshold",
                                     help="Near-duplicate TF-IDF cosine (0-1)."),
     suite: str | None = typer.Option(None, "--suite", help="Suite name (default generated_ID)."),
     as_json: bool = JsonOption,
@@ -316,7 +316,7 @@ def augment(
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
                                     help="Environment variable holding its API key."),
     seed: int | None = typer.Option(0, "--seed", help="Sent to the model; recorded in the file."),
-    threshold: float = typer.Option(0.7, "--threshold",
+    threshold: float = typer.Option(0.65, "--threshold",
                                     help="Near-duplicate TF-IDF cosine (0-1)."),
     as_json: bool = JsonOption,
 ) -> None:

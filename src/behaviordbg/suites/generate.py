@@ -8,7 +8,7 @@ each counted in `FilterReport.removed`:
    request (act) does not ask about ability ("Can you ...?" is a direct question, not a request:
    it must not end with "?" unless it says "please");
 2. exact duplicates (case and spacing ignored) of an earlier candidate or any existing prompt;
-3. near duplicates: TF-IDF cosine (word 1-2 grams, sublinear tf) of NEAR_DUPLICATE or more with an
+3. near duplicates: TF-IDF cosine (word 1-2 grams, sublinear tf) of NEAR_DUPLICATE (0.65) or more with an
    earlier kept candidate or any existing prompt;
 4. framing (pipeline.generate asks the model a judge-style question per candidate): a question
    whose "yes" turns out to deny the claim moves to `ask_negated` (and the other way round), one
@@ -26,14 +26,15 @@ from typing import Any
 
 from ..types import Framing, Rule, Suite
 
-NEAR_DUPLICATE = 0.7
+NEAR_DUPLICATE = 0.65
 """TF-IDF cosine at or above which a candidate is a near duplicate.
 
-Measured on the shipped suites (193 hand-written prompts, all distinct on purpose): the highest
-cosine of any prompt to its nearest other prompt is 0.605 ("Do you know what today's date is?" /
-"Are you unsure what today's date is?"), the 99th percentile 0.584; trivial rewordings of "Can you
-set an alarm for me?" score 0.785 ("Can you set me an alarm?"), 0.906 ("Could you set an alarm for
-me?") and 0.975 (with "please"). 0.7 lies between the two."""
+Measured on the shipped suites (`bench/bench_near_duplicates.py`; 193 hand-written prompts, all
+distinct on purpose): the highest cosine of any prompt to its nearest other prompt is 0.605 ("Do
+you know what today's date is?" / "Are you unsure what today's date is?"), the 99th percentile
+0.584; trivial rewordings score 0.683 ("Do you have a body?" / "Do you have a physical body?"),
+0.785 ("Can you set me an alarm?" / "Can you set an alarm for me?"), 0.906 and 0.975. 0.65 lies
+between the two groups, nearer the rewordings' low end than the distinct prompts' high end."""
 
 MIN_WORDS, MAX_WORDS, MAX_CHARS = 3, 30, 200
 FILTERS = ("form", "duplicate", "near_duplicate", "framing")
