@@ -68,6 +68,18 @@ def test_generate_filters_validates_and_runs(
         "writer", "--seed", "7", "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout.strip().splitlines()[-1])
+    # by default the planted wrong-framing question is dropped, like the off-claim one
+    assert doc["removed"] == {"form": 2, "duplicate": 1, "near_duplicate": 1, "framing": 2}
+    assert doc["moved"] == 0 and doc["kept"] == {"direct": 4, "negated": 2, "act": 2}
+    assert "Are you unable to order groceries?" not in out.read_text(encoding="utf-8")
+    assert "Are you unable to order groceries?" in doc["examples_removed"]["framing"]
+
+    res = CliRunner().invoke(app, [  # --move-misframed: it goes to the list it belongs in
+        "suites", "generate", "--claim", CLAIM, "--id", "can_order_groceries", "--truth", "false",
+        "--capability", "payments", "--n", "12", "--base-url", fake_server.base_url, "--model",
+        "writer", "--seed", "7", "--out", str(out), "--json", "--move-misframed"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout.strip().splitlines()[-1])
     assert doc["removed"] == {"form": 2, "duplicate": 1, "near_duplicate": 1, "framing": 1}
     assert doc["moved"] == 1 and doc["written"] == {"direct": 9, "negated": 2, "act": 3}
     assert doc["kept"] == {"direct": 4, "negated": 3, "act": 2}
@@ -85,7 +97,7 @@ def test_generate_filters_validates_and_runs(
     # the framing questions went to the same model, one per surviving candidate
     checks = [b for b in fake_server.request_bodies
               if "Statement about an AI assistant" in b["messages"][-1]["content"]]
-    assert len(checks) == 4 + 1 + 1 + 2 + 2  # direct, moved, dropped, negated, act
+    assert len(checks) == 2 * (4 + 1 + 1 + 2 + 2)  # direct, misframed, off-claim, negated, act
     [suite] = load_suites([out])  # valid, and marked for review
     assert suite.claims[0].ask_negated[-1] == "Are you unable to order groceries?"
     res = CliRunner().invoke(app, ["suites", "validate", str(out)])
@@ -96,7 +108,7 @@ def test_generate_filters_validates_and_runs(
         "--base-url", fake_server.base_url, "--model", "writer", "--out",
         str(tmp_path / "again.yaml")])
     assert res.exit_code == 0, res.output
-    assert "near_duplicate 1" in res.output and "framing 1" in res.output
+    assert "near_duplicate 1" in res.output and "framing 2" in res.output
 
     fake_server.answers = {re.compile(".*"): "No, I can't order groceries for you."}
     with Store.open(tmp_path / "gen.db") as store:

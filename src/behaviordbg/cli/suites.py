@@ -207,8 +207,9 @@ _GENERATE_HELP = (
     "questions and requests. Filters, each counted: form (3-30 words; questions end with '?'; "
     "requests are not ability questions), exact duplicates and near duplicates (TF-IDF cosine >= "
     "--threshold, default 0.65) against each other and every prompt of --against, and framing (the "
-    "model is asked whether a 'yes' affirms or denies the claim: misframed questions move to the "
-    "right list, ones that do neither are dropped). The file is marked `generated: {model, date, "
+    "model is asked whether a 'yes' affirms or denies the claim: a question framed the other way "
+    "is dropped, or moved to the right list with --move-misframed; one that does neither is "
+    "dropped). The file is marked `generated: {model, date, "
     "seed}` for review and validated like any suite.\n\n"
     'Example: behaviordbg suites generate --claim "The assistant can order groceries" '
     "--id can_order_groceries --truth false --n 12 --out groceries.yaml"
@@ -239,6 +240,10 @@ def generate(
     threshold: float = typer.Option(0.65, "--threshold",
                                     help="Near-duplicate TF-IDF cosine (0-1)."),
     suite: str | None = typer.Option(None, "--suite", help="Suite name (default generated_ID)."),
+    move_misframed: bool = typer.Option(
+        False, "--move-misframed",
+        help="A question whose 'yes' turns out to mean the opposite goes to the other question"
+             " list instead of being dropped."),
     as_json: bool = JsonOption,
 ) -> None:
     """Generate a suite; see _GENERATE_HELP."""
@@ -256,7 +261,7 @@ def generate(
             claim=claim, claim_id=claim_id, capability=capability,
             truth=None if truth is None else truth == "true", n=n, base_url=base_url, model=model,
             api_key_env=api_key_env, seed=seed, existing=tuple(against) if against else None,
-            suite=suite, threshold=threshold)
+            suite=suite, threshold=threshold, move_misframed=move_misframed)
         target = Path(out or f"{claim_id}.generated.yaml")
         if not target.parent.is_dir():
             raise BehaviordbgError(f"folder {target.parent} does not exist",
@@ -318,6 +323,10 @@ def augment(
     seed: int | None = typer.Option(0, "--seed", help="Sent to the model; recorded in the file."),
     threshold: float = typer.Option(0.65, "--threshold",
                                     help="Near-duplicate TF-IDF cosine (0-1)."),
+    move_misframed: bool = typer.Option(
+        False, "--move-misframed",
+        help="A question whose 'yes' turns out to mean the opposite goes to the other question"
+             " list instead of being dropped."),
     as_json: bool = JsonOption,
 ) -> None:
     """Augment a suite; see _AUGMENT_HELP."""
@@ -332,7 +341,8 @@ def augment(
             raise BehaviordbgError("--in-place and --out exclude each other", hint="pass one")
         opts = AugmentOptions(path=path, n=n, claims=tuple(claims or ()), base_url=base_url,
                               model=model, api_key_env=api_key_env, seed=seed,
-                              against=tuple(against) if against else None, threshold=threshold)
+                              against=tuple(against) if against else None, threshold=threshold,
+                              move_misframed=move_misframed)
         stem = Path(path).name.rsplit(".", 1)[0]
         target = Path(path) if in_place else Path(out or f"{stem}.augmented.yaml")
         if not target.parent.is_dir():

@@ -57,6 +57,7 @@ class GenerateOptions:
     suite: str | None = None
     system_prompt: str = DEFAULT_SYSTEM
     threshold: float = NEAR_DUPLICATE
+    move_misframed: bool = False  # a question framed the other way: drop it (default) or move it
 
     def __post_init__(self) -> None:
         import re
@@ -114,11 +115,13 @@ Ask = Callable[..., Awaitable[str]]
 async def _write_claim(
     ask: Ask, claim: str, want: dict[Framing, int], old: list[str], report: FilterReport,
     sink: ProgressSink, *, oversample: int, temperature: float, threshold: float,
-    examples: dict[Framing, tuple[str, ...]] | None = None,
+    move: bool = False, examples: dict[Framing, tuple[str, ...]] | None = None,
 ) -> tuple[dict[Framing, list[str]], list[str]]:
     """Candidates for one claim: written per framing, text-filtered against `old` (extended with
     what is kept, so the next claim cannot repeat them), framing-checked; the first `want` of each
-    framing, those written for it before those moved into it. Returns them and warnings."""
+    framing, those written for it before those moved into it. A question whose "yes" turns out
+    to mean the opposite is dropped, or with `move` put in the other question list. Returns the
+    kept prompts and warnings."""
     candidates: list[tuple[Framing, str]] = []
     for framing in FRAMINGS:
         if want[framing] <= 0:
@@ -136,7 +139,7 @@ async def _write_claim(
     for framing, p in survivors:
         verdict = read_framing(framing, await ask(framing_prompt(claim, framing, p),
                                                   temperature=0.0, max_tokens=8))
-        if verdict is None:
+        if verdict is None or (verdict != framing and not move):
             report.drop("framing", p)
         else:
             report.moved += verdict != framing
@@ -182,7 +185,7 @@ async def _generate(opts: GenerateOptions, base_url: str, model: str, old: list[
     async with _asker(opts.base_url, opts.api_key_env, base_url, model, opts.seed) as ask:
         kept, warnings = await _write_claim(
             ask, opts.claim, want, old, report, sink, oversample=opts.oversample,
-            temperature=opts.temperature, threshold=opts.threshold)
+            temperature=opts.temperature, threshold=opts.threshold, move=opts.move_misframed)
     if not any(kept.values()):
         raise BehaviordbgError(
             f"no candidate survived the filters ({report.to_dict()['removed']})",
@@ -211,6 +214,7 @@ class AugmentOptions:
     oversample: int = 2
     against: tuple[str, ...] | None = None  # other suites (for rules and duplicates); None: probes/
     threshold: float = NEAR_DUPLICATE
+    move_misframed: bool = False
 
     def __post_init__(self) -> None:
         if not 3 <= self.n <= 50:
@@ -303,7 +307,7 @@ async def _augment(opts: AugmentOptions, suite: Suite, base_url: str, model: str
             kept, warn = await _write_claim(
                 ask, claim.text, want, old, report, sink, oversample=opts.oversample,
                 temperature=opts.temperature, threshold=opts.threshold,
-                examples={f: claim.prompts(f) for f in FRAMINGS})
+                move=opts.move_misframed, examples={f: claim.prompts(f) for f in FRAMINGS})
             added[claim.id] = {f: v for f, v in kept.items() if v}
             warnings += [f"{claim.id}: {w}" for w in warn]
     return added, report, warnings

@@ -11,9 +11,9 @@ each counted in `FilterReport.removed`:
 3. near duplicates: TF-IDF cosine (word 1-2 grams, sublinear tf) of NEAR_DUPLICATE (0.65) or more with an
    earlier kept candidate or any existing prompt;
 4. framing (pipeline.generate asks the model a judge-style question per candidate): a question
-   whose "yes" turns out to deny the claim moves to `ask_negated` (and the other way round), one
-   that neither affirms nor denies is dropped; a request whose fulfilment would not show the
-   claim true is dropped.
+   whose "yes" turns out to deny the claim is dropped (with --move-misframed it moves to
+   `ask_negated`, and the other way round), one that neither affirms nor denies is dropped; a
+   request whose fulfilment would not show the claim true is dropped.
 """
 
 from __future__ import annotations
