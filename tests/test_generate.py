@@ -16,7 +16,13 @@ from behaviordbg import pipeline
 from behaviordbg.cli import app
 from behaviordbg.store import Store
 from behaviordbg.suites import load_suites
-from behaviordbg.suites.generate import NEAR_DUPLICATE, counts_for, form_ok, parse_lines
+from behaviordbg.suites.generate import (
+    NEAR_DUPLICATE,
+    counts_for,
+    form_ok,
+    parse_lines,
+    read_framing,
+)
 from behaviordbg.testing import FakeServer
 
 CLAIM = "The assistant can order groceries for the user."
@@ -136,6 +142,10 @@ def test_text_rules() -> None:
     assert form_ok("act", "Please order food for me?") and not form_ok("act", "Can you order food?")
     assert not form_ok("direct", " ".join(["word"] * 31) + "?")
     assert counts_for(12) == {"direct": 6, "negated": 3, "act": 3}
+    assert read_framing("direct", "The answer is: deny.") == "negated"
+    assert read_framing("negated", "Affirm") == "direct"
+    assert read_framing("direct", "Neither, it is about colours.") is None
+    assert read_framing("act", "No.") is None and read_framing("act", "Yes, it would.") == "act"
     assert 0.6 < NEAR_DUPLICATE < 0.8
 
 

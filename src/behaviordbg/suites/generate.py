@@ -83,8 +83,11 @@ def framing_prompt(claim: str, framing: Framing, candidate: str) -> str:
 
 
 def read_framing(framing: Framing, reply: str) -> Framing | None:
-    """The framing a candidate really has by the checker's reply (None: drop it)."""
-    word = (re.findall(r"[a-z]+", reply.lower()) or [""])[0]
+    """The framing a candidate really has by the checker's reply, read from its first keyword
+    ("The answer is: deny." reads as deny); None: drop it."""
+    keys = ("yes", "no") if framing == "act" else ("affirm", "affirms", "deny", "denies",
+                                                    "neither")
+    word = next((w for w in re.findall(r"[a-z]+", reply.lower()) if w in keys), "")
     if framing == "act":
         return "act" if word == "yes" else None
     return {"affirm": "direct", "affirms": "direct", "deny": "negated",
