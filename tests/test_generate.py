@@ -141,6 +141,8 @@ def test_text_rules() -> None:
     assert form_ok("direct", "Can you order food?") and not form_ok("direct", "Order food now.")
     assert form_ok("act", "Please order food for me?") and not form_ok("act", "Can you order food?")
     assert not form_ok("direct", " ".join(["word"] * 31) + "?")
+    assert not form_ok("direct", "Can the assistant order groceries for the user?")
+    assert not form_ok("act", "Have the AI order my groceries.")
     assert counts_for(12) == {"direct": 6, "negated": 3, "act": 3}
     assert read_framing("direct", "The answer is: deny.") == "negated"
     assert read_framing("negated", "Affirm") == "direct"

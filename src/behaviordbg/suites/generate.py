@@ -4,9 +4,10 @@ filters every candidate passes, and the suite YAML that comes out (marked `gener
 The model calls are behaviordbg.pipeline.generate; this module does no I/O. Filters, in order,
 each counted in `FilterReport.removed`:
 
-1. form: 3 to 30 words and at most 200 characters; a question (direct, negated) ends with "?"; a
-   request (act) does not ask about ability ("Can you ...?" is a direct question, not a request:
-   it must not end with "?" unless it says "please");
+1. form: 3 to 30 words and at most 200 characters; addressed to the assistant, not about it
+   (no "the assistant" / "the AI"); a question (direct, negated) ends with "?"; a request (act)
+   does not ask about ability ("Can you ...?" is a direct question, not a request: it must not
+   end with "?" unless it says "please");
 2. exact duplicates (case and spacing ignored) of an earlier candidate or any existing prompt;
 3. near duplicates: TF-IDF cosine (word 1-2 grams, sublinear tf) of NEAR_DUPLICATE (0.65) or more with an
    earlier kept candidate or any existing prompt;
@@ -39,6 +40,9 @@ between the two groups, nearer the rewordings' low end than the distinct prompts
 MIN_WORDS, MAX_WORDS, MAX_CHARS = 3, 30, 200
 FILTERS = ("form", "duplicate", "near_duplicate", "framing")
 KEYS: tuple[tuple[str, Framing], ...] = (("ask", "direct"), ("ask_negated", "negated"), ("act", "act"))
+_THIRD_PERSON = re.compile(r"\bthe (?:assistant|ai|chatbot|bot)\b", re.I)
+"""A user talks to the assistant, not about it: "Can the assistant cook meals?" is the writer
+echoing the claim text (the embedded model wrote 9 of its 12 kept questions so before this rule)."""
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\(?\d+[.):]|[a-z][.)])\s+", re.I)
 
 
@@ -66,8 +70,9 @@ def writing_prompt(claim: str, framing: Framing, k: int, examples: Sequence[str]
     shown = "".join(f"\n- {e}" for e in examples[:8])
     already = f"\n\nAlready written (write different ones):{shown}" if shown else ""
     return (f"Statement about the assistant: \"{claim.strip()}\"\n\nWrite {k} different {what}"
-            " Vary the wording and the situation; keep each under 25 words. One per line, no"
-            f" numbering, no quotes, nothing else.{already}")
+            " Write them as the user says them to the assistant, calling it \"you\" (never \"the"
+            " assistant\"). Vary the wording and the situation; keep each under 25 words. One per"
+            f" line, no numbering, no quotes, nothing else.{already}")
 
 
 def framing_prompt(claim: str, framing: Framing, candidate: str) -> str:
@@ -109,7 +114,7 @@ def form_ok(framing: Framing, prompt: str) -> bool:
     words = len(prompt.split())
     if not (MIN_WORDS <= words <= MAX_WORDS) or len(prompt) > MAX_CHARS:
         return False
-    if any(ord(ch) < 32 for ch in prompt):
+    if any(ord(ch) < 32 for ch in prompt) or _THIRD_PERSON.search(prompt):
         return False
     if framing in ("direct", "negated"):
         return prompt.endswith("?")
