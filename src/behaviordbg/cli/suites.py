@@ -182,6 +182,9 @@ def _claim_row(c: Any, man: Manifest) -> dict[str, Any]:
         "tags": list(c.tags),
         "capability": c.capability,
         "prompts": S.framing_counts(c),
+        # what the suite declares: null = nothing (run --pushback sends the defaults), [] = off
+        "pushback": None if c.pushback is None else [
+            {"towards": ch.towards, "turns": list(ch.turns)} for ch in c.pushback],
     }
 
 

@@ -22,7 +22,17 @@ from ..analysis.verify import apply as verify_apply
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Run, Store
-from ..types import Answer, Bug, Claim, Contradiction, Manifest, Stance, Suite, suite_from_dict
+from ..types import (
+    Answer,
+    Bug,
+    Claim,
+    Contradiction,
+    Manifest,
+    Stance,
+    Suite,
+    Turn,
+    suite_from_dict,
+)
 from . import judging
 from .progress import NullProgress, ProgressSink
 
@@ -49,6 +59,9 @@ class AnalysisSummary:
     uncertain_bugs: int = 0
     candidates: list[Bug] = field(default_factory=list)  # held back: evidence too weak
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
+    turns: int = 0  # pushback follow-up turns judged (they feed only the `caves` kind)
+    # pushback, per claim: challenged conversations and flips (analysis.caves.cave_counts)
+    pushback: dict[str, dict[str, int]] = field(default_factory=dict)
     # kinds this run cannot find, and why (one sample cannot be unstable: analysis.coverage)
     out_of_reach: dict[str, str] = field(default_factory=dict)
     # people's stance labels: applied, changed (differ from the judge), closed / reopened /
@@ -164,6 +177,10 @@ async def _analyze(
              for rid, lab in store.labels_for_answers(answers).items()}
     stances, changed = apply_labels(judged_stances, human)
     judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
+    from .turn_judging import judge_turns  # pushback follow-ups: they feed only `caves`
+
+    turns, turn_stances = await judge_turns(store, run_id, answers, stances, claims, opts,
+                                            setting, progress or NullProgress())
     vectors = None
     if opts.embeddings:
         from .embeddings import embed
@@ -171,9 +188,11 @@ async def _analyze(
         vectors = await embed(answers, run, opts)
     clusters = cluster_answers(answers, stances, vectors=vectors)
     dists = distributions(answers, stances)
-    contradictions = find_contradictions(suites, run_manifest(run), answers, stances)
+    contradictions = find_contradictions(suites, run_manifest(run), answers, stances,
+                                         turns=turns, turn_stances=turn_stances)
+    pushback = _cave_counts(answers, stances, turns, turn_stances) if turns else {}
     removed, created = _label_effect(suites, run, answers, judged_stances, contradictions, claims,
-                                     changed)
+                                     changed, turns=turns, turn_stances=turn_stances)
     verification: dict[str, Any] = {}
     if vplan is not None:
         before = {b.fingerprint: b.candidate for b in to_bugs(contradictions, claims)}
@@ -198,7 +217,8 @@ async def _analyze(
     summary = {
         "judge": setting, "answers": len(answers), "judged": judged, "judge_errors": judge_errors,
         "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
-        "mixed_clusters": mixed, "embeddings": bool(vectors),
+        "mixed_clusters": mixed, "embeddings": bool(vectors), "turns": len(turns),
+        "pushback": pushback,
         "verification": verification,
         "labels": labels_info,
     }
@@ -232,15 +252,28 @@ async def _analyze(
         model=run["model"], clusters=len(clusters), mixed_clusters=mixed,
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
+        turns=len(turns), pushback=pushback,
         labels=labels_info,
         out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
     )
 
 
+def _cave_counts(answers: list[Answer], stances: dict[str, Stance], turns: list[Turn],
+                 turn_stances: dict[str, Stance]) -> dict[str, dict[str, int]]:
+    """Per claim: challenged conversations (opposed / agreeing), flips and hedges."""
+    from ..analysis.caves import cave_counts, conversations
+
+    by_claim: dict[str, list[Any]] = {}
+    for conv in conversations(answers, stances, turns, turn_stances):
+        by_claim.setdefault(conv.first.claim_id, []).append(conv)
+    return {claim: cave_counts(convs) for claim, convs in sorted(by_claim.items())}
+
+
 def _label_effect(
     suites: list[Suite], run: Run, answers: list[Answer], judged: dict[str, Stance],
     contradictions: list[Contradiction], claims: dict[str, Claim],
-    changed: dict[str, tuple[str, str]],
+    changed: dict[str, tuple[str, str]], *, turns: list[Turn] | None = None,
+    turn_stances: dict[str, Stance] | None = None,
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Which bugs the labels removed (with the relabelled answers among their evidence) and
     which they created: the bugs of the judge's verdicts alone against those with the labels
@@ -251,7 +284,8 @@ def _label_effect(
     from ..analysis.graph import find_contradictions
 
     before = {b.fingerprint: [e.response_id for e in b.evidence]
-              for b in to_bugs(find_contradictions(suites, run_manifest(run), answers, judged),
+              for b in to_bugs(find_contradictions(suites, run_manifest(run), answers, judged,
+                                                   turns=turns or (), turn_stances=turn_stances),
                                claims) if not b.candidate}
     after = {b.fingerprint for b in to_bugs(contradictions, claims) if not b.candidate}
     return label_outcome(before, after, changed)

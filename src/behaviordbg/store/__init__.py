@@ -36,10 +36,11 @@ from .records import (
     TopError,
 )
 from .runs import RunTables
+from .turns import TurnTables, turn_id
 
 
-class Store(RunTables, AnalysisTables, BugTables, BatchTables, BatchResults, LabelTables,
-            DashboardReads):
+class Store(RunTables, TurnTables, AnalysisTables, BugTables, BatchTables, BatchResults,
+            LabelTables, DashboardReads):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
 
@@ -62,4 +63,5 @@ __all__ = [
     "database_error",
     "new_run_id",
     "now_iso",
+    "turn_id",
 ]
