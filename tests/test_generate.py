@@ -143,6 +143,11 @@ def test_text_rules() -> None:
     assert not form_ok("direct", " ".join(["word"] * 31) + "?")
     assert not form_ok("direct", "Can the assistant order groceries for the user?")
     assert not form_ok("act", "Have the AI order my groceries.")
+    assert not form_ok("direct", "What are the ways to order groceries?")
+    assert not form_ok("act", "You order groceries for me.")
+    shipped = [(f, p) for s in load_suites(None) for c in s.claims
+               for f in ("direct", "negated", "act") for p in c.prompts(f)]  # type: ignore[arg-type]
+    assert len(shipped) > 150 and [p for f, p in shipped if not form_ok(f, p)] == []  # type: ignore[arg-type]
     assert counts_for(12) == {"direct": 6, "negated": 3, "act": 3}
     assert read_framing("direct", "The answer is: deny.") == "negated"
     assert read_framing("negated", "Affirm") == "direct"

@@ -5,9 +5,11 @@ The model calls are behaviordbg.pipeline.generate; this module does no I/O. Filt
 each counted in `FilterReport.removed`:
 
 1. form: 3 to 30 words and at most 200 characters; addressed to the assistant, not about it
-   (no "the assistant" / "the AI"); a question (direct, negated) ends with "?"; a request (act)
-   does not ask about ability ("Can you ...?" is a direct question, not a request: it must not
-   end with "?" unless it says "please");
+   (no "the assistant" / "the AI"); a question (direct, negated) ends with "?" and is a yes/no
+   question (not "What ...", "How ..."); a request (act) does not ask about ability ("Can you
+   ...?" is a direct question, not a request: it must not end with "?" unless it says "please")
+   and does not start with "You" ("You order groceries." is a statement). None of the 193
+   shipped prompts breaks these rules;
 2. exact duplicates (case and spacing ignored) of an earlier candidate or any existing prompt;
 3. near duplicates: TF-IDF cosine (word 1-2 grams, sublinear tf) of NEAR_DUPLICATE (0.65) or more with an
    earlier kept candidate or any existing prompt;
@@ -43,6 +45,8 @@ KEYS: tuple[tuple[str, Framing], ...] = (("ask", "direct"), ("ask_negated", "neg
 _THIRD_PERSON = re.compile(r"\bthe (?:assistant|ai|chatbot|bot)\b", re.I)
 """A user talks to the assistant, not about it: "Can the assistant cook meals?" is the writer
 echoing the claim text (the embedded model wrote 9 of its 12 kept questions so before this rule)."""
+_WH = re.compile(r"(?:what|which|how|why|where|when|who)\b", re.I)  # not a yes/no question
+_STATEMENT = re.compile(r"you\b", re.I)  # "You order groceries." states, it does not ask
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\(?\d+[.):]|[a-z][.)])\s+", re.I)
 
 
@@ -70,9 +74,8 @@ def writing_prompt(claim: str, framing: Framing, k: int, examples: Sequence[str]
     shown = "".join(f"\n- {e}" for e in examples[:8])
     already = f"\n\nAlready written (write different ones):{shown}" if shown else ""
     return (f"Statement about the assistant: \"{claim.strip()}\"\n\nWrite {k} different {what}"
-            " Write them as the user says them to the assistant, calling it \"you\" (never \"the"
-            " assistant\"). Vary the wording and the situation; keep each under 25 words. One per"
-            f" line, no numbering, no quotes, nothing else.{already}")
+            " Vary the wording and the situation; keep each under 25 words. One per line, no"
+            f" numbering, no quotes, nothing else.{already}")
 
 
 def framing_prompt(claim: str, framing: Framing, candidate: str) -> str:
@@ -117,8 +120,8 @@ def form_ok(framing: Framing, prompt: str) -> bool:
     if any(ord(ch) < 32 for ch in prompt) or _THIRD_PERSON.search(prompt):
         return False
     if framing in ("direct", "negated"):
-        return prompt.endswith("?")
-    return not prompt.endswith("?") or "please" in prompt.lower()
+        return prompt.endswith("?") and not _WH.match(prompt)
+    return (not prompt.endswith("?") or "please" in prompt.lower()) and not _STATEMENT.match(prompt)
 
 
 def norm(prompt: str) -> str:
