@@ -14,7 +14,8 @@ from rich.table import Table
 
 from .. import pipeline
 from ..config import resolve_db
-from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
+from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED, BehaviordbgError
+from ..pipeline.baseline import run_pair
 from ..store import Store
 from ._common import (
     NO_RUNS_HINT,
@@ -44,6 +45,7 @@ from ._common import (
     escape,
     run_options,
 )
+from .baseline import BaselinePromptOption, PromptedBaselineOption
 
 
 def RichProgress() -> StageProgress:
@@ -108,6 +110,8 @@ def run(
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
     ),
+    prompted_baseline: bool = PromptedBaselineOption,
+    baseline_prompt: str | None = BaselinePromptOption,
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -119,6 +123,8 @@ def run(
       behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
       behaviordbg run probes/embodiment.yaml --base-url http://localhost:8000/v1 --model qwen
       behaviordbg run --resume latest                      # after Ctrl-C or a crash
+      behaviordbg run --prompted-baseline --samples 5      # and its twin with the system prompt
+      behaviordbg run --resume RUN --prompted-baseline     # finish a pair, or add a twin to RUN
 
     A rerun with the same settings is answered from the cache and sends no requests. Exit codes:
     0 the run completed (at most --max-failed of its queries failed), 2 a usage, URL, database or
@@ -130,9 +136,17 @@ def run(
                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
                        claim, refresh, max_failed, resume)
     progress = RichProgress() if not json_out else None
+    if baseline_prompt is not None and not prompted_baseline:
+        raise BehaviordbgError("--baseline-prompt needs --prompted-baseline",
+                               "add --prompted-baseline, or drop --baseline-prompt")
     with Store.open(resolve_db(db)) as store:
         try:
-            summary = pipeline.run_probes(store, opts, progress)
+            if prompted_baseline:
+                pair = run_pair(store, opts, baseline_prompt, progress,
+                                RichProgress() if not json_out else None)
+                summary, twin = pair.base, pair.prompted
+            else:
+                summary, twin = pipeline.run_probes(store, opts, progress), None
         except pipeline.RunInterrupted as stop:
             err_console.print(
                 f"[yellow]interrupted{_by(stop)}.[/] resume with:"
@@ -144,21 +158,33 @@ def run(
                            "resume": _resume_hint(stop.run_id, db),
                            "exit_code": interrupted_exit_code(stop)})
             raise typer.Exit(interrupted_exit_code(stop)) from None
+    sides = [("run", summary)] + ([("prompted twin", twin)] if twin is not None
+                                  and twin.run_id != summary.run_id else [])
+    ok = all(s.ok for _, s in sides)
     if json_out:
-        report_errors(summary, db)
+        for _, side in sides:
+            report_errors(side, db)
         doc = summary.to_json()
-        doc["exit_code"] = 0 if summary.ok else EXIT_RUN_FAILED
+        doc["exit_code"] = 0 if ok else EXIT_RUN_FAILED
+        if prompted_baseline:
+            doc["prompted_run"] = twin.to_json() if len(sides) == 2 and twin else None
         emit_json(doc)
     else:
-        console.print(
-            f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
-            f" {summary.errors} failed, {summary.cache_hits} from cache,"
-            f" {summary.requests_sent} requests in {summary.elapsed_s:.1f}s"
-            f" ({escape(summary.model)} at {escape(summary.base_url)})",
-            markup=True,
-        )
-        report_errors(summary, db)
-    if not summary.ok:
+        for name, side in sides:
+            console.print(
+                f"{name} [bold]{side.run_id}[/]: {side.responses}/{side.queries} answered,"
+                f" {side.errors} failed, {side.cache_hits} from cache,"
+                f" {side.requests_sent} requests in {side.elapsed_s:.1f}s"
+                f" ({escape(side.model)} at {escape(side.base_url)})",
+                markup=True,
+            )
+            report_errors(side, db)
+        if len(sides) == 2:
+            console.print(f"then: behaviordbg analyze {summary.run_id}"
+                          + (f" --db {shlex.quote(db)}" if db else "")
+                          + "   (analyses both runs and gives each bug its verdict)",
+                          markup=False)
+    if not ok:
         raise typer.Exit(EXIT_RUN_FAILED)
 
 

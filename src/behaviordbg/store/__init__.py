@@ -21,6 +21,7 @@ from __future__ import annotations
 from .analyses import AnalysisTables
 from .bugs import BugTables
 from .connection import database_error, new_run_id, now_iso
+from .links import LinkTables, RunLink
 from .reads import BUG_SORTS, DashboardReads
 from .records import (
     AnalysisRecord,
@@ -34,7 +35,7 @@ from .records import (
 from .runs import RunTables
 
 
-class Store(RunTables, AnalysisTables, BugTables, DashboardReads):
+class Store(RunTables, AnalysisTables, BugTables, DashboardReads, LinkTables):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
 
@@ -47,6 +48,7 @@ __all__ = [
     "HistoryEntry",
     "Run",
     "RunCounts",
+    "RunLink",
     "Store",
     "TopError",
     "database_error",
