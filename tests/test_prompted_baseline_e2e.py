@@ -8,6 +8,7 @@ decisive answers for the significance test `diff` uses."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -203,3 +204,18 @@ def test_baseline_prompt_file_override_and_bad_files(
     bodies = [b for b in server.request_bodies
               if b["messages"][0]["content"].startswith("You are a text-only")]
     assert bodies  # the twin was asked with the file's prompt first
+
+
+def test_one_sample_is_too_few_to_call_a_bug_fixed(
+    fake_server_factory: object, persona: PromptSensitive, tmp_path: Path
+) -> None:
+    """The same persona with one sample per prompt: the bug the prompt fixes is gone under the
+    prompt, but with fewer than 5 decisive answers in a cell it is not called fixed."""
+    server = fake_server_factory(persona)  # type: ignore[operator]
+    with Store.open(tmp_path / "one.db") as store:
+        opts = dataclasses.replace(_opts(server), samples=1, claims={"can_hear_audio"})
+        result = check_pair(store, opts, pipeline.AnalyzeOptions())
+        (v,) = result.comparison.verdicts
+        assert v.verdict == "not_reproduced" and "--samples" in v.note
+        assert v.rate_base == 1.0 and v.rate_prompted == 0.0
+        assert "not reproduced" in result.comparison.summary_line()
