@@ -137,3 +137,40 @@ def test_docs_show_the_template_as_it_renders() -> None:
     steps = [loop.index(f"## {i}. {name}") for i, name in
              enumerate(("Find", "Prompt", "Train", "Verify"), 1)]
     assert steps == sorted(steps) and "--prompted-baseline" in loop
+
+
+def test_a_read_only_database_from_before_run_links_has_no_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database made before 0009 that cannot be migrated (read-only) reads as having no
+    prompted baselines, instead of failing on the missing table."""
+    import sqlite3
+
+    from behaviordbg.store import connection
+
+    db = tmp_path / "old.db"
+    with Store.open(db) as store:
+        run = store.create_run(GenParams(model="m", base_url="http://h/v1"), [])
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE run_links")
+        conn.execute("DELETE FROM migrations WHERE name = '0009_run_links'")
+    monkeypatch.setattr(connection, "_writable", lambda path: False)  # as for a read-only file
+    with Store.open(db, readonly=True) as store:
+        assert not store.has_table("run_links")
+        assert store.run_link(run) is None and store.linked_run_ids() == {}
+
+
+def test_suites_prompt_prints_the_prompt_and_its_hash() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from behaviordbg.cli import app
+
+    res = CliRunner().invoke(app, ["suites", "prompt", "--manifest", "agent-with-tools", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output.strip().splitlines()[-1])
+    p = manifest_prompt(load_manifest("agent-with-tools"), load_suites([PROBES]))
+    assert doc == {"text": p.text, "sha256": p.sha256, "source": "manifest:agent-with-tools"}
+    res = CliRunner().invoke(app, ["suites", "prompt"])
+    assert res.exit_code == 0 and res.output.startswith('You are deployed as "chat".')

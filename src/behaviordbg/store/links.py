@@ -39,6 +39,8 @@ class LinkTables(StoreBase):
     def run_link(self, run_id: str) -> RunLink | None:
         """The link a run is part of, from either side (the newest twin when a base run has
         several); None when the run has no prompted baseline."""
+        if not self.has_table("run_links"):  # a read-only database made before 0009
+            return None
         row = self.conn.execute(
             "SELECT * FROM run_links WHERE run_id = ? OR base_run_id = ?"
             " ORDER BY (run_id = ?) DESC, created_at DESC, run_id DESC LIMIT 1",
@@ -50,6 +52,8 @@ class LinkTables(StoreBase):
         """run id -> the run it is linked to, for both sides of every link (the dashboard's run
         picker and Compare page)."""
         out: dict[str, str] = {}
+        if not self.has_table("run_links"):
+            return out
         for r in self.conn.execute("SELECT run_id, base_run_id FROM run_links ORDER BY created_at"):
             out[r["run_id"]] = r["base_run_id"]
             out[r["base_run_id"]] = r["run_id"]
