@@ -138,6 +138,9 @@ def test_cli_check_prompted_baseline_table_json_and_exports(
     # four samples in five still wrong: the samples of a prompt now disagree (a new unstable bug)
     assert pb["summary"]["fixed"] == 1 and pb["summary"]["survives"] == 1
     base_run = pb["base_run"]
+    res = runner.invoke(app, ["runs", "--db", db, "--json"])
+    linked = {r["run_id"]: r["linked_run"] for r in json.loads(res.output.strip())["runs"]}
+    assert linked == {base_run: pb["prompted_run"], pb["prompted_run"]: base_run}
     res = runner.invoke(app, ["check", "--prompted-baseline", *common], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "fixed by prompting" in res.output and "survives prompting" in res.output

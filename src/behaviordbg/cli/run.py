@@ -203,6 +203,7 @@ def runs(
         console.print(f"no runs yet (no database at {escape(path)}): {NO_RUNS_HINT}")
         return
     with Store.open(path, readonly=True) as store:
+        linked = store.linked_run_ids()  # a run and its prompted-baseline twin name each other
         for r in store.list_runs(limit):
             counts = store.counts(r["id"])
             rows.append({
@@ -210,6 +211,7 @@ def runs(
                 "model": r["model"], "base_url": r["base_url"], "label": r["label"],
                 "queries": counts["queries"], "responses": counts["responses"],
                 "errors": counts["errors"], "cache_hits": counts["cache_hits"],
+                "linked_run": linked.get(r["id"]),
             })
     if json_out:
         emit_json({"runs": rows})
