@@ -170,9 +170,9 @@ def _verdicts(store: Store, analysis_base: str, analysis_prompted: str) -> Itera
             verdict, note = "fixed", ""
         else:
             verdict = "not_reproduced"
-            note = ("too few answers under the prompt to call it fixed (every cell needs"
-                    f" {MIN_DECISIVE_PER_CELL} decisive answers): rerun with more --samples"
-                    if not cp.enough else "the drop is not significant")
+            note = ("too few decisive answers under the prompt to call it fixed (every cell needs"
+                    f" {MIN_DECISIVE_PER_CELL}; hedges and refusals do not count): rerun with"
+                    " more --samples" if not cp.enough else "the drop is not significant")
         yield PromptVerdict(
             fingerprint=fp, kind=ref.kind, title=ref.title, severity=ref.severity,
             verdict=verdict, rate_base=cb.rate, rate_prompted=cp.rate,

@@ -65,8 +65,8 @@ def print_comparison(comparison: PromptComparison, db: str | None, *,
     counts = comparison.counts()
     if counts["not_reproduced"]:
         console.print(f"{counts['not_reproduced']} bugs marked `not reproduced?` are gone under"
-                      " the prompt on too few answers to call them fixed: rerun with --samples 5"
-                      " or more")
+                      " the prompt, on too few decisive answers (or too small a drop) to call them"
+                      " fixed: rerun with more --samples (bugs --json has each one's note)")
     dbarg = f" --db {shlex.quote(db)}" if db else ""
     console.print(
         "prompt or train? bugs a prompt does not fix: "
