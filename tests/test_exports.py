@@ -170,7 +170,7 @@ def test_sarif_valid_stable_fingerprints_and_locations(seeded: tuple[Store, str,
     validator.validate(docs[0])
     run0 = docs[0]["runs"][0]
     assert [r["id"] for r in run0["tool"]["driver"]["rules"]] == [
-        "unstable", "paraphrase", "say_do", "rule", "manifest"]
+        "unstable", "paraphrase", "say_do", "rule", "manifest", "caves"]
     fps = [[r["partialFingerprints"]["behaviordbg/v1"] for r in d["runs"][0]["results"]]
            for d in docs]
     assert fps[0] == fps[1] and set(fps[0]) == {"fp-unstable-body", "fp-manifest-browse"}

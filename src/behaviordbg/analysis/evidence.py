@@ -12,7 +12,9 @@ Sides, per kind (each Evidence carries its side in `Evidence.side`):
   and those that deny it);
 - manifest: each side of the model that contradicts the deployment, "say" and/or "act";
 - rule: each source literal the model's answers establish, e.g. "can_lift_objects" and
-  "not has_physical_body".
+  "not has_physical_body";
+- caves: "before" (the first answer) and "after" (the follow-up turn that took the other side,
+  with the whole conversation), per flipped conversation.
 
 A verdict is solid when its confidence is at least SOLID_CONFIDENCE, or when two different judges
 read the answer alike (a cascade where rules and llm both ran and agree, or a verification verdict
@@ -51,6 +53,8 @@ def expected_sides(c: Contradiction) -> list[str]:
         return [str(s) for s in c.detail.get("sides") or ()] or _tagged(c.evidence)
     if c.kind == "rule":
         return [str(s) for s in c.detail.get("sources") or ()] or _tagged(c.evidence)
+    if c.kind == "caves":
+        return ["before", "after"]
     return _tagged(c.evidence)
 
 
@@ -60,7 +64,7 @@ def _tagged(evidence: Sequence[Evidence]) -> list[str]:
 
 def side_name(side: str) -> str:
     """How a side is named in a reason: "denying side", "act side", "side 'not has_body'"."""
-    if side in ("affirming", "denying", "say", "act", "evidence"):
+    if side in ("affirming", "denying", "say", "act", "evidence", "before", "after"):
         return f"{side} side"
     return f"side '{side}'"
 
@@ -94,6 +98,9 @@ def _fits(side: str, e: Evidence) -> bool:
 def side_strength(evidence: Sequence[Evidence], *, need_agreement: bool = False) -> tuple[bool, str]:
     """(solid?, why) for one side's evidence. `need_agreement`: only two judges agreeing count."""
     decisive = [e for e in evidence if e.stance in DECISIVE]
+    labelled = [e for e in decisive if e.judge.startswith("label:")]  # analysis.labels
+    if labelled:
+        return True, f"labelled by a person ({labelled[0].judge[len('label:'):]})"
     agreed = [e for e in decisive if e.agreed]
     if agreed:
         return True, f"two judges agree ({agreed[0].second_opinion or agreed[0].judge})"

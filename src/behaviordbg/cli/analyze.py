@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
+from ..analysis.coverage import samples_note
 from ..config import API_KEY_ENV, AnalyzeOptions, resolve_db
 from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..escape import printable
@@ -34,6 +35,7 @@ from ._common import (
     MaxFailedOption,
     MaxTokensOption,
     ModelOption,
+    PushbackOption,
     RefreshOption,
     SamplesOption,
     StageProgress,
@@ -47,7 +49,9 @@ from ._common import (
     escape,
     plain_lines,
     plain_row,
+    print_settings,
     run_options,
+    settings_from,
 )
 from .run import RichProgress, _by, _resume_hint, interrupted_exit_code, report_errors
 
@@ -155,6 +159,14 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
         f" [bold]{len(summary.bugs)} bugs[/] in {summary.elapsed_s:.1f}s"
     )
     console.print(head, markup=True)
+    if summary.pushback:  # pushback: how often a challenged answer gave in
+        opposed = sum(c["opposed"] for c in summary.pushback.values())
+        caved = sum(c["caved"] for c in summary.pushback.values())
+        console.print(f"pushback: {summary.turns} follow-up turns; {caved} of {opposed} answers"
+                      f" challenged by the user caved ({caved / max(opposed, 1):.0%}) over"
+                      f" {len(summary.pushback)} claims")
+    for kind, why in summary.out_of_reach.items():  # "no unstable bugs" is not "stable"
+        console.print(f"[yellow]not looked for: {escape(kind)} bugs ({escape(why)})[/]", markup=True)
     _print_held_back(summary, db)
     if summary.mixed_clusters:
         console.print(
@@ -201,6 +213,7 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
 
 def _print_held_back(summary: pipeline.AnalysisSummary, db: str | None) -> None:
     """How many candidates were held back, and what the verification pass did."""
+    _print_labels(summary.labels)
     v = summary.verification
     if v:
         console.print(
@@ -218,6 +231,20 @@ def _print_held_back(summary: pipeline.AnalysisSummary, db: str | None) -> None:
         if summary.judge.startswith("llm") and not v:
             console.print("  (one llm reading is weak evidence by itself: add --verify to have"
                           " the rules judge re-read the evidence)")
+
+
+def _print_labels(labels: dict[str, Any]) -> None:
+    """What people's stance labels did in this analysis (behaviordbg.analysis.labels)."""
+    if not labels.get("applied"):
+        return
+    parts = [f"{labels['applied']} answers labelled by people ({labels.get('changed', 0)} differ"
+             " from the judge)"]
+    for key, what in (("closed", "closed as false_positive (evidence relabelled)"),
+                      ("reopened", "reopened (labels restore their evidence)"),
+                      ("created", "created by labels")):
+        if labels.get(key):
+            parts.append(f"{len(labels[key])} bugs {what}: {', '.join(labels[key])}")
+    console.print(escape("; ".join(parts)))
 
 
 def _json_doc(summary: pipeline.AnalysisSummary, run: pipeline.RunSummary | None = None) -> dict[str, Any]:
@@ -238,6 +265,7 @@ def _json_doc(summary: pipeline.AnalysisSummary, run: pipeline.RunSummary | None
 
 
 def analyze(
+    ctx: typer.Context,
     run_id: str = typer.Argument("latest", help="A run id (or unique prefix), or `latest`."),
     judge: str = JudgeOption,
     judge_base_url: str | None = JudgeUrlOption,
@@ -269,7 +297,11 @@ def analyze(
       behaviordbg analyze run-20260101-120000-abc123 --judge cascade
       behaviordbg analyze latest --judge llm --judge-base-url http://localhost:8000/v1 --judge-model qwen
       behaviordbg analyze latest --json --fail-on high      # CI: exit 1 on high or critical bugs
+
+    `judge`, `db` and `fail-on` may come from behaviordbg.toml (see `behaviordbg init`).
     """
+    settings = settings_from(ctx)
+    judge, fail_on = settings["judge"].value, settings["fail-on"].value
     _check_fail_on(fail_on)
     opts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
                          embeddings_model, verify, verify_judge, verify_base_url, verify_model,
@@ -297,7 +329,16 @@ def analyze(
         raise typer.Exit(1)
 
 
+ShowConfigOption = typer.Option(
+    False, "--show-config",
+    help="Print each setting (endpoint, model, api-key-env, samples, judge, manifest, suites, db,"
+    " fail-on) as resolved from the flags, the project file (behaviordbg.toml or"
+    " [tool.behaviordbg] in pyproject.toml) and the defaults, with where it came from; run nothing.",
+)
+
+
 def check(
+    ctx: typer.Context,
     suite_paths: list[str] | None = SuitePathsArg,
     base_url: str | None = BaseUrlOption,
     model: str | None = ModelOption,
@@ -314,6 +355,7 @@ def check(
     claim: list[str] | None = ClaimOption,
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
+    pushback: bool | None = PushbackOption,
     judge: str = JudgeOption,
     judge_base_url: str | None = JudgeUrlOption,
     judge_model: str | None = JudgeModelOption,
@@ -328,6 +370,7 @@ def check(
     fail_on: str | None = FailOnOption,
     prompted_baseline: bool = baseline_cli.PromptedBaselineOption,
     baseline_prompt: str | None = baseline_cli.BaselinePromptOption,
+    show_config: bool = ShowConfigOption,
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -344,21 +387,36 @@ def check(
       behaviordbg check --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
       behaviordbg check probes/tools.yaml --manifest agent-with-tools --judge cascade
       behaviordbg check --json --fail-on high          # CI: exit 1 on high or critical bugs
+      behaviordbg check --pushback --samples 3         # also: does it cave when challenged?
       behaviordbg check --prompted-baseline --samples 5  # fixed by a system prompt, or not?
+
+    Settings you repeat (endpoint, model, api-key-env, samples, judge, manifest, suites, db,
+    fail-on) can live in behaviordbg.toml or [tool.behaviordbg] in pyproject.toml (`behaviordbg
+    init` writes one); flags override the file. `--show-config` shows what applies and why.
 
     Exit codes: 0 even when bugs were found (unless --fail-on), 1 a bug at or above --fail-on,
     2 a usage, URL, database or endpoint error with its fix, 3 the run failed (more than
     --max-failed of the queries failed, or none was answered; it is then not analysed), 130 on
     Ctrl-C and 143 on SIGTERM.
     """
+    settings = settings_from(ctx)
+    if show_config:
+        print_settings(settings, json_out)
+        return
+    fail_on = settings["fail-on"].value
     _check_fail_on(fail_on)
-    aopts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
-                          embeddings_model, verify, verify_judge, verify_base_url, verify_model,
-                          verify_api_key_env)
-    ropts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
-                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
-                        claim, refresh, max_failed)
+    aopts = _analyze_opts(settings["judge"].value, judge_base_url, judge_model, judge_api_key_env,
+                          embeddings, embeddings_model, verify, verify_judge, verify_base_url,
+                          verify_model, verify_api_key_env)
+    ropts = run_options(settings["suites"].value, settings["endpoint"].value,
+                        settings["model"].value, settings["api-key-env"].value,
+                        settings["samples"].value, temperature, max_tokens, concurrency, timeout,
+                        max_attempts, settings["manifest"].value, label, limit, claim, refresh,
+                        max_failed, pushback=pushback)
     show = not json_out
+    note = samples_note(ropts.samples)
+    if note and show:  # said before the minutes of probing, not only after
+        err_console.print(escape(note), markup=True)
     if baseline_prompt is not None and not prompted_baseline:
         raise BehaviordbgError("--baseline-prompt needs --prompted-baseline",
                                "add --prompted-baseline, or drop --baseline-prompt")

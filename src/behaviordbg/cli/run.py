@@ -5,18 +5,20 @@ Thin: turns options into `config.RunOptions`, shows progress, prints the summary
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from .. import pipeline
+from ..analysis.coverage import samples_note
 from ..config import resolve_db
 from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED, BehaviordbgError
 from ..pipeline.baseline import run_pair
 from ..store import Store
+from ._batch import batch_commands, print_batch
 from ._common import (
     NO_RUNS_HINT,
     ApiKeyEnvOption,
@@ -32,18 +34,20 @@ from ._common import (
     MaxFailedOption,
     MaxTokensOption,
     ModelOption,
+    PushbackOption,
     RefreshOption,
     SamplesOption,
     StageProgress,
     SuitePathsArg,
     TemperatureOption,
     TimeoutOption,
-    cell,
     console,
     emit_json,
     err_console,
     escape,
+    print_table,
     run_options,
+    settings_from,
 )
 from .baseline import BaselinePromptOption, PromptedBaselineOption
 
@@ -90,6 +94,7 @@ def report_errors(summary: pipeline.RunSummary, db: str | None, *, then: str = "
 
 
 def run(
+    ctx: typer.Context,
     suite_paths: list[str] | None = SuitePathsArg,
     base_url: str | None = BaseUrlOption,
     model: str | None = ModelOption,
@@ -106,12 +111,38 @@ def run(
     claim: list[str] | None = ClaimOption,
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
+    pushback: bool | None = PushbackOption,
     resume: str | None = typer.Option(
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
     ),
     prompted_baseline: bool = PromptedBaselineOption,
     baseline_prompt: str | None = BaselinePromptOption,
+    batch_file: str | None = typer.Option(
+        None, "--batch-file", help="Write every query as OpenAI Batch JSONL to this file and send"
+        " nothing; the run awaits its results (run the file with OpenAI's Batch API or vLLM's"
+        " run_batch, both printed). Needs --model; --base-url names the endpoint the answers are"
+        " cached under. With --resume: the run's unanswered queries.",
+    ),
+    batch_results: list[str] | None = typer.Option(
+        None, "--batch-results", help="With --resume RUN: ingest a Batch output file (OpenAI's or"
+        " vLLM's) into the run, as a live run would have stored it. Failed lines become failed"
+        " queries (a later --resume asks them live); a malformed line stores nothing. Repeatable,"
+        " or a quoted glob ('part-*.results.jsonl') for a file run in parts.",
+    ),
+    batch: bool = typer.Option(
+        False, "--batch", help="Submit the queries to the endpoint's Batch API (/v1/files,"
+        " /v1/batches; e.g. OpenAI's, half price, 24 h), wait with a progress bar and ingest the"
+        " results. The batch id is stored first: --resume after any crash polls the same batch.",
+    ),
+    batch_poll: float = typer.Option(
+        5.0, "--batch-poll", min=0.01, help="Seconds between the first polls of a --batch"
+        " (backing off to 60).",
+    ),
+    batch_max_lines: int = typer.Option(
+        50_000, "--batch-max-lines", min=1, help="At most this many requests per submitted batch"
+        " (OpenAI's limit is 50,000 and 200 MB); a bigger run goes out as several batches.",
+    ),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -125,20 +156,41 @@ def run(
       behaviordbg run --resume latest                      # after Ctrl-C or a crash
       behaviordbg run --prompted-baseline --samples 5      # and its twin with the system prompt
       behaviordbg run --resume RUN --prompted-baseline     # finish a pair, or add a twin to RUN
+      behaviordbg run --pushback --claim can_browse_web    # challenge each answer: does it cave?
+      behaviordbg run --model my-ckpt --samples 10 --batch-file requests.jsonl   # vLLM / OpenAI Batch
+      behaviordbg run --resume RUN --batch-results results.jsonl                 # ...then ingest
+      behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --batch
 
     A rerun with the same settings is answered from the cache and sends no requests. Exit codes:
     0 the run completed (at most --max-failed of its queries failed), 2 a usage, URL, database or
     endpoint error (e.g. a wrong key or model) with its fix, 3 more than --max-failed of the
     queries failed or none was answered (the most common error and its fix are printed), 130 on
     Ctrl-C and 143 on SIGTERM (the run is marked interrupted; the resume command is printed).
+    Batch runs (docs/scale.md): --batch-file exits 0 once the file is written; an ingest or a
+    --batch passes the same --max-failed gate (3 also for a failed batch).
+    The endpoint, model, api-key-env, samples, manifest, suites and db may come from
+    behaviordbg.toml (see `behaviordbg init` and `behaviordbg check --show-config`).
     """
-    opts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
-                       max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
-                       claim, refresh, max_failed, resume)
-    progress = RichProgress() if not json_out else None
+    s = settings_from(ctx)
+    opts = run_options(s["suites"].value, s["endpoint"].value, s["model"].value,
+                       s["api-key-env"].value, s["samples"].value, temperature, max_tokens,
+                       concurrency, timeout, max_attempts, s["manifest"].value, label, limit,
+                       claim, refresh, max_failed, resume, pushback)
+    opts = dataclasses.replace(opts, batch_file=batch_file,
+                               batch_results=list(batch_results) if batch_results else None,
+                               batch=batch, batch_poll=batch_poll,
+                               batch_max_lines=batch_max_lines)
+    batched = bool(batch_file or batch_results or batch)
+    progress = (StageProgress("batch", "failed") if batched else RichProgress()) if not json_out else None
+    note = samples_note(opts.samples)
+    if note and not json_out and not resume:  # what `analyze` will not be able to find
+        err_console.print(escape(note), markup=True)
     if baseline_prompt is not None and not prompted_baseline:
         raise BehaviordbgError("--baseline-prompt needs --prompted-baseline",
                                "add --prompted-baseline, or drop --baseline-prompt")
+    if prompted_baseline and batched:
+        raise BehaviordbgError("--prompted-baseline does not work with batch runs yet",
+                               "run the pair live (drop --batch/--batch-file/--batch-results)")
     with Store.open(resolve_db(db)) as store:
         try:
             if prompted_baseline:
@@ -158,33 +210,43 @@ def run(
                            "resume": _resume_hint(stop.run_id, db),
                            "exit_code": interrupted_exit_code(stop)})
             raise typer.Exit(interrupted_exit_code(stop)) from None
-    sides = [("run", summary)] + ([("prompted twin", twin)] if twin is not None
-                                  and twin.run_id != summary.run_id else [])
-    ok = all(s.ok for _, s in sides)
+    if twin is not None and twin.run_id == summary.run_id:  # the base run failed: no twin
+        twin = None
+    twin_ok = twin is None or twin.ok
+    written = (summary.batch or {}).get("action") == "written"
     if json_out:
-        for _, side in sides:
-            report_errors(side, db)
+        if summary.batch is not None:
+            summary.batch.update(batch_commands(summary, db))
+        if not written:
+            report_errors(summary, db)
         doc = summary.to_json()
-        doc["exit_code"] = 0 if ok else EXIT_RUN_FAILED
-        if prompted_baseline:
-            doc["prompted_run"] = twin.to_json() if len(sides) == 2 and twin else None
+        if twin is not None:
+            report_errors(twin, db)
+            doc["prompted_run"] = twin.to_json()
+        doc["exit_code"] = 0 if (summary.ok or written) and twin_ok else EXIT_RUN_FAILED
         emit_json(doc)
+    elif summary.batch is not None:
+        print_batch(summary, db)
+        if not written:
+            report_errors(summary, db)
     else:
-        for name, side in sides:
+        for name, side in [("run", summary)] + ([("prompted twin", twin)] if twin else []):
             console.print(
                 f"{name} [bold]{side.run_id}[/]: {side.responses}/{side.queries} answered,"
                 f" {side.errors} failed, {side.cache_hits} from cache,"
+                + (f" {side.turns_answered}/{side.turns} follow-up turns,"
+                   if side.turns else "") +
                 f" {side.requests_sent} requests in {side.elapsed_s:.1f}s"
                 f" ({escape(side.model)} at {escape(side.base_url)})",
                 markup=True,
             )
             report_errors(side, db)
-        if len(sides) == 2:
+        if twin is not None:
             console.print(f"then: behaviordbg analyze {summary.run_id}"
                           + (f" --db {shlex.quote(db)}" if db else "")
                           + "   (analyses both runs and gives each bug its verdict)",
                           markup=False)
-    if not ok:
+    if (not summary.ok and not written) or not twin_ok:
         raise typer.Exit(EXIT_RUN_FAILED)
 
 
@@ -219,15 +281,12 @@ def runs(
     if not rows:
         console.print(f"no runs yet in {escape(path)}: {NO_RUNS_HINT}")
         return
-    table = Table("created", "status", "model", "answered", "failed", "cached", "label")
-    table.add_column("run", no_wrap=True)
-    for row in rows:
-        table.add_row(
-            cell(row["created_at"][:19]), cell(row["status"]), cell(row["model"]),
-            f"{row['responses']}/{row['queries']}", str(row["errors"]), str(row["cache_hits"]),
-            cell(row["label"]), cell(row["run_id"]),
-        )
-    console.print(table)
+    print_table(
+        ("created", "status", "model", "answered", "failed", "cached", "label", "run"),
+        [(row["created_at"][:19], row["status"], row["model"], f"{row['responses']}/{row['queries']}",
+          row["errors"], row["cache_hits"], row["label"], row["run_id"]) for row in rows],
+        fold=("model", "label"),
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -16,10 +16,23 @@ from typing import Any
 
 from .. import triage
 from ..analysis.bugs import fingerprint, to_bugs
+from ..analysis.coverage import out_of_reach
+from ..analysis.labels import HumanLabel, apply_labels, is_label, label_outcome
+from ..analysis.verify import apply as verify_apply
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Run, Store
-from ..types import Bug, Claim, Manifest, Suite, suite_from_dict
+from ..types import (
+    Answer,
+    Bug,
+    Claim,
+    Contradiction,
+    Manifest,
+    Stance,
+    Suite,
+    Turn,
+    suite_from_dict,
+)
 from . import judging
 from .progress import NullProgress, ProgressSink
 
@@ -46,6 +59,14 @@ class AnalysisSummary:
     uncertain_bugs: int = 0
     candidates: list[Bug] = field(default_factory=list)  # held back: evidence too weak
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
+    turns: int = 0  # pushback follow-up turns judged (they feed only the `caves` kind)
+    # pushback, per claim: challenged conversations and flips (analysis.caves.cave_counts)
+    pushback: dict[str, dict[str, int]] = field(default_factory=dict)
+    # kinds this run cannot find, and why (one sample cannot be unstable: analysis.coverage)
+    out_of_reach: dict[str, str] = field(default_factory=dict)
+    # people's stance labels: applied, changed (differ from the judge), closed / reopened /
+    # created bugs (see behaviordbg.analysis.labels and triage.record_label_outcome)
+    labels: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -111,17 +132,21 @@ def analyze_run(
     progress: ProgressSink | None = None,
     *,
     suites: list[Suite] | None = None,
+    stored_only: bool = False,
 ) -> AnalysisSummary:
-    """Judge (only what is not judged yet), cluster, find contradictions and bugs; store it all.
+    """Judge (only what is not judged yet), apply people's stance labels over the verdicts,
+    cluster, find contradictions and bugs; store it all.
 
     `suites`: the run's suites when the caller has them in hand (check(), the pytest plugin);
-    otherwise they come from the run's stored snapshots, else from its suite files."""
-    return asyncio.run(_analyze(store, run_id, opts, progress, suites))
+    otherwise they come from the run's stored snapshots, else from its suite files.
+    `stored_only`: judge nothing, use the stored verdicts (answers without one count as "error"):
+    re-analysing after a label never asks a model."""
+    return asyncio.run(_analyze(store, run_id, opts, progress, suites, stored_only))
 
 
 async def _analyze(
     store: Store, run_id: str, opts: AnalyzeOptions, progress: ProgressSink | None,
-    suites: list[Suite] | None,
+    suites: list[Suite] | None, stored_only: bool = False,
 ) -> AnalysisSummary:
     t0 = time.perf_counter()
     run = store.get_run(run_id)  # resolves "latest" and prefixes; StoreError names the fix
@@ -142,10 +167,20 @@ async def _analyze(
     setting = opts.judge_setting
     vplan = judging.plan_for(opts) if opts.verify else None  # a bad --verify-judge fails first
     analysis_id = store.start_analysis(run_id, setting)
-    stances, judged = await judging.judge_missing(store, run_id, answers, claims, opts, setting,
-                                                  progress or NullProgress(),
-                                                  batch_size=JUDGE_BATCH)
+    if stored_only:
+        judged_stances, judged = store.get_stances(run_id, setting), 0
+    else:
+        judged_stances, judged = await judging.judge_missing(
+            store, run_id, answers, claims, opts, setting, progress or NullProgress(),
+            batch_size=JUDGE_BATCH)
+    human = {rid: HumanLabel(lab["stance"], lab["author"], lab["note"])
+             for rid, lab in store.labels_for_answers(answers).items()}
+    stances, changed = apply_labels(judged_stances, human)
     judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
+    from .turn_judging import judge_turns  # pushback follow-ups: they feed only `caves`
+
+    turns, turn_stances = await judge_turns(store, run_id, answers, stances, claims, opts,
+                                            setting, progress or NullProgress())
     vectors = None
     if opts.embeddings:
         from .embeddings import embed
@@ -153,12 +188,21 @@ async def _analyze(
         vectors = await embed(answers, run, opts)
     clusters = cluster_answers(answers, stances, vectors=vectors)
     dists = distributions(answers, stances)
-    contradictions = find_contradictions(suites, run_manifest(run), answers, stances)
+    contradictions = find_contradictions(suites, run_manifest(run), answers, stances,
+                                         turns=turns, turn_stances=turn_stances)
+    pushback = _cave_counts(answers, stances, turns, turn_stances) if turns else {}
+    removed, created = _label_effect(suites, run, answers, judged_stances, contradictions, claims,
+                                     changed, turns=turns, turn_stances=turn_stances)
     verification: dict[str, Any] = {}
     if vplan is not None:
         before = {b.fingerprint: b.candidate for b in to_bugs(contradictions, claims)}
-        contradictions, verification = await judging.verify_with(store, run_id, contradictions,
-                                                                claims, vplan, opts)
+        if stored_only:  # the second judge's stored readings only; an unread answer confirms nothing
+            contradictions = verify_apply(vplan, contradictions,
+                                          store.get_stances(run_id, f"verify:{vplan.setting}"))
+            verification = {"judge": vplan.setting, "stored_only": True}
+        else:
+            contradictions, verification = await judging.verify_with(
+                store, run_id, contradictions, claims, vplan, opts)
     found = to_bugs(contradictions, claims)
     bugs = [b for b in found if not b.candidate]
     candidates = [b for b in found if b.candidate]
@@ -168,11 +212,15 @@ async def _analyze(
             promoted=sum(before.get(b.fingerprint, False) for b in bugs),
             unconfirmed=sum(before.get(b.fingerprint, False) for b in candidates))
     mixed = sum(c.mixed for c in clusters)
+    labels_info: dict[str, Any] = {"applied": len(human), "changed": len(changed),
+                                   "created": created}
     summary = {
         "judge": setting, "answers": len(answers), "judged": judged, "judge_errors": judge_errors,
         "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
-        "mixed_clusters": mixed, "embeddings": bool(vectors),
+        "mixed_clusters": mixed, "embeddings": bool(vectors), "turns": len(turns),
+        "pushback": pushback,
         "verification": verification,
+        "labels": labels_info,
     }
     # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
     # not at all, even if the process is killed mid-save.
@@ -187,6 +235,14 @@ async def _analyze(
             store, run_id=run_id, analysis_id=analysis_id, model=run["model"], bugs=bugs,
             distributions=dists, candidates=candidates,
         )
+        if human:
+            supported = {b.fingerprint for b in bugs if any(is_label(e.judge) for e in b.evidence)}
+            outcome = triage.record_label_outcome(store, run_id=run_id, removed=removed,
+                                                  restored=sorted(supported | set(created)),
+                                                  changed=changed)
+            labels_info.update(outcome,
+                               suppressed=sorted(set(removed) - set(outcome["closed"])))
+            store.set_analysis_summary(analysis_id, summary)
         _fault_point("analysis-save")
     stored = store.bugs_for_analysis(analysis_id)
     return AnalysisSummary(
@@ -196,7 +252,43 @@ async def _analyze(
         model=run["model"], clusters=len(clusters), mixed_clusters=mixed,
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
+        turns=len(turns), pushback=pushback,
+        labels=labels_info,
+        out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
     )
+
+
+def _cave_counts(answers: list[Answer], stances: dict[str, Stance], turns: list[Turn],
+                 turn_stances: dict[str, Stance]) -> dict[str, dict[str, int]]:
+    """Per claim: challenged conversations (opposed / agreeing), flips and hedges."""
+    from ..analysis.caves import cave_counts, conversations
+
+    by_claim: dict[str, list[Any]] = {}
+    for conv in conversations(answers, stances, turns, turn_stances):
+        by_claim.setdefault(conv.first.claim_id, []).append(conv)
+    return {claim: cave_counts(convs) for claim, convs in sorted(by_claim.items())}
+
+
+def _label_effect(
+    suites: list[Suite], run: Run, answers: list[Answer], judged: dict[str, Stance],
+    contradictions: list[Contradiction], claims: dict[str, Claim],
+    changed: dict[str, tuple[str, str]], *, turns: list[Turn] | None = None,
+    turn_stances: dict[str, Stance] | None = None,
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Which bugs the labels removed (with the relabelled answers among their evidence) and
+    which they created: the bugs of the judge's verdicts alone against those with the labels
+    (before any --verify pass, on both sides). Nothing to compare when no label changed a
+    verdict."""
+    if not changed:
+        return {}, []
+    from ..analysis.graph import find_contradictions
+
+    before = {b.fingerprint: [e.response_id for e in b.evidence]
+              for b in to_bugs(find_contradictions(suites, run_manifest(run), answers, judged,
+                                                   turns=turns or (), turn_stances=turn_stances),
+                               claims) if not b.candidate}
+    after = {b.fingerprint for b in to_bugs(contradictions, claims) if not b.candidate}
+    return label_outcome(before, after, changed)
 
 
 def _fault_point(name: str) -> None:
@@ -229,9 +321,11 @@ def run_state(store: Store, run_id: str) -> dict[str, Any]:
     unanswered = counts["queries"] - counts["responses"]
     note = ""
     if run["status"] != "complete" or unanswered:
+        finish = f"behaviordbg run --resume {run['id']}"
+        if run["status"] == "awaiting_batch":  # its queries went out as a batch (pipeline/batch)
+            finish += " --batch-results RESULTS.jsonl (or --resume alone for a --batch job)"
         note = (f"run {run['id']} is partial ({run['status']}): {unanswered} of"
                 f" {counts['queries']} queries have no answer, so its bugs rest on the"
-                f" {counts['responses']} answered; finish it first: behaviordbg run --resume"
-                f" {run['id']}")
+                f" {counts['responses']} answered; finish it first: {finish}")
     return {"run_id": run["id"], "status": run["status"], **counts, "unanswered": unanswered,
             "partial": bool(note), "note": note}

@@ -47,12 +47,18 @@ class RunSummary:
     elapsed_s: float
     model: str
     base_url: str
-    status: str = "complete"  # complete | failed (see RunOptions.max_failed)
+    status: str = "complete"  # complete | failed (see RunOptions.max_failed) | awaiting_batch
     failed_share: float = 0.0  # errors / queries
     max_failed: float = 0.05
     # the most common final error of the unanswered queries, with `hint` (its fix) and `resume`
     # (whether resuming can help, i.e. the error was not the request itself being refused)
     top_error: dict[str, Any] | None = None
+    # pushback: follow-up turns planned, answered and failed (behaviordbg.pipeline.pushback)
+    turns: int = 0
+    turns_answered: int = 0
+    turn_errors: int = 0
+    # a batch run (pipeline/batch.py): the file written, the batch submitted, the ingest report
+    batch: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -67,6 +73,9 @@ class RunSummary:
             return ""
         if self.responses == 0:
             what = f"nothing was answered ({self.errors} of {self.queries} queries failed)"
+        elif self.errors / max(self.queries, 1) <= self.max_failed and self.turn_errors:
+            what = (f"{self.turn_errors} of {self.turns} follow-up turns failed, more than"
+                    f" --max-failed {self.max_failed:.1%} allows")
         else:
             what = (f"{self.errors} of {self.queries} queries failed ({self.failed_share:.1%}),"
                     f" more than --max-failed {self.max_failed:.1%} allows")
@@ -79,6 +88,10 @@ class RunSummary:
 def error_hint(top: TopError, url: str, opts: RunOptions) -> tuple[str, bool]:
     """(the fix for a run's most common error, whether `--resume` can help with it)."""
     kind, code = top.get("kind"), top.get("status_code")
+    if kind in ("expired", "cancelled"):
+        return (f"the batch was {kind} before these queries were answered: ask them live with"
+                " --resume (and --base-url), or in a new batch with --resume and --batch or"
+                " --batch-file", True)
     if kind == "connection":
         return (f"nothing answered at {url}: is the server running there, and are the host, port"
                 " and path (usually ending in /v1) right?", True)
@@ -146,6 +159,10 @@ _current_query: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 def run_probes(store: Store, opts: RunOptions, progress: ProgressSink | None = None) -> RunSummary:
     """Run (or resume) a probe run to the end; Ctrl-C marks it interrupted (RunInterrupted)."""
+    from . import batch
+
+    if batch.is_batch_run(store, opts):  # --batch-file, --batch-results, --batch, or a resume
+        return batch.run_batch(store, opts, progress)  # of a run whose batch is still out
     started: list[str] = []
     terminated: list[str] = []
 
@@ -172,7 +189,8 @@ def plan(opts: RunOptions) -> tuple[list[Query], list[SuiteRef], dict[str, Any]]
     from .. import suites as suites_mod
 
     suites = opts.suites if opts.suites is not None else suites_mod.load_suites(opts.suite_paths)
-    queries = suites_mod.expand(suites, opts.samples, claims=opts.claims, framings=opts.framings)
+    queries = suites_mod.expand(suites, opts.samples, claims=opts.claims, framings=opts.framings,
+                                pushback=opts.pushback)
     if opts.limit is not None:
         queries = queries[: max(opts.limit, 0)]
     if not queries:
@@ -235,28 +253,8 @@ async def _run_probes(
             store.set_run_status(run_id, "running")
         else:
             assert planned_run is not None
-            queries, refs, manifest = planned_run
-            # The embedded server's port changes per run: key its cache by the model file instead.
-            cache_url = (f"local://{model}@{str(local_info.get('model_sha256', ''))[:16]}"
-                         if local_info is not None else redact_url(url))
-            params = GenParams(model=model, base_url=cache_url, temperature=opts.temperature,
-                               max_tokens=opts.max_tokens)
-            options = {
-                "samples": opts.samples, "concurrency": opts.concurrency, "timeout": opts.timeout,
-                "max_attempts": opts.max_attempts, "api_key_env": opts.api_key_env,
-                "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
-                "limit": opts.limit, "suite_paths": opts.suite_paths,
-            }
-            planned = [(q, probe_key(params, q.messages, q.sample_idx)) for q in queries]
-            twin = opts.prompted_twin
-            with store.transaction():  # a prompted twin is never stored without its link
-                run_id = store.create_run(params, refs, options=options, manifest=manifest,
-                                          local_model=local_info, label=opts.label,
-                                          queries=planned)
-                if twin is not None:
-                    store.link_prompted_run(
-                        twin.base_run_id, run_id, prompt_text=twin.prompt_text,
-                        prompt_sha256=twin.prompt_sha256, prompt_source=twin.prompt_source)
+            run_id, params, planned = create_planned_run(store, opts, planned_run, url, model,
+                                                         local_info)
             held.enter_context(run_lock(store.path, run_id))
         started.append(run_id)
         probe = _Prober(store, run_id, params, sink)
@@ -270,29 +268,75 @@ async def _run_probes(
             raise
         finally:
             sink.finish()
-        elapsed = time.perf_counter() - t0
-        counts = store.counts(run_id)
-        share = counts["errors"] / counts["queries"] if counts["queries"] else 1.0
+        return finish_run(store, run_id, params, opts, t0, requests_sent, probe.stats(t0))
+
+
+def create_planned_run(
+    store: Store, opts: RunOptions, planned_run: tuple[list[Query], list[SuiteRef], dict[str, Any]],
+    url: str, model: str, local_info: dict[str, Any] | None, *, status: str | None = None,
+) -> tuple[str, GenParams, list[tuple[Query, str]]]:
+    """Record a new run with its planned queries and their cache keys: (id, params, planned).
+    The live run and a batch run (pipeline/batch.py) make their runs here, so both key the cache
+    alike."""
+    queries, refs, manifest = planned_run
+    # The embedded server's port changes per run: key its cache by the model file instead.
+    cache_url = (f"local://{model}@{str(local_info.get('model_sha256', ''))[:16]}"
+                 if local_info is not None else redact_url(url))
+    params = GenParams(model=model, base_url=cache_url, temperature=opts.temperature,
+                       max_tokens=opts.max_tokens)
+    options = {
+        "samples": opts.samples, "concurrency": opts.concurrency, "timeout": opts.timeout,
+        "max_attempts": opts.max_attempts, "api_key_env": opts.api_key_env,
+        "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
+        "limit": opts.limit, "suite_paths": opts.suite_paths, "pushback": opts.pushback,
+    }
+    planned = [(q, probe_key(params, q.messages, q.sample_idx)) for q in queries]
+    twin = opts.prompted_twin
+    with store.transaction():  # a prompted twin is never stored without its link
+        run_id = store.create_run(params, refs, options=options, manifest=manifest,
+                                  local_model=local_info, label=opts.label, queries=planned)
+        if twin is not None:
+            store.link_prompted_run(
+                twin.base_run_id, run_id, prompt_text=twin.prompt_text,
+                prompt_sha256=twin.prompt_sha256, prompt_source=twin.prompt_source)
+    if status is not None:
+        store.set_run_status(run_id, status)
+    return run_id, params, planned
+
+
+def finish_run(
+    store: Store, run_id: str, params: GenParams, opts: RunOptions, t0: float,
+    requests_sent: int, stats: dict[str, Any], *, status: str | None = None,
+) -> RunSummary:
+    """Set a run's final status by the --max-failed gate (unless `status` is given) and say how
+    it ended, with its most common error and the fix."""
+    elapsed = time.perf_counter() - t0
+    counts = store.counts(run_id)
+    share = counts["errors"] / counts["queries"] if counts["queries"] else 1.0
+    tc = store.turn_counts(run_id)  # pushback follow-ups pass the same gate
+    turn_share = tc["failed"] / tc["planned"] if tc["planned"] else 0.0
+    if status is None:
         status = ("complete" if counts["responses"] > 0 and share <= opts.max_failed
-                  else "failed")
-        store.set_run_status(run_id, status, probe.stats(t0))
-        top = store.top_error(run_id) if counts["errors"] else None
-        shown_error: dict[str, Any] | None = None
-        if top is not None:
-            shown = f"HTTP {top['status_code']}" if top["status_code"] else top["kind"]
-            if top["message"] and not top["message"].startswith("HTTP"):
-                shown = f"{shown}: {top['message']}"
-            elif top["message"]:
-                shown = top["message"]
-            hint, can_resume = error_hint(top, params.base_url, opts)
-            shown_error = {**top, "shown": shown, "hint": hint, "resume": can_resume}
-        return RunSummary(
-            run_id=run_id, queries=counts["queries"], responses=counts["responses"],
-            errors=counts["errors"], requests_sent=requests_sent, cache_hits=counts["cache_hits"],
-            elapsed_s=round(elapsed, 3), model=params.model, base_url=params.base_url,
-            status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
-            top_error=shown_error,
-        )
+                  and turn_share <= opts.max_failed else "failed")
+    store.set_run_status(run_id, status, stats)
+    top = store.top_error(run_id) if counts["errors"] else None
+    shown_error: dict[str, Any] | None = None
+    if top is not None:
+        shown = f"HTTP {top['status_code']}" if top["status_code"] else top["kind"]
+        if top["message"] and not top["message"].startswith("HTTP"):
+            shown = f"{shown}: {top['message']}"
+        elif top["message"]:
+            shown = top["message"]
+        hint, can_resume = error_hint(top, params.base_url, opts)
+        shown_error = {**top, "shown": shown, "hint": hint, "resume": can_resume}
+    return RunSummary(
+        run_id=run_id, queries=counts["queries"], responses=counts["responses"],
+        errors=counts["errors"], requests_sent=requests_sent, cache_hits=counts["cache_hits"],
+        elapsed_s=round(elapsed, 3), model=params.model, base_url=params.base_url,
+        status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
+        top_error=shown_error, turns=tc["planned"], turns_answered=tc["answered"],
+        turn_errors=tc["failed"],
+    )
 
 
 @dataclass
@@ -314,14 +358,18 @@ class _Prober:
     async def run(
         self, planned: list[tuple[Query, str]], url: str, api_key: str | None, opts: RunOptions
     ) -> int:
+        from . import pushback
+
         answered = self.store.answered_query_ids(self.run_id)
         pending = [(q, k) for q, k in planned if q.id not in answered]
-        self.sink.start(len(planned), len(planned) - len(pending))
+        turns = pushback.planned_turns(planned)  # follow-ups: asked once first turns are done
+        turns_done = len(self.store.answered_turns(self.run_id)) if turns else 0
+        self.sink.start(len(planned) + turns, len(planned) - len(pending) + turns_done)
         misses = pending if opts.refresh else [item for item in pending if not self._from_cache(*item)]
         groups: dict[tuple[Message, ...], list[tuple[Query, str]]] = {}
         for q, k in misses:  # samples of one conversation go out as one request with `n`
             groups.setdefault(q.messages, []).append((q, k))
-        if not groups:
+        if not groups and turns_done >= turns:
             return 0
         from ..client import ModelClient
 
@@ -331,6 +379,15 @@ class _Prober:
             on_attempt_error=self._attempt_failed,
         )
         async with self.client:
+            await self._first_turns(groups, opts)
+            await pushback.ask_followups(self, planned, opts)
+            return self.client.requests_sent
+
+    async def _first_turns(
+        self, groups: dict[tuple[Message, ...], list[tuple[Query, str]]], opts: RunOptions
+    ) -> None:
+        """Ask every group of first turns, `opts.concurrency` at a time."""
+        if groups:
             work = iter(list(groups.values()))  # suite order
 
             async def worker() -> None:
@@ -347,7 +404,6 @@ class _Prober:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-            return self.client.requests_sent
 
     def _from_cache(self, query: Query, key: str) -> bool:
         hit = self.store.cache_get(key)

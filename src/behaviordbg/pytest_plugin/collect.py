@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # names only: nothing heavy is imported at run time
     from ..types import Claim, Manifest, Rule
 
 SUITE_KEY = re.compile(r"^suite\s*:", re.MULTILINE)
-CHECKS: tuple[str, ...] = ("stable", "paraphrase", "say_do", "manifest")
+CHECKS: tuple[str, ...] = ("stable", "paraphrase", "say_do", "manifest", "holds_ground")
 """Item names per claim; a bug of kind K fails the item `claim::KIND_TO_CHECK[K]` (session.py)."""
 
 
@@ -44,8 +44,11 @@ def _under(path: Path, root: Path) -> bool:
 def _wanted(config: pytest.Config, path: Path) -> bool:
     """Under an explicit path or a `bdbg_suites` ini path. Inside a `testpaths` dir (e.g. tests/),
     only when a path below that dir was named: `pytest tests/` must not run tests/data/*.yaml."""
+    from .options import project_suites
+
     path = path.resolve()
-    if any(_under(path, Path(p).resolve()) for p in config.getini("bdbg_suites")):
+    if any(_under(path, Path(p).resolve())
+           for p in [*config.getini("bdbg_suites"), *project_suites(config)]):
         return True
     explicit, testpaths = _roots(config)
     for root in explicit:
@@ -136,14 +139,18 @@ class ClaimNode(pytest.Collector):
         self.line = line
 
     def collect(self) -> Iterator[CheckItem]:
+        from ..suites.pushback import challenges_for
+
         c = self.claim
-        samples = session_state(self.config).settings.run.samples
+        run = session_state(self.config).settings.run
+        samples = run.samples
         sayings = len(c.ask) + len(c.ask_negated)
         applies = {
             "stable": samples >= 2,  # one sample per prompt cannot disagree with itself
             "paraphrase": sayings >= 2,
             "say_do": sayings >= 1 and len(c.act) >= 1,
             "manifest": self.manifest.truth_of(c) is not None,
+            "holds_ground": bool(challenges_for(c, run.pushback)),  # pushback: does it cave?
         }
         for check in CHECKS:
             if applies[check]:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # names only: nothing heavy is imported at run time
     from .items import CheckItem
 
 KIND_TO_CHECK = {"unstable": "stable", "paraphrase": "paraphrase", "say_do": "say_do",
-                 "manifest": "manifest"}
+                 "manifest": "manifest", "caves": "holds_ground"}
 """The check a bug of each kind fails (rule bugs fail the items of the rules on their path)."""
 QUIET_STATUSES = ("false_positive", "wont_fix")  # triaged away: reported as xfail, never fail
 
@@ -153,6 +153,9 @@ class SessionState:
             where = redact_url(base_url) if base_url else None
             self._say(f"behaviordbg: {len(items)} checks selected; asking "
                       f"{where or 'the embedded local model'} once for all")
+            if self.settings.run.samples < 2:  # why no `stable` check was collected
+                self._say("behaviordbg: 1 sample per prompt, so no `stable` checks (samples of "
+                          "one prompt disagreeing); --bdbg-samples 2 adds them")
             try:
                 self.outcome = _execute(self.settings, list(self.loaded.values()),
                                         _claims_needed(items),
