@@ -138,6 +138,11 @@ def test_cli_check_prompted_baseline_table_json_and_exports(
     # four samples in five still wrong: the samples of a prompt now disagree (a new unstable bug)
     assert pb["summary"]["fixed"] == 1 and pb["summary"]["survives"] == 1
     base_run = pb["base_run"]
+    # analyze of either side analyses the pair and carries the verdicts
+    res = runner.invoke(app, ["analyze", pb["prompted_run"], "--db", db, "--json"])
+    assert res.exit_code == 0, res.output
+    again = json.loads(res.output.strip().splitlines()[-1])["prompted_baseline"]
+    assert again["summary"] == pb["summary"] and again["base_run"] == base_run
     res = runner.invoke(app, ["runs", "--db", db, "--json"])
     linked = {r["run_id"]: r["linked_run"] for r in json.loads(res.output.strip())["runs"]}
     assert linked == {base_run: pb["prompted_run"], pb["prompted_run"]: base_run}

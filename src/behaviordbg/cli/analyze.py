@@ -18,6 +18,7 @@ from ..analysis.coverage import samples_note
 from ..config import API_KEY_ENV, AnalyzeOptions, resolve_db
 from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..escape import printable
+from ..pipeline.baseline import analyze_linked
 from ..store import Store
 from ..types import SEVERITIES
 from . import baseline as baseline_cli
@@ -311,7 +312,7 @@ def analyze(
         state = pipeline.run_state(store, run_id)
         summary = pipeline.analyze_run(store, run_id, opts, progress)
         # a run with a prompted twin: analyse the other side too, then the verdicts
-        comparison = baseline_cli.analyze_other_side(store, summary.run_id, opts, progress)
+        comparison = analyze_linked(store, summary.run_id, opts, progress)
     if state["partial"]:  # an incomplete run is never analysed as if it were complete
         err_console.print(f"[bold yellow]warning:[/] {escape(state['note'])}", markup=True)
     if json_out:

@@ -14,8 +14,7 @@ from .. import pipeline
 from ..config import AnalyzeOptions, RunOptions, resolve_db
 from ..errors import EXIT_RUN_FAILED, RunFailed
 from ..pipeline.baseline import check_pair
-from ..pipeline.progress import ProgressSink
-from ..prompting import VERDICT_LABELS, PromptComparison, compare_prompted
+from ..prompting import VERDICT_LABELS, PromptComparison
 from ..store import Store
 from ._common import cell, console, emit_json, err_console, escape, plain_lines, plain_row
 
@@ -88,22 +87,6 @@ def verdicts_of(comparison: PromptComparison | None) -> dict[str, str] | None:
     if comparison is None or comparison.pending:
         return None
     return {v.fingerprint: v.verdict for v in comparison.verdicts}
-
-
-def analyze_other_side(
-    store: Store, run_id: str, opts: AnalyzeOptions, progress: ProgressSink | None
-) -> PromptComparison | None:
-    """`analyze RUN` of a run with a prompted twin (either side): analyse the other side too
-    (its stances are reused, so only what is missing is judged), then compare them."""
-    link = store.run_link(run_id)
-    if link is None:
-        return None
-    other = link["run_id"] if link["base_run_id"] == run_id else link["base_run_id"]
-    if pipeline.run_state(store, other)["partial"]:
-        comparison = compare_prompted(store, run_id)
-        return comparison
-    pipeline.analyze_run(store, other, opts, progress)
-    return compare_prompted(store, run_id)
 
 
 def check_pair_cmd(

@@ -149,21 +149,20 @@ def _done(store: Store, run_id: str) -> RunSummary:
     )
 
 
-def analyze_pair(
+def analyze_linked(
     store: Store, run_id: str, opts: AnalyzeOptions, progress: ProgressSink | None = None,
-) -> tuple[AnalysisSummary, AnalysisSummary, PromptComparison]:
-    """Analyse both runs of the pair `run_id` belongs to (either side) and compare them."""
+) -> PromptComparison | None:
+    """After `analyze RUN`: when RUN has a prompted twin (either side), analyse the other side
+    too (its stances are reused: only what is missing is judged; an unfinished run is left as it
+    is, so the comparison says it is pending) and compare them. None without a twin."""
     resolved = store.resolve_run(run_id)
     link = store.run_link(resolved)
     if link is None:
-        raise BehaviordbgError(
-            f"run {resolved} has no prompted baseline",
-            f"make one: behaviordbg run --resume {resolved} --prompted-baseline")
-    base = analyze_run(store, link["base_run_id"], opts, progress)
-    twin = analyze_run(store, link["run_id"], opts, progress)
-    comparison = compare_prompted(store, link["base_run_id"])
-    assert comparison is not None
-    return base, twin, comparison
+        return None
+    other = link["run_id"] if link["base_run_id"] == resolved else link["base_run_id"]
+    if not run_state(store, other)["partial"]:
+        analyze_run(store, other, opts, progress)
+    return compare_prompted(store, resolved)
 
 
 def check_pair(
