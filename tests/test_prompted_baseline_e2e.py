@@ -143,6 +143,11 @@ def test_cli_check_prompted_baseline_table_json_and_exports(
     assert res.exit_code == 0, res.output
     again = json.loads(res.output.strip().splitlines()[-1])["prompted_baseline"]
     assert again["summary"] == pb["summary"] and again["base_run"] == base_run
+    page = tmp_path / "report.html"
+    res = runner.invoke(app, ["report", base_run, "--db", db, "--out", str(page)])
+    assert res.exit_code == 0, res.output
+    html = page.read_text()
+    assert "<th>prompted baseline</th>" in html and "survives prompting: rate 100%" in html
     res = runner.invoke(app, ["runs", "--db", db, "--json"])
     linked = {r["run_id"]: r["linked_run"] for r in json.loads(res.output.strip())["runs"]}
     assert linked == {base_run: pb["prompted_run"], pb["prompted_run"]: base_run}
