@@ -229,6 +229,9 @@ def test_unconfirmed_bugs_make_no_data_by_default(
     res = CliRunner().invoke(app, ["export", run, "--db", str(db), "--format", "sft", "--out",
                                    str(tmp_path / "x.jsonl"), "--status", "fixed,bogus"])
     assert res.exit_code == 2 and "bogus" in res.output
+    res = CliRunner().invoke(app, ["export", run, "--db", str(db), "--format", "sft", "--out",
+                                   str(tmp_path / "x.jsonl"), "--survives-prompting"])
+    assert res.exit_code == 2 and "prompted" in res.output  # no prompted twin: said, not ignored
     res = CliRunner().invoke(app, ["export", run, "--db", str(db), "--format", "dpo", "--out",
                                    str(tmp_path / "x.jsonl"), "--teacher-model", "gpt-x"])
     assert res.exit_code == 2 and "--teacher-base-url" in res.output and "local" in res.output

@@ -28,18 +28,21 @@ def parse_statuses(values: list[str] | None) -> tuple[str, ...]:
 def export_dataset(
     run_id: str, fmt: str, out: str, *, statuses: list[str] | None, base_dir: str | None,
     teacher_base_url: str | None, teacher_model: str | None, teacher_api_key_env: str,
-    db: str | None, json_out: bool,
+    db: str | None, json_out: bool, survives_prompting: bool = False,
 ) -> None:
     """Write a fix dataset (data, metadata sidecar, trained prompts, datasheet) and say where."""
     try:
         opts = FixDataOptions(statuses=parse_statuses(statuses), teacher_base_url=teacher_base_url,
-                              teacher_model=teacher_model, teacher_api_key_env=teacher_api_key_env)
+                              teacher_model=teacher_model, teacher_api_key_env=teacher_api_key_env,
+                              survives_prompting=survives_prompting)
         target = safe_out_path(out, base_dir)
         with Store.open(resolve_db(db), readonly=True) as store:
             ds = build_fix_dataset(store, run_id, opts,
                                    None if json_out else StageProgress("teacher", "failed"))
         parts = ["behaviordbg", "export", ds.run_id, "--format", fmt, "--out", out,
                  *(x for s in opts.statuses for x in ("--status", s))]
+        if survives_prompting:
+            parts.append("--survives-prompting")
         if teacher_base_url and teacher_model:
             parts += ["--teacher-base-url", redact_url(teacher_base_url),
                       "--teacher-model", teacher_model]

@@ -53,6 +53,7 @@ class FixDataOptions:
     teacher_temperature: float = 0.3
     teacher_max_tokens: int = 200
     judge: str = "rules"  # reads the teacher's answers; needs no endpoint
+    survives_prompting: bool = False  # only bugs a prompted baseline did not fix (prompting.py)
 
     def __post_init__(self) -> None:
         bad = [s for s in self.statuses if s not in BUG_STATUSES]
@@ -84,6 +85,13 @@ def build_fix_dataset(
     claims: dict[str, Claim] = {c.id: c for s in suites for c in s.claims}
     suite_of: dict[str, Suite] = {c.id: s for s in suites for c in s.claims}
     bugs = [b for b in store.bugs_for_analysis(analysis["id"]) if b.status in opts.statuses]
+    if opts.survives_prompting:  # the bugs a system prompt does not fix are where training goes
+        from ..prompting import STILL_THERE, require_comparison, verdict_fields
+
+        require_comparison(store, rid)
+        verdicts = verdict_fields(store, rid)[1]
+        bugs = [b for b in bugs if (verdicts.get(b.fingerprint) or {}).get("verdict")
+                in STILL_THERE]
     answers = list(store.iter_answers(rid))
     stances = store.get_stances(rid, analysis["judge"])
     queries: dict[str, Query] = {q.id: q for q, _ in store.planned_queries(rid)}
