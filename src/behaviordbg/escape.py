@@ -150,3 +150,13 @@ def safe_name(text: str, limit: int = 64) -> str:
     """A file-name component: letters, digits, dash, underscore, dot (never a path)."""
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:limit].strip(".")
     return name or "item"
+
+
+def jsonl_line(obj: object) -> str:
+    """One JSON Lines record (no trailing newline): text kept whole and readable (training data
+    must be the model's exact words), with U+2028, U+2029 and U+0085 escaped, since some line
+    readers (Python's str.splitlines, JavaScript) break a line there."""
+    import json
+
+    text = json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")

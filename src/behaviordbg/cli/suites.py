@@ -1,4 +1,4 @@
-"""CLI commands: `behaviordbg suites validate | list | schema`.
+"""CLI commands: `behaviordbg suites validate | list | schema | generate | augment`.
 
 Thin: the loader in behaviordbg.suites does all checking; this prints its results.
 """
@@ -202,6 +202,200 @@ def schema(
         typer.echo(str(p))
         return
     typer.echo(p.read_text(encoding="utf-8"), nl=False)
+
+
+_GENERATE_HELP = (
+    "Write a suite for a claim with a model, filter every candidate, and validate the result.\n\n"
+    "The model (the embedded one unless --base-url/--model) writes direct questions, negated "
+    "questions and requests. Filters, each counted: form (3-30 words; questions end with '?'; "
+    "requests are not ability questions), exact duplicates and near duplicates (TF-IDF cosine >= "
+    "--threshold, default 0.65) against each other and every prompt of --against, and framing (the "
+    "model is asked whether a 'yes' affirms or denies the claim: a question framed the other way "
+    "is dropped, or moved to the right list with --move-misframed; one that does neither is "
+    "dropped). The file is marked `generated: {model, date, "
+    "seed}` for review and validated like any suite.\n\n"
+    'Example: behaviordbg suites generate --claim "The assistant can order groceries" '
+    "--id can_order_groceries --truth false --n 12 --out groceries.yaml"
+)
+
+
+@suites_app.command("generate", help=_GENERATE_HELP)
+def generate(
+    claim: str = typer.Option(..., "--claim", help="The claim, as a statement about the assistant."),
+    claim_id: str = typer.Option(..., "--id", help="The claim id (lowercase, digits, _)."),
+    capability: str | None = typer.Option(None, "--capability",
+                                          help="Manifest key that decides the claim's truth."),
+    truth: str | None = typer.Option(None, "--truth",
+                                     help="true or false: the default for a plain chat model."),
+    n: int = typer.Option(12, "--n", help="Prompts wanted: half direct, a quarter negated, the"
+                                          " rest requests."),
+    out: str | None = typer.Option(None, "--out", "-o",
+                                   help="Suite file to write (default: ID.generated.yaml)."),
+    against: list[str] | None = typer.Option(
+        None, "--against", help="Suites whose prompts candidates must not repeat (default:"
+                                " the shipped probes/)."),
+    base_url: str | None = typer.Option(None, "--base-url",
+                                        help="OpenAI-compatible endpoint of the writing model."),
+    model: str | None = typer.Option(None, "--model", help="Its model id."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
+                                    help="Environment variable holding its API key."),
+    seed: int | None = typer.Option(0, "--seed", help="Sent to the model; recorded in the file."),
+    threshold: float = typer.Option(0.65, "--threshold",
+                                    help="Near-duplicate TF-IDF cosine (0-1)."),
+    suite: str | None = typer.Option(None, "--suite", help="Suite name (default generated_ID)."),
+    move_misframed: bool = typer.Option(
+        False, "--move-misframed",
+        help="A question whose 'yes' turns out to mean the opposite goes to the other question"
+             " list instead of being dropped."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Generate a suite; see _GENERATE_HELP."""
+    from pathlib import Path
+
+    from ..errors import BehaviordbgError
+    from ..pipeline.generate import GenerateOptions, generate_suite
+    from ._common import StageProgress, console, escape, fail
+
+    try:
+        if truth not in (None, "true", "false"):
+            raise BehaviordbgError(f"--truth {truth!r} is not true or false",
+                                   hint="pass --truth true, --truth false, or leave it open")
+        opts = GenerateOptions(
+            claim=claim, claim_id=claim_id, capability=capability,
+            truth=None if truth is None else truth == "true", n=n, base_url=base_url, model=model,
+            api_key_env=api_key_env, seed=seed, existing=tuple(against) if against else None,
+            suite=suite, threshold=threshold, move_misframed=move_misframed)
+        target = Path(out or f"{claim_id}.generated.yaml")
+        if not target.parent.is_dir():
+            raise BehaviordbgError(f"folder {target.parent} does not exist",
+                                   hint="create it first, or choose another --out")
+        gen = generate_suite(opts, None if as_json else StageProgress("checking framing"))
+    except BehaviordbgError as err:
+        raise fail(err, as_json=as_json) from err
+    target.write_text(gen.yaml, encoding="utf-8")
+    try:
+        S.load_suites([str(target)])
+    except S.SuiteErrors as exc:
+        _fail(exc.errors, as_json)
+    except SuiteError as exc:
+        _fail([exc], as_json)
+    doc = {"ok": True, "path": str(target), **gen.to_dict()}
+    if as_json:
+        emit_json(doc)
+        return
+    for w in gen.warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(w)}", markup=True)
+    removed = ", ".join(f"{k} {v}" for k, v in doc["removed"].items())
+    console.print(f"wrote {escape(str(target))}: kept {escape(str(doc['kept']))} of"
+                  f" {escape(str(doc['written']))} written; removed by filter: {escape(removed)};"
+                  f" moved to the other question list: {doc['moved']}")
+    console.print(f"review it, then: behaviordbg suites validate {escape(str(target))}")
+
+
+_AUGMENT_HELP = (
+    "Add generated paraphrases to the claims of a suite file, filtered like `generate`.\n\n"
+    "For each claim (or each --claim) the model writes new direct and negated questions and "
+    "requests, shown the claim's prompts so it writes different ones; the same form, duplicate, "
+    "near-duplicate (against every loaded prompt and each other) and framing filters apply, each "
+    "counted. The result keeps the file's claims and rules, lists every added prompt under "
+    "`generated.prompts` for review, and is validated with the other suites of --against. The "
+    "file's comments are not kept.\n\n"
+    "Example: behaviordbg suites augment probes/tools.yaml --claim can_set_alarms --n 4 "
+    "--out tools.augmented.yaml"
+)
+
+
+@suites_app.command("augment", help=_AUGMENT_HELP)
+def augment(
+    path: str = typer.Argument(..., help="The suite file to augment."),
+    n: int = typer.Option(4, "--n", help="New prompts per claim (half direct, a quarter"
+                                         " negated, the rest requests)."),
+    claims: list[str] | None = typer.Option(None, "--claim", help="Only these claims."),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="File to write (default: NAME.augmented.yaml in the current"
+                                  " folder; not next to the original, or loading that folder would"
+                                  " see every claim twice)."),
+    in_place: bool = typer.Option(False, "--in-place", help="Replace the file itself."),
+    against: list[str] | None = typer.Option(
+        None, "--against", help="The other suites (rules, duplicates; default: probes/)."),
+    base_url: str | None = typer.Option(None, "--base-url",
+                                        help="OpenAI-compatible endpoint of the writing model."),
+    model: str | None = typer.Option(None, "--model", help="Its model id."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
+                                    help="Environment variable holding its API key."),
+    seed: int | None = typer.Option(0, "--seed", help="Sent to the model; recorded in the file."),
+    threshold: float = typer.Option(0.65, "--threshold",
+                                    help="Near-duplicate TF-IDF cosine (0-1)."),
+    move_misframed: bool = typer.Option(
+        False, "--move-misframed",
+        help="A question whose 'yes' turns out to mean the opposite goes to the other question"
+             " list instead of being dropped."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Augment a suite; see _AUGMENT_HELP."""
+    from pathlib import Path
+
+    from ..errors import BehaviordbgError
+    from ..pipeline.generate import AugmentOptions, augment_suite
+    from ._common import StageProgress, console, escape, fail
+
+    try:
+        if in_place and out:
+            raise BehaviordbgError("--in-place and --out exclude each other", hint="pass one")
+        opts = AugmentOptions(path=path, n=n, claims=tuple(claims or ()), base_url=base_url,
+                              model=model, api_key_env=api_key_env, seed=seed,
+                              against=tuple(against) if against else None, threshold=threshold,
+                              move_misframed=move_misframed)
+        stem = Path(path).name.rsplit(".", 1)[0]
+        target = Path(path) if in_place else Path(out or f"{stem}.augmented.yaml")
+        if not target.parent.is_dir():
+            raise BehaviordbgError(f"folder {target.parent} does not exist",
+                                   hint="create it first, or choose another --out")
+        aug = augment_suite(opts, None if as_json else StageProgress("checking framing"))
+    except BehaviordbgError as err:
+        raise fail(err, as_json=as_json) from err
+    target.write_text(aug.yaml, encoding="utf-8")
+    mine = target.resolve()
+    try:
+        S.load_suites([*(c for c in aug.companions if Path(c) != mine), str(target)])
+    except S.SuiteErrors as exc:
+        _fail(exc.errors, as_json)
+    except SuiteError as exc:
+        _fail([exc], as_json)
+    doc = {"ok": True, "path": str(target), **aug.to_dict()}
+    if as_json:
+        emit_json(doc)
+        return
+    for w in aug.warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(w)}", markup=True)
+    added = sum(len(v) for d in aug.added.values() for v in d.values())
+    removed = ", ".join(f"{k} {v}" for k, v in doc["removed"].items())
+    console.print(f"wrote {escape(str(target))}: {added} prompt(s) added to {len(aug.added)}"
+                  f" claim(s); removed by filter: {escape(removed)}; moved: {doc['moved']}")
+
+
+@suites_app.command("prompt")
+def prompt(
+    paths: list[str] | None = PathsArg,
+    manifest: str | None = ManifestOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Print the system prompt `check --prompted-baseline` sends, made from the manifest, and
+    its sha256: review it before a run, or copy it into the deployment once it fixes the bugs.
+
+    Example: `behaviordbg suites prompt --manifest agent-with-tools > prompt.txt`, edit it, then
+    `behaviordbg check --prompted-baseline --baseline-prompt prompt.txt`. The template:
+    docs/prompted-baseline.md.
+    """
+    from ..suites.baseline_prompt import manifest_prompt
+
+    suites, man = _load(paths, manifest, as_json)
+    p = manifest_prompt(man, suites)
+    if as_json:
+        emit_json({"text": p.text, "sha256": p.sha256, "source": p.source})
+        return
+    typer.echo(p.text)
+    typer.echo(f"# sha256 {p.sha256} ({p.source})", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,7 @@ from ..export import (
     gh_script_path,
     safe_out_path,
 )
+from ..export.fix_datasets import DATASET_FORMATS
 from ..store import Store
 from ..types import BUG_STATUSES
 from ._common import (
@@ -43,10 +44,17 @@ from ._common import (
     plain_row,
     print_table,
 )
+from .baseline import verdict_text
 
 STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
+SurvivesPromptingOption = typer.Option(
+    False, "--survives-prompting",
+    help="Only the bugs that still reproduce under the run's prompted baseline (verdict survives"
+         " or reduced; `check --prompted-baseline`): where a system prompt is not enough and"
+         " training data is the fix. With --status confirmed: the confirmed ones among them.")
 FORMAT_HELP = "; ".join([*(f"{name}: {fmt.help}" for name, fmt in FORMATS.items()),
-                         f"{LABELS_FORMAT}: {LABELS_HELP}"])
+                         f"{LABELS_FORMAT}: {LABELS_HELP}",
+                         *(f"{name}: {text}" for name, text in DATASET_FORMATS.items())])
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
 
@@ -72,16 +80,25 @@ def bugs_cmd(
         False, "--candidates",
         help="Also list the candidates: contradictions held back because a side rests on weak"
              " verdicts (with --json, every row has `candidate`: true or false)."),
+    survives_prompting: bool = SurvivesPromptingOption,
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
     """List the bugs a run's newest analysis found, with their triage status.
 
+    A run made with `check --prompted-baseline` also shows each bug's verdict: fixed by
+    prompting, reduced, survives prompting (`--survives-prompting` keeps those and the reduced
+    ones: where a prompt is not enough and training is the fix).
+
     Then: `behaviordbg triage FINGERPRINT --status confirmed`, or export them with
     `behaviordbg export RUN --format markdown --out bugs.md`.
     """
     with _open(db, readonly=True) as store:
-        report = triage.bugs_report(store, run_id, status=status, candidates=candidates)
+        report = triage.bugs_report(store, run_id, status=status, candidates=candidates,
+                                    survives_prompting=survives_prompting)
+    verdict_of = {b["fingerprint"]: (b.get("prompting") or {}).get("verdict")
+                  for b in report["bugs"]}
+    has_verdicts = report.get("prompted_baseline") is not None
     if json_out:
         emit_json(report)
         return
@@ -95,22 +112,34 @@ def bugs_cmd(
                              f"{len(bugs)} bugs"))
         for b in bugs:
             status_txt = b["status"] + (" (regression)" if b["regression"] else "")
+            extra = [f"{verdict_text(verdict_of[b['fingerprint']]):<24}"] if has_verdicts else []
             typer.echo(plain_row(b["fingerprint"], f"{b['severity']:<8}", f"{b['kind']:<10}",
-                                 f"{status_txt:<14}", f"{b['rate']:>4.0%}", b["title"]))
+                                 f"{status_txt:<14}", f"{b['rate']:>4.0%}", *extra, b["title"]))
         typer.echo("triage: behaviordbg triage FINGERPRINT --status " + "|".join(BUG_STATUSES))
     else:
         table = Table(title=f"bugs in {escape(report['run_id'])} (judge {escape(report['judge'])})")
         for col in ("fingerprint", "severity", "kind", "status", "rate"):
             table.add_column(col, no_wrap=True)
+        if has_verdicts:
+            table.add_column("prompting", no_wrap=True)
         table.add_column("title", overflow="fold", ratio=1)
         for b in bugs:
             sev = escape(b["severity"])
             status_txt = escape(b["status"]) + (" [magenta](regression)[/]" if b["regression"] else "")
+            extra = [escape(verdict_text(verdict_of[b["fingerprint"]]))] if has_verdicts else []
             table.add_row(escape(b["fingerprint"]), f"[{SEVERITY_STYLE.get(b['severity'], '')}]{sev}[/]",
-                          escape(b["kind"]), status_txt, f"{b['rate']:.0%}", escape(_clip(b["title"], 80)))
+                          escape(b["kind"]), status_txt, f"{b['rate']:.0%}", *extra,
+                          escape(_clip(b["title"], 80)))
         console.print(table)
         console.print("triage: behaviordbg triage FINGERPRINT --status " + "|".join(BUG_STATUSES),
                       soft_wrap=True)
+    if has_verdicts:
+        pb = report["prompted_baseline"]
+        shown = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in pb["summary"].items() if n)
+        console.print(f"prompted baseline: twin run {escape(pb['prompted_run'])}, prompt sha256"
+                      f" {escape(pb['prompt_sha256'][:12])}: {escape(shown or 'no bugs either way')}"
+                      + (" (shown: only the bugs that survive prompting)"
+                         if survives_prompting else ""), soft_wrap=True)
     if held and plain_lines():
         typer.echo(f"candidates in {printable(report['run_id'])}: held back, not bugs")
         for b in held:
@@ -193,6 +222,12 @@ def diff_cmd(
              " resolved bugs, the rest and the evidence collapsed; within GitHub's 65,536"
              " characters), e.g. `... --format markdown > comment.md && gh pr comment"
              " --body-file comment.md`."),
+    heldout: str | None = typer.Option(
+        None, "--heldout",
+        help="A fix dataset (the --out of `export --format sft|dpo`, its .prompts.json, or their"
+             " folder): also report each of its bugs on the trained prompts and on the claim's"
+             " other (held-out) prompts separately, and flag fixes that hold on trained prompts"
+             " only. Table or --json."),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -207,10 +242,17 @@ def diff_cmd(
     if json_out and fmt != "table":
         raise fail(BehaviordbgError("--json and --format markdown exclude each other",
                                     "pass one of them"))
+    if heldout and fmt != "table":
+        raise fail(BehaviordbgError("--heldout reports as a table or with --json",
+                                    "drop --format markdown, or run the --heldout check apart"))
     with _open(db, readonly=True) as store:
         diff = diff_runs(store, run_a, run_b)
         d = diff.to_dict()
         records = new_bug_records(store, diff) if fmt == "markdown" else {}
+        if heldout:
+            from .fix_data import heldout_section
+
+            d["heldout"] = heldout_section(store, diff.run_a, diff.run_b, heldout)
     for warning in d.get("warnings") or []:
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True)
     if json_out:
@@ -236,6 +278,10 @@ def diff_cmd(
         title=f"{d['run_a']} -> {d['run_b']}", fold=("note",),
     )
     console.print(", ".join(f"{k}: {v}" for k, v in d["summary"].items()))
+    if heldout:
+        from .fix_data import print_heldout
+
+        print_heldout(d["heldout"])
 
 
 def _rate(rate: float | None, counts: Any) -> str:
@@ -317,17 +363,49 @@ def export_cmd(
     candidates: bool = typer.Option(
         False, "--candidates",
         help="Also export the candidates (held back for weak evidence), marked as such."),
+    statuses: list[str] | None = typer.Option(
+        None, "--status",
+        help="sft/dpo only: bugs with this triage status make data (repeat or comma-separate;"
+             " default confirmed: an unreviewed bug may be a judge error)."),
+    teacher_base_url: str | None = typer.Option(
+        None, "--teacher-base-url",
+        help="sft/dpo only: an OpenAI-compatible endpoint asked for a truthful answer where the"
+             " model never gave one itself; kept only when the judge confirms its stance."),
+    teacher_model: str | None = typer.Option(
+        None, "--teacher-model",
+        help="sft/dpo only: the teacher's model id; `local` (without --teacher-base-url): the"
+             " embedded local model, told the fact."),
+    teacher_api_key_env: str = typer.Option(
+        "OPENAI_API_KEY", "--teacher-api-key-env",
+        help="sft/dpo only: environment variable holding the teacher's API key (never stored)."),
+    survives_prompting: bool = SurvivesPromptingOption,
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
-    """Export a run's bugs as tickets. Nothing is sent anywhere; model output is escaped per format.
+    """Export a run's bugs as tickets, or as a fix dataset (sft, dpo) of truthful answers.
 
-    Example: `behaviordbg export latest --format sarif --out bugs.sarif`.
+    Nothing is sent anywhere (except to a --teacher-base-url you name); model output is escaped per format. Example: `behaviordbg export latest --format sarif --out bugs.sarif`.
+
+    Fix data: `behaviordbg export latest --format dpo --out fix.jsonl` writes fix.jsonl, fix.meta.jsonl (fingerprints per line), fix.prompts.json (trained prompts, for `diff --heldout`) and fix.datasheet.md; see docs/fix-loop.md.
     """
+    if fmt in DATASET_FORMATS:
+        if gh_commands or candidates:
+            raise fail(BehaviordbgError("--gh-commands and --candidates do not apply to sft/dpo",
+                                        "drop them: fix datasets use reported bugs only"))
+        from .fix_data import export_dataset
+
+        export_dataset(run_id, fmt, out, statuses=statuses, base_dir=base_dir,
+                       teacher_base_url=teacher_base_url, teacher_model=teacher_model,
+                       teacher_api_key_env=teacher_api_key_env, db=db, json_out=json_out,
+                       survives_prompting=survives_prompting)
+        return
+    if statuses or teacher_base_url or teacher_model:
+        raise fail(BehaviordbgError("--status and --teacher-* apply to --format sft or dpo only",
+                                    "drop them, or export a fix dataset with --format sft|dpo"))
     safe_out_path(out, base_dir)  # a refused path is refused before the database is opened
     with _open(db, readonly=True) as store:
         path = export_bugs(store, run_id, fmt, out, base_dir=base_dir, gh_commands=gh_commands,
-                           candidates=candidates)
+                           candidates=candidates, survives_prompting=survives_prompting)
         result = {"format": fmt, "path": str(path), "run_id": store.resolve_run(run_id)}
     if gh_commands:
         result["gh_script"] = str(gh_script_path(path))

@@ -10,7 +10,10 @@ summary. One module per stage:
 - probe.py: `run_probes` asks every query of the suites and stores each answer as it arrives;
 - analyze.py: `analyze_run` judges (judging.py), clusters, finds contradictions and bugs, and
   records the bugs' lifecycle (behaviordbg.triage);
-- run_and_analyze.py: `check`, both of them in one call.
+- run_and_analyze.py: `check`, both of them in one call;
+- fix_data.py: fix datasets from a run's confirmed bugs (own words, else a teacher the judge
+  checks), rendered by behaviordbg.export.fix_datasets;
+- generate.py: `suites generate` / `suites augment`, a model writing filtered prompts.
 
 The stage logic itself lives in behaviordbg.analysis (pure functions) and behaviordbg.judges.
 """

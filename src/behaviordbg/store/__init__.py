@@ -24,6 +24,7 @@ from .batches import BatchResults, BatchTables
 from .bugs import BugTables
 from .connection import database_error, new_run_id, now_iso
 from .labels import HUMAN_STANCES, LabelRecord, LabelTables, NewLabel, answer_key
+from .links import LinkTables, RunLink
 from .reads import BUG_SORTS, DashboardReads
 from .records import (
     AnalysisRecord,
@@ -40,7 +41,7 @@ from .turns import TurnTables, turn_id
 
 
 class Store(RunTables, TurnTables, AnalysisTables, BugTables, BatchTables, BatchResults,
-            LabelTables, DashboardReads):
+            LabelTables, DashboardReads, LinkTables):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
 
@@ -57,6 +58,7 @@ __all__ = [
     "NewLabel",
     "Run",
     "RunCounts",
+    "RunLink",
     "Store",
     "TopError",
     "answer_key",

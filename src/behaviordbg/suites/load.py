@@ -159,11 +159,19 @@ class _RuleModel(_Model):
     note: str = ""
 
 
+class _GeneratedModel(_Model):
+    model: str
+    date: str
+    seed: int | None = None
+    prompts: list[str] = []  # `suites augment`: the prompts a model added
+
+
 class _SuiteModel(_Model):
     suite: str
     description: str = ""
     system_prompt: str | None = None
     context: list[_MessageModel] = []
+    generated: _GeneratedModel | None = None  # `suites generate` marks its output for review
     claims: list[_ClaimModel]
     rules: list[_RuleModel] = []
     pushback: Pushback_ = None
