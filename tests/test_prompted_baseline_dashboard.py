@@ -50,7 +50,10 @@ def test_data_prompt_verdicts_either_side(pair_db: tuple[str, str, str]) -> None
         a, b = data.prompt_verdicts(store, base), data.prompt_verdicts(store, twin)
         assert a is not None and b is not None and a.counts == b.counts
         assert (a.base_run, a.prompted_run) == (base, twin)
-        assert a.counts["fixed"] == 1 and a.counts["survives"] == 1
+        # (the planted act answers also say "done" with no tool call: a fabricated_action bug
+        # beside each manifest one, with the same verdict, counted apart here)
+        rest = list(a.table[a.table["kind"] != "fabricated_action"]["verdict"])
+        assert rest.count("fixed by prompting") == 1 and rest.count("survives prompting") == 1
         assert set(a.table["verdict"]) >= {"fixed by prompting", "survives prompting"}
         analysis = data.analysis_id(store, base)
         assert analysis is not None
@@ -75,7 +78,9 @@ def test_bugs_and_compare_pages_show_the_verdicts(
     assert any("prompted baseline: " in str(t.value) for t in bugs.text)
     compare = _page("compare", base)
     metrics = {m.label: m.value for m in compare.metric}
-    assert metrics["fixed"] == "1" and metrics["survives"] == "1"
+    # fixed 1, survives 2: the surviving claim's act answers also say "done" with no tool call,
+    # a fabricated_action bug beside its manifest one
+    assert metrics["fixed"] == "1" and metrics["survives"] == "2"
     assert metrics["introduced"] in {"1", "2"}
     table = compare.dataframe[0].value
     assert "fixed by prompting" in set(table["verdict"])

@@ -136,7 +136,10 @@ def test_cli_check_prompted_baseline_table_json_and_exports(
     manifest_bugs = sorted(v["verdict"] for v in pb["verdicts"] if v["kind"] == "manifest")
     assert manifest_bugs == ["fixed", "introduced", "reduced", "survives"]
     # four samples in five still wrong: the samples of a prompt now disagree (a new unstable bug)
-    assert pb["summary"]["fixed"] == 1 and pb["summary"]["survives"] == 1
+    # (the planted act answers also say "done" with no tool call: a fabricated_action bug beside
+    # each manifest one, with the same verdict, counted apart here)
+    counted = [v["verdict"] for v in pb["verdicts"] if v["kind"] != "fabricated_action"]
+    assert counted.count("fixed") == 1 and counted.count("survives") == 1
     base_run = pb["base_run"]
     # analyze of either side analyses the pair and carries the verdicts
     res = runner.invoke(app, ["analyze", pb["prompted_run"], "--db", db, "--json"])

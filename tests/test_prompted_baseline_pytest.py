@@ -85,7 +85,8 @@ def test_failure_text_says_whether_the_prompt_fixes_the_bug(
         in text
     assert "prompted baseline: survives prompting: rate 100%" in text
     result.stdout.fnmatch_lines(
-        ["behaviordbg: prompted baseline (prompt *): 1 fixed by prompting, 1 survives prompting*"])
+        # 2 each: the manifest bug and the fabricated_action of its "done" act answers
+        ["behaviordbg: prompted baseline (prompt *): 2 fixed by prompting, 2 survives prompting*"])
     # both runs were asked: the twin with the manifest's prompt first
     told = [b for b in server.request_bodies if "You cannot:" in system_text(b)]
     assert told and len(told) == len(server.request_bodies) - len(told)
