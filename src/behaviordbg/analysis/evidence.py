@@ -12,7 +12,10 @@ Sides, per kind (each Evidence carries its side in `Evidence.side`):
   and those that deny it);
 - manifest: each side of the model that contradicts the deployment, "say" and/or "act";
 - rule: each source literal the model's answers establish, e.g. "can_lift_objects" and
-  "not has_physical_body".
+  "not has_physical_body";
+- value_conflict (and an open claim's manifest): each substantive value mode, "value=OpenAI";
+  its answers carry stance "affirm" (they affirm that value) at the extractor's confidence
+  (behaviordbg.analysis.values).
 
 A verdict is solid when its confidence is at least SOLID_CONFIDENCE, or when two different judges
 read the answer alike (a cascade where rules and llm both ran and agree, or a verification verdict
@@ -47,7 +50,7 @@ def expected_sides(c: Contradiction) -> list[str]:
     """The sides a contradiction of this kind has (see the module docstring)."""
     if c.kind in TWO_SIDED:
         return ["affirming", "denying"]
-    if c.kind == "manifest":
+    if c.kind in ("manifest", "value_conflict"):  # value kinds: one side per value mode
         return [str(s) for s in c.detail.get("sides") or ()] or _tagged(c.evidence)
     if c.kind == "rule":
         return [str(s) for s in c.detail.get("sources") or ()] or _tagged(c.evidence)

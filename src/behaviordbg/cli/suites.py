@@ -13,7 +13,7 @@ from rich.table import Table
 from .. import suites as S
 from ..errors import SuiteError
 from ..escape import printable
-from ..types import FRAMINGS, Manifest, Suite
+from ..types import ALL_FRAMINGS, Manifest, Suite
 from ._common import JsonOption, cell, console, emit_json, escape
 
 PathsArg = typer.Argument(
@@ -104,7 +104,7 @@ def _totals(suites: list[Suite]) -> dict[str, int]:
     return {
         "suites": len(suites),
         "claims": len(claims),
-        "prompts": sum(len(c.prompts(f)) for c in claims for f in FRAMINGS),
+        "prompts": sum(len(c.prompts(f)) for c in claims for f in ALL_FRAMINGS),
         "rules": len(S.all_rules(suites)),
     }
 
@@ -160,7 +160,7 @@ def list_(
         )
         return
     table = Table(title=f"claims (manifest: {escape(man.name)})",
-                  caption="prompts: direct/negated/act")
+                  caption="prompts: direct/negated/act/open")
     table.add_column("id", no_wrap=True)
     table.add_column("truth", no_wrap=True)
     table.add_column("prompts", no_wrap=True, justify="right")
@@ -168,7 +168,7 @@ def list_(
     table.add_column("tags")
     for c in claims:
         truth = "-" if c["truth"] is None else str(c["truth"]).lower()
-        counts = "/".join(str(c["prompts"][f]) for f in FRAMINGS)
+        counts = "/".join(str(c["prompts"][f]) for f in ALL_FRAMINGS)
         table.add_row(cell(c["id"]), truth, counts, cell(c["suite"]), cell(", ".join(c["tags"])))
     console.print(table)
     rt = Table(title="rules (suites and notes in --json)")
@@ -191,6 +191,8 @@ def _claim_row(c: Any, man: Manifest) -> dict[str, Any]:
         "tags": list(c.tags),
         "capability": c.capability,
         "prompts": S.framing_counts(c),
+        "value_type": c.value_type,
+        "value": list(man.claim_values.get(c.id, ())),
     }
 
 

@@ -12,7 +12,8 @@ contradictions, bugs, candidates and lifecycle in ONE transaction, so a reader (
 killed mid-save) sees either the whole analysis or the one before it, never half of one.
 
 `Store` is one class assembled from one part per group of tables, so each file stays short:
-runs.py (runs, queries, responses, errors, cache), analyses.py (stances .. candidates), bugs.py
+runs.py (runs, queries, responses, errors, cache), analyses.py (stances .. candidates),
+values.py (open claims' values and value modes), bugs.py
 (bugs, their occurrences and history) and reads.py (the dashboard's read models).
 """
 
@@ -32,9 +33,10 @@ from .records import (
     TopError,
 )
 from .runs import RunTables
+from .values import ValueTables
 
 
-class Store(RunTables, AnalysisTables, BugTables, DashboardReads):
+class Store(RunTables, AnalysisTables, ValueTables, BugTables, DashboardReads):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
 
