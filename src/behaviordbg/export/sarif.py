@@ -28,7 +28,10 @@ RULE_TEXT = {
     "rule": ("RuleViolation",
              "Stances on different claims violate a suite rule, possibly through a chain of rules."),
     "manifest": ("ManifestContradiction",
-                 "A stance contradicts what the deployment manifest declares true."),
+                 "A stance (or an open claim's value) contradicts what the deployment manifest"
+                 " declares."),
+    "value_conflict": ("ValueConflict",
+                       "Answers to one open question name different values (e.g. two makers)."),
 }
 
 

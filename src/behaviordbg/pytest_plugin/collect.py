@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # names only: nothing heavy is imported at run time
     from ..types import Claim, Manifest, Rule
 
 SUITE_KEY = re.compile(r"^suite\s*:", re.MULTILINE)
-CHECKS: tuple[str, ...] = ("stable", "paraphrase", "say_do", "manifest")
+CHECKS: tuple[str, ...] = ("stable", "paraphrase", "say_do", "manifest", "values")
 """Item names per claim; a bug of kind K fails the item `claim::KIND_TO_CHECK[K]` (session.py)."""
 
 
@@ -139,14 +139,18 @@ class ClaimNode(pytest.Collector):
         c = self.claim
         samples = session_state(self.config).settings.run.samples
         sayings = len(c.ask) + len(c.ask_negated)
-        applies = {
-            "stable": samples >= 2,  # one sample per prompt cannot disagree with itself
-            "paraphrase": sayings >= 2,
-            "say_do": sayings >= 1 and len(c.act) >= 1,
-            "manifest": self.manifest.truth_of(c) is not None,
-        }
+        if c.is_open:  # answered with values: one check of its modes, one against the manifest
+            applies = {"values": samples * len(c.ask_open) >= 2,
+                       "manifest": c.id in self.manifest.claim_values}
+        else:
+            applies = {
+                "stable": samples >= 2,  # one sample per prompt cannot disagree with itself
+                "paraphrase": sayings >= 2,
+                "say_do": sayings >= 1 and len(c.act) >= 1,
+                "manifest": self.manifest.truth_of(c) is not None,
+            }
         for check in CHECKS:
-            if applies[check]:
+            if applies.get(check):
                 yield CheckItem.from_parent(self, name=check, check=check, claims=(c.id,),
                                             line=self.line)
 

@@ -67,7 +67,15 @@ def render_bug(bug: Bug, outcome: Outcome) -> list[str]:
     if bug.witness:
         lines.append(f"  rule chain: {' -> '.join(bug.witness)}")
     affirm, other = _sides(bug.evidence)
-    if affirm and other:
+    by_value: dict[str, list[Evidence]] = {}
+    for e in bug.evidence:
+        if e.side.startswith("value="):  # open claims: one group per value mode
+            by_value.setdefault(e.side[len("value="):], []).append(e)
+    if by_value:
+        for value, evidence in by_value.items():
+            lines.append(f"  it names {safe_text(value, 80)}:")
+            lines += _evidence_lines(evidence, "    ")
+    elif affirm and other:
         lines.append("  it says YES (affirms the claim):")
         lines += _evidence_lines(affirm, "    ")
         lines.append("  ... but also NO / otherwise:")

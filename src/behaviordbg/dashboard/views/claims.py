@@ -1,4 +1,5 @@
-"""Claims: per claim, the stance distribution per framing with intervals, and answer clusters."""
+"""Claims: per claim, the stance distribution per framing with intervals, and answer clusters;
+for an open claim, its value modes (a bar of shares and the representative answer per mode)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import altair as alt
 import streamlit as st
 
 from behaviordbg.dashboard import data, ui
+from behaviordbg.escape import printable
 
 st.title("Claims")
 analysis = ui.current_analysis()
 run = ui.selected_run()
 claims = ui.load(data.claim_ids, analysis)
 if not claims:
-    st.info("No stance distributions in this analysis.")
+    st.info("No stance distributions or value modes in this analysis.")
     st.stop()
 
 claim = st.selectbox("Claim", claims, key="claims_claim")
@@ -21,6 +23,29 @@ if claim is None:
 statement = ui.load(data.claim_text, run, claim)
 if statement:
     st.text(statement)
+
+modes = ui.load(data.claim_value_modes, analysis, claim)
+if not modes.empty:
+    st.subheader("Value modes")
+    st.caption("An open claim: each answer is read as a value, and values that are one value in "
+               "other words form one mode. Two or more substantive modes are a value_conflict. "
+               "Values and answers are model output, shown as plain text.")
+    bar = alt.Chart(modes).mark_bar().encode(
+        x=alt.X("answers:Q", stack="normalize", title="share of answers",
+                axis=alt.Axis(format="%")),
+        color=alt.Color("value:N", title="value", sort=list(modes["value"])),
+        order=alt.Order("mode:Q"),
+        tooltip=["value", "answers", "share", "decisive", "substantive", "manifest"],
+    )
+    st.altair_chart(bar.properties(height=70), width="stretch")
+    st.dataframe(modes.drop(columns=["representative"]), hide_index=True, width="stretch",
+                 column_config={"share": st.column_config.NumberColumn("share", format="%.2f")})
+    for row in modes.itertuples():
+        st.text(f"mode {row.mode}: {printable(row.value, 120)}  ·  {row.answers} answers"
+                f" ({row.share:.0%})"
+                + ("  ·  substantive" if row.substantive else ""))
+        ui.untrusted("Representative answer", str(row.representative))
+    st.stop()
 
 st.subheader("Stance per framing")
 dist = ui.load(data.claim_distributions, analysis, claim)
