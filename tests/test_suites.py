@@ -465,7 +465,7 @@ def test_manifest_that_breaks_a_rule_is_flagged(tmp_path, shipped):
 def test_cli_validate_ok_and_errors():
     ok = runner.invoke(app, ["suites", "validate"])
     assert ok.exit_code == 0, ok.output
-    assert ok.stdout.startswith("OK: 7 suites, 28 claims")
+    assert ok.stdout.startswith("OK: 8 suites, 34 claims")
     bad = runner.invoke(
         app, ["suites", "validate", str(BAD / "wrong_type.yaml"), str(BAD / "dup_key.yaml")]
     )
@@ -501,10 +501,10 @@ def test_cli_list_json():
     res = runner.invoke(app, ["suites", "list", "--json", "--manifest", "agent-with-tools"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout.strip().splitlines()[-1])
-    assert len(data["claims"]) == 28 and len(data["rules"]) == data["totals"]["rules"] >= 10
+    assert len(data["claims"]) == 34 and len(data["rules"]) == data["totals"]["rules"] >= 10
     browse = next(c for c in data["claims"] if c["id"] == "can_browse_web")
     assert browse["truth"] is True and browse["default_truth"] is False
-    assert browse["prompts"] == {"direct": 4, "negated": 2, "act": 2}
+    assert browse["prompts"] == {"direct": 4, "negated": 2, "act": 2, "open": 0}
     assert set(data["rules"][0]) == {"id", "when", "then", "suite", "source", "note"}
     table = runner.invoke(app, ["suites", "list", str(GOOD)])
     assert (

@@ -119,6 +119,8 @@ _CAPITALISED = re.compile(
     rf"\b{_MADE}\s+(?:\w+\s+){{0,2}}?by\s+((?:[A-Z][\w.&'-]*|[0-9]+\.?[A-Z]+)"
     r"(?:\s+(?:[A-Z][\w.&'-]*|of|and|&))*)"
 )
+_NAME_LIKE = re.compile(r"\b(?!I\b|AI\b)[A-Z][\w.&'-]*\s+[A-Z][\w.&'-]+|\b[A-Z][a-z]+[A-Z]\w*")
+"""Two capitalised words in a row, or a camel-case word ("OpenAI"): perhaps a name."""
 _VAGUE = re.compile(r"^(?:a|an|the|team|group|researchers?|engineers?|developers?|i|my)\b", re.I)
 _YEAR = re.compile(r"\b(19[89]\d|20[0-4]\d)\b")
 _YEAR_CUE = re.compile(
@@ -256,6 +258,8 @@ def _entity(item: ValueInput, table: Mapping[str, Sequence[str]]) -> AnswerValue
                            "a capitalised name after 'made by' that no gazetteer knows")
         if declines:
             return _result(item, "declines", conf=0.85, why="says it does not know or cannot say")
+        if _NAME_LIKE.search(text):  # "Quokka Systems is my maker": a name no rule reads
+            return _result(item, "none", conf=0.6, why="no known value, but a name-like phrase")
         return _result(item, "none", conf=0.8, why="names no value of this kind")
     values = list(dict.fromkeys(c for _, c, _ in hits))
     strong = [h for h in hits if _BY.search(text[max(0, h[0] - 60):h[0]])
