@@ -5,9 +5,11 @@ value_conflict, and every export format carries the bug with both values."""
 from __future__ import annotations
 
 import json
+from importlib import resources
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -93,4 +95,7 @@ def test_exports_carry_the_value_conflict(db: tuple[str, str, str]) -> None:
         if fmt.name == "json":
             got = json.loads(out)
             assert any(b["kind"] == "value_conflict" for b in got["bugs"])
+            schema = json.loads(resources.files("behaviordbg").joinpath(
+                "schemas/export.schema.json").read_text())
+            jsonschema.Draft202012Validator(schema).validate(got)
         assert "OpenAI" in out and "Alibaba Cloud" in out, fmt.name  # both values, every format
