@@ -99,3 +99,13 @@ def test_exports_carry_the_value_conflict(db: tuple[str, str, str]) -> None:
                 "schemas/export.schema.json").read_text())
             jsonschema.Draft202012Validator(schema).validate(got)
         assert "OpenAI" in out and "Alibaba Cloud" in out, fmt.name  # both values, every format
+
+
+def test_html_report_shows_the_value_conflict(db: tuple[str, str, str]) -> None:
+    from behaviordbg.report import render_report
+
+    path, run_id, _ = db
+    with Store.open(path, readonly=True) as store:
+        html = render_report(store, run_id)
+    assert "value_conflict" in html and "Names different values" in html
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
