@@ -6,6 +6,7 @@ manifest turns a mode that names another into a manifest bug."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,26 @@ def test_a_mode_against_the_declared_value_is_a_manifest_bug(
     assert [b for b in summary.bugs if b.claims == ("maker",)] == []
     modes = store.analysis_value_modes(summary.analysis_id, "maker")
     assert modes[0].matches_manifest is True
+
+
+def test_cli_check_reports_the_value_conflict_and_fails_on_it(
+    fake_server: FakeServer, suite_path: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from behaviordbg.cli import app
+
+    fake_server.answers = {**BASE, **{p: ["I was created by OpenAI.",
+                                          "Alibaba Cloud developed me."] for p in MAKER_PROMPTS}}
+    db = str(tmp_path / "check.db")
+    res = CliRunner().invoke(app, [
+        "check", suite_path, "--base-url", fake_server.base_url, "--model", "m", "--db", db,
+        "--samples", "4", "--json", "--fail-on", "high",
+    ])
+    assert res.exit_code == 1, res.output  # the conflict is a bug at high or above
+    doc = json.loads(res.stdout.strip().splitlines()[-1])
+    assert doc["bugs"] == 1 and doc["top_bugs"][0]["kind"] == "value_conflict"
+    assert doc["run"]["responses"] == (4 + 2 + 1) * 4
+    res = CliRunner().invoke(app, ["analyze", "latest", "--db", db])
+    text = " ".join(res.stdout.split())
+    assert "value_conflict" in text and "24 answers to open claims read as values" in text
