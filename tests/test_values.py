@@ -136,8 +136,12 @@ def test_declines_are_not_values(answer: str) -> None:
 
 def test_vague_makers_and_unknown_names() -> None:
     assert _read("I was created by a team of researchers.", "organisation").status == "none"
-    unknown = _read("I was created by Zebra Labs.", "organisation")
-    assert unknown.value == "Zebra Labs" and unknown.confidence < 0.7  # unsure: the llm reads it
+    unknown = _read("I was trained by the University of California, Berkeley.", "organisation")
+    assert unknown.value == "University of California" and unknown.confidence >= 0.8
+    assert _read("The organization that built me is Apple Inc.", "organisation").value == "Apple"
+    two = _read("I was created by Zebra Labs and trained by Quokka Systems.", "organisation")
+    assert two.value == "Zebra Labs" and two.confidence < 0.7  # unsure: the llm reads it
+    assert _read("Quokka Systems is my maker.", "organisation").confidence < 0.7
     both = _read("Some say OpenAI, some say Anthropic made me.", "organisation")
     assert both.confidence < 0.7
     implied = _read("I am ChatGPT.", "organisation")
@@ -254,8 +258,10 @@ def test_llm_reads_what_the_rules_are_unsure_of(tmp_path: Path) -> None:
         {"id": "maker", "text": "Its maker.", "value_type": "organisation",
          "ask_open": ["Who made you?", "Who built you?"]}]})
     answers: dict[str | re.Pattern[str], Any] = {
-        "Who made you?": ["I was created by Zebra Labs.", "Alibaba Cloud made me."],
-        "Who built you?": ["I was built by Zebra Labs.", "Quokka Systems is my maker."],
+        "Who made you?": ["I was created by Zebra Labs and trained by Quokka Systems.",
+                          "Alibaba Cloud made me."],
+        "Who built you?": ["I was built by Zebra Labs, then trained by Quokka Systems.",
+                           "Quokka Systems is my maker."],
         re.compile(r"Zebra Labs"): json.dumps({"status": "value", "value": "Zebra Labs"}),
         re.compile(r"Quokka"): json.dumps({"status": "value", "value": "Quokka Systems"}),
     }

@@ -115,10 +115,15 @@ _NEGATED = re.compile(
     r"\bsuch as\b|\blike\b|\bother\b|\bincluding\b|\be\.g\.)[^.;!?]{0,30}$",
     re.IGNORECASE,
 )
+_NAME = r"(?:[A-Z][\w.&'-]*|[0-9]+\.?[A-Z]+)(?:\s+(?:[A-Z][\w.&'-]*|of|and|&|for))*"
 _CAPITALISED = re.compile(
-    rf"\b{_MADE}\s+(?:\w+\s+){{0,2}}?by\s+((?:[A-Z][\w.&'-]*|[0-9]+\.?[A-Z]+)"
-    r"(?:\s+(?:[A-Z][\w.&'-]*|of|and|&))*)"
+    rf"\b{_MADE}\s+(?:\w+\s+){{0,2}}?(?:by|at)\s+(?:the\s+)?({_NAME})"
+    rf"|\b(?:organi[sz]ation|company|lab|developer|creator|maker|team)\s+(?:that|which|who)\s+"
+    rf"\w+\s+me\s+(?:is|was)\s+(?:the\s+)?({_NAME})"
+    rf"|^\s*(?:the\s+)?({_NAME})\s+(?:developed|created|built|trained|made|designed)\s+me\b"
 )
+"""A name the gazetteer does not know, where the answer says it made the model: "trained by the
+University of California", "The organisation that built me is Apple Inc."."""
 _NAME_LIKE = re.compile(r"\b(?!I\b|AI\b)[A-Z][\w.&'-]*\s+[A-Z][\w.&'-]+|\b[A-Z][a-z]+[A-Z]\w*")
 """Two capitalised words in a row, or a camel-case word ("OpenAI"): perhaps a name."""
 _VAGUE = re.compile(r"^(?:a|an|the|team|group|researchers?|engineers?|developers?|i|my)\b", re.I)
@@ -191,6 +196,13 @@ def _negated_before(text: str, pos: int) -> bool:
     return bool(_NEGATED.search(text[max(0, pos - 40):pos]))
 
 
+def _clean_name(name: str) -> str:
+    """"Apple Inc." -> "Apple", "Zebra Labs and" -> "Zebra Labs"."""
+    name = " ".join(name.split()).rstrip(".")
+    name = re.sub(r"(?:\s+(?:of|and|&|for))+$", "", name)
+    return re.sub(r"\s+(?:Inc|Ltd|LLC|Corp|Co)\.?$", "", name)
+
+
 def _declines(text: str) -> bool:
     return bool(_DECLINE.search(text))
 
@@ -252,10 +264,14 @@ def _entity(item: ValueInput, table: Mapping[str, Sequence[str]]) -> AnswerValue
                            f"names the model {families[0][1]}, whose maker is {maker}")
     if not hits:
         m = _CAPITALISED.search(text)
-        if m and not _VAGUE.match(m.group(1)):
-            name = " ".join(m.group(1).split()).rstrip(".")
-            return _result(item, "value", name, name, 0.6,
-                           "a capitalised name after 'made by' that no gazetteer knows")
+        found = next((g for g in (m.groups() if m else ()) if g), None)
+        if found and not _VAGUE.match(found):
+            name = _clean_name(found)
+            others = {_clean_name(g) for x in _CAPITALISED.finditer(text) for g in x.groups()
+                      if g} - {name}
+            conf = 0.6 if (declines or others) else PLAIN
+            return _result(item, "value", name, name, conf,
+                           "a name the gazetteer does not know, said to have made it")
         if declines:
             return _result(item, "declines", conf=0.85, why="says it does not know or cannot say")
         if _NAME_LIKE.search(text):  # "Quokka Systems is my maker": a name no rule reads
