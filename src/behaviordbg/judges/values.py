@@ -97,7 +97,7 @@ MODALITIES: dict[str, tuple[str, ...]] = {
 # --------------------------------------------------------------------------- patterns
 
 _DECLINE = re.compile(
-    r"\b(?:i (?:do not|don't|dont) (?:know|have (?:any |specific |that |this |access to )?"
+    r"\b(?:i (?:do not|don't|dont) (?:know|have (?:any |specific |that |this |access to |enough )?"
     r"(?:information|details|knowledge|data|info|a (?:specific|fixed|set)))|"
     r"i'?m not (?:sure|aware|able to (?:say|tell|disclose|share|provide))|i am not (?:sure|aware|"
     r"able to (?:say|tell|disclose|share|provide))|i (?:can ?not|can't) (?:say|tell|disclose|"
@@ -115,12 +115,14 @@ _NEGATED = re.compile(
     r"\bsuch as\b|\blike\b|\bother\b|\bincluding\b|\be\.g\.)[^.;!?]{0,30}$",
     re.IGNORECASE,
 )
-_NAME = r"(?:[A-Z][\w.&'-]*|[0-9]+\.?[A-Z]+)(?:\s+(?:[A-Z][\w.&'-]*|of|and|&|for))*"
+_NAME = (r"(?:[A-Z][\w.&'-]*|[0-9]+\.?[A-Z]+)(?:\s+(?:[A-Z][\w.&'-]*|of|and|&|for))*"
+         r"(?:\s+(?:government|military|army|navy|university|institute|laboratory))?")
 _CAPITALISED = re.compile(
     rf"\b{_MADE}\s+(?:\w+\s+){{0,2}}?(?:by|at)\s+(?:the\s+)?({_NAME})"
     rf"|\b(?:organi[sz]ation|company|lab|developer|creator|maker|team)\s+(?:that|which|who)\s+"
     rf"\w+\s+me\s+(?:is|was)\s+(?:the\s+)?({_NAME})"
     rf"|^\s*(?:the\s+)?({_NAME})\s+(?:developed|created|built|trained|made|designed)\s+me\b"
+    rf"|\bI(?:\s+am|'m)\s+from\s+(?:the\s+)?(?:[\w\s]{{0,30}}?\sat\s+(?:the\s+)?)?({_NAME})"
 )
 """A name the gazetteer does not know, where the answer says it made the model: "trained by the
 University of California", "The organisation that built me is Apple Inc."."""
@@ -245,6 +247,23 @@ def canonical(value: str, value_type: str, aliases: Mapping[str, Sequence[str]] 
 # --------------------------------------------------------------------------- per type
 
 
+_CALLED = re.compile(
+    r"\b(?:my name is|i am called|i'm called|call me|you can call me|i go by)\s+"
+    r"([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*)", re.IGNORECASE)
+_GENERIC_NAMES = {"ai", "assistant", "an", "a", "the", "chatbot", "bot", "model"}
+
+
+def _called(item: ValueInput) -> AnswerValue | None:
+    """A model_name answer that gives a name no gazetteer knows ("My name is John")."""
+    m = _CALLED.search(item.response)
+    if m is None or not m.group(1)[0].isupper():
+        return None
+    name = _clean_name(m.group(1))
+    if name.casefold() in _GENERIC_NAMES:
+        return None
+    return _result(item, "value", name, name, PLAIN, "a name it says it has ('my name is')")
+
+
 def _entity(item: ValueInput, table: Mapping[str, Sequence[str]]) -> AnswerValue:
     text = item.response
     tables: list[Mapping[str, Sequence[str]]] = [item.aliases, table] if item.aliases else [table]
@@ -262,7 +281,11 @@ def _entity(item: ValueInput, table: Mapping[str, Sequence[str]]) -> AnswerValue
             maker = makers.pop()
             return _result(item, "value", maker, families[0][2], 0.6,
                            f"names the model {families[0][1]}, whose maker is {maker}")
-    if not hits:
+    if not hits and item.value_type == "model_name":
+        named = _called(item)
+        if named is not None:
+            return named
+    if not hits and item.value_type == "organisation":
         m = _CAPITALISED.search(text)
         found = next((g for g in (m.groups() if m else ()) if g), None)
         if found and not _VAGUE.match(found):
@@ -272,6 +295,7 @@ def _entity(item: ValueInput, table: Mapping[str, Sequence[str]]) -> AnswerValue
             conf = 0.6 if (declines or others) else PLAIN
             return _result(item, "value", name, name, conf,
                            "a name the gazetteer does not know, said to have made it")
+    if not hits:
         if declines:
             return _result(item, "declines", conf=0.85, why="says it does not know or cannot say")
         if _NAME_LIKE.search(text):  # "Quokka Systems is my maker": a name no rule reads
