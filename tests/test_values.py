@@ -240,6 +240,13 @@ def test_severity_follows_the_minority_share_and_fingerprint_ignores_values() ->
     assert fingerprint(half) == fingerprint(tenth) == fingerprint(other)
 
 
+def test_a_claim_with_no_value_at_all_has_only_its_no_value_bucket() -> None:
+    answers, read = _answers([("declines", "", 0.85)] * 3 + [("none", "", 0.8)])
+    modes = value_modes(MAKER, answers, read)
+    assert [(m.kind, m.size, m.share) for m in modes] == [("no_value", 4, 1.0)]
+    assert value_contradictions({"maker": MAKER}, answers, read, modes) == []
+
+
 def test_declines_never_make_a_mode_of_their_own() -> None:
     answers, read = _answers([("declines", "", 0.85)] * 6 + [("value", "Alibaba Cloud", 0.9)] * 2)
     modes = value_modes(MAKER, answers, read)

@@ -58,7 +58,7 @@ def _decisive(v: AnswerValue) -> bool:
 def _groups(values: Sequence[str], value_type: str) -> list[list[str]]:
     """Distinct canonical values -> groups of one value in different spellings."""
     if len(values) < 2:
-        return [list(values)]
+        return [list(values)] if values else []
     if value_type not in NAMES:
         return [[v] for v in values]
     from sklearn.cluster import AgglomerativeClustering
