@@ -40,6 +40,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
 from ..types import Answer, AnswerValue, Claim, Contradiction, Evidence, ValueMode
+from .bugs import MAX_EVIDENCE
 from .evidence import SOLID_CONFIDENCE, assess
 from .stats import wilson
 
@@ -144,8 +145,9 @@ def side_of(mode: ValueMode) -> str:
 
 
 def _picked(mode: ValueMode, by_id: Mapping[str, Answer],
-            values: Mapping[str, AnswerValue]) -> list[tuple[Answer, AnswerValue]]:
-    """The mode's best answers: most confident first, a different prompt each where possible."""
+            values: Mapping[str, AnswerValue], k: int = EVIDENCE_PER_MODE,
+            ) -> list[tuple[Answer, AnswerValue]]:
+    """The mode's k best answers: most confident first, a different prompt each where possible."""
     members = [(by_id[r], values[r]) for r in mode.member_ids if r in by_id and r in values]
     members.sort(key=lambda m: (-m[1].confidence, m[0].prompt_idx, m[0].sample_idx,
                                 m[0].response_id))
@@ -155,10 +157,10 @@ def _picked(mode: ValueMode, by_id: Mapping[str, Answer],
         if m[0].prompt not in prompts:
             out.append(m)
             prompts.add(m[0].prompt)
-        if len(out) == EVIDENCE_PER_MODE:
+        if len(out) == k:
             return out
     for m in members:
-        if m not in out and len(out) < EVIDENCE_PER_MODE:
+        if m not in out and len(out) < k:
             out.append(m)
     return out
 
@@ -193,7 +195,9 @@ def _make(kind: str, claim: Claim, modes: Sequence[ValueMode], rate: float, summ
           answers: Mapping[str, Answer], values: Mapping[str, AnswerValue],
           all_modes: Sequence[ValueMode], minority_n: int, total_n: int,
           **detail: object) -> Contradiction:
-    picked = [(m, _picked(m, answers, values)) for m in modes]
+    # a bug shows at most MAX_EVIDENCE answers (analysis.bugs): with many modes, one per mode
+    k = max(1, min(EVIDENCE_PER_MODE, MAX_EVIDENCE // max(1, len(modes))))
+    picked = [(m, _picked(m, answers, values, k)) for m in modes]
     evidence = tuple(_evidence(a, v, side_of(m)) for m, got in picked for a, v in got)
     judge_conf = sum(e.confidence for e in evidence) / len(evidence) if evidence else 0.0
     low, high = wilson(minority_n, total_n)
