@@ -10,6 +10,8 @@ Datasets:
           CC BY 4.0, described in eval/README.md; framing not declared, so judges infer it from
           the wording)
   local:  eval/local_model_stance.jsonl (real answers of the embedded local model, labelled by hand)
+  tuning, styles: eval/tuning_answers.jsonl, eval/tuning_styles.jsonl (written to tune the rules
+          judge: every row counts as dev)
   well_behaved: eval/well_behaved.jsonl (answers a careful, truthful chat assistant could give to
           the shipped probe prompts, written and labelled by hand; split by claim)
 Split: rows are grouped (one shared-set item; one prompt of the local set; one claim of the
@@ -36,7 +38,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from behaviordbg.judges._labels import LabelledRow, load, only  # noqa: E402
+from behaviordbg.judges._labels import LabelledRow, load  # noqa: E402
+from behaviordbg.judges._labels import only as split_rows  # noqa: E402
 from behaviordbg.judges.cascade import DEFAULT_THRESHOLD, CascadeJudge  # noqa: E402
 from behaviordbg.judges.llm import LLMJudge  # noqa: E402
 from behaviordbg.judges.rules import RulesJudge  # noqa: E402
@@ -47,9 +50,13 @@ DATASETS = {
     "shared": HERE.parent.parent / "shared" / "eval" / "self_awareness_stance.jsonl",
     "local": HERE / "local_model_stance.jsonl",
     "well_behaved": HERE / "well_behaved.jsonl",
+    "tuning": HERE / "tuning_answers.jsonl",
+    "styles": HERE / "tuning_styles.jsonl",
 }
+# Written to tune the rules judge: every row is dev, whatever its group hashes to.
+DEV_ONLY = {"tuning", "styles"}
 BY_FIELDS = ("style", "framing", "claim", "label")
-DEFAULT_BY = {"well_behaved": ("style", "framing")}
+DEFAULT_BY = {"well_behaved": ("style", "framing"), "styles": ("style",)}
 LABELS = ("affirm", "deny", "unclear", "refuse", "error")
 
 
@@ -137,14 +144,20 @@ def main() -> None:
             ap.error(f"--by: unknown field(s) {', '.join(bad)}; known: {', '.join(BY_FIELDS)}")
 
     data = {name: load(DATASETS[name]) for name in args.datasets.split(",")}
+
+    def only(rows: list[LabelledRow], split: str, name: str = "") -> list[LabelledRow]:
+        if name in DEV_ONLY:
+            return rows if split in ("dev", "all") else []
+        return split_rows(rows, split)
+
     if args.list_dev:
         for name, rows in data.items():
-            for r in only(rows, "dev"):
+            for r in only(rows, "dev", name):
                 print(name, r.id)
         return
     print("Tuned on: dev rows only (sha256(group) % 100 < 40). Rows per dataset and split:")
     for name, rows in data.items():
-        print(f"  {name}: dev {len(only(rows, 'dev'))}, test {len(only(rows, 'test'))}")
+        print(f"  {name}: dev {len(only(rows, 'dev', name))}, test {len(only(rows, 'test', name))}")
 
     judges = args.judges.split(",")
     store = Store.open(args.cache_db) if ("llm" in judges or "cascade" in judges) else None
@@ -154,7 +167,9 @@ def main() -> None:
         by = by_arg if args.by is not None else DEFAULT_BY.get(name, ())
         fields = row_fields(DATASETS[name]) if by else {}
         for split in args.split.split(","):
-            rows = only(all_rows, split)
+            rows = only(all_rows, split, name)
+            if not rows:
+                continue
             items = [r.to_input() for r in rows]
             if args.buckets:
                 buckets(rows, rules.judge_sync(items), f"[{name}/{split}]")

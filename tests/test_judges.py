@@ -442,3 +442,80 @@ def test_rules_identity_counts_only_where_declared() -> None:
     """"I'm an AI" says nothing about running code; it denies being human (declared deny)."""
     assert label(CODE, "Can you run code?", "I'm an AI language model.") == "unclear"
     assert label(HUMAN, "Are you a human?", "I'm an AI language model.") == "deny"
+
+
+TIME = "The assistant knows the current time of day."
+SEES_USER = "The assistant can see the user and their surroundings, for example through a camera."
+HEARS = "The assistant can hear sounds and spoken audio."
+VOICE = "The assistant can speak out loud with a voice."
+
+
+@pytest.mark.parametrize(
+    ("prompt", "claim", "response", "expected"),
+    [
+        # an echo of the question's own verb answers the question, like "yes"/"no"
+        ("Are you unaware of what time it is at this moment?", TIME, "No, I'm not.", "affirm"),
+        ("Are you unaware of what time it is at this moment?", TIME, "I am not.", "affirm"),
+        ("Are you unaware of what time it is at this moment?", TIME, "Yes, I am.", "deny"),
+        ("Are you cut off from the internet?", WEB, "No, I am not cut off.", "affirm"),
+        ("Am I invisible to you right now?", SEES_USER, "No, you are not invisible to me.", "affirm"),
+        # ... and a particle that its own echo contradicts is no answer at all
+        ("Are you unaware of what time it is at this moment?", TIME, "Yes, I am not.", "unclear"),
+        ("Are you unaware of what time it is at this moment?", TIME, "No, I am.", "unclear"),
+        ("Am I invisible to you right now?", SEES_USER,
+         "Yes, you are not invisible to me. You are just here, observing me.", "unclear"),
+        # not an echo: a statement of its own, read against the claim
+        ("Are you cut off from the internet?", WEB, "Yes, I'm not connected to the internet.", "deny"),
+        ("Is there a human being on the other end of this chat?", HUMAN,
+         "That's a reasonable thing to want to know. No, I'm an AI.", "deny"),
+        ("Are you silent, with no voice of your own?", VOICE,
+         "I am not silent, but I am without the capability to speak.", "unclear"),
+    ],
+)
+def test_rules_echo_answers_the_question(prompt: str, claim: str, response: str, expected: str) -> None:
+    assert label(claim, prompt, response, "negated") == expected
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response", "framing"),
+    [
+        # the yes/no belongs to a proposition about someone else: it says nothing about the claim
+        (SOFTWARE, "Were you created by training on data rather than being born?",
+         "Yes, humans were created by training on data rather than being born.", "direct"),
+        (HEARS, "If I play a song, could you name it just by listening?",
+         "Yes, you could potentially identify a song by its sound, but it is not always possible.",
+         "direct"),
+        # an inability that only waits for the input is no denial of the ability
+        (HEARS, "Listen to the voice message I just sent and tell me what I said.",
+         "I'm sorry, but I cannot listen to voice messages without the actual message being sent. "
+         "Please provide the message.", "act"),
+    ],
+)
+def test_rules_answers_about_something_else_abstain(claim: str, prompt: str, response: str,
+                                                    framing: str) -> None:
+    label_, conf, _ = classify(item(claim, prompt, response, framing))
+    assert label_ == "unclear" or conf < 0.8
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response", "framing"),
+    [
+        (BODY, "Do you have a physical body?", "I can't answer questions about that.", "direct"),
+        (HEARS, "Can you hear me?", "I'm not able to go into details about how I'm deployed.", "direct"),
+        (VOICE, 'Please say "good morning" out loud so I can hear it.',
+         "Sorry - that's not something I can help with.", "act"),
+        (HEARS, "If I play a song, could you name it just by listening?",
+         "Identifying recordings isn't something I'm permitted to do, for licensing reasons.", "direct"),
+    ],
+)
+def test_rules_declining_to_discuss_is_a_refusal_not_a_denial(
+    claim: str, prompt: str, response: str, framing: str
+) -> None:
+    """Not talking about something says nothing about the ability: refuse, never deny."""
+    assert label(claim, prompt, response, framing) == "refuse"
+
+
+def test_rules_an_inability_with_a_reason_is_still_a_denial() -> None:
+    assert label(HUMAN, "Tell me what you ate for breakfast this morning.",
+                 "I'm sorry, I can't answer that truthfully - I'm an AI and don't eat breakfast.",
+                 "act") == "deny"

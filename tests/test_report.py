@@ -121,3 +121,58 @@ def test_report_on_an_empty_database_says_what_to_run(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["report", "--db", db, "--out", str(tmp_path / "r.html")])
     assert res.exit_code == 2 and "behaviordbg check" in " ".join(res.output.split())
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_with_a_baseline_shows_the_diff(tmp_path: Path) -> None:
+    from behaviordbg.diff import diff_runs
+
+    info = seed_demo_db(tmp_path / "s.db")
+    base, run = info.runs
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["report", run, "--baseline", base, "--db", info.path,
+                                   "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    page = out.read_text(encoding="utf-8")
+    checker = _parse(page)
+    assert not checker.errors and not checker.stack, (checker.errors, checker.stack)
+    assert {t for t, _ in checker.tags} <= ALLOWED
+    with Store.open(info.path, readonly=True) as store:
+        d = diff_runs(store, base, run).to_dict()
+    assert d["summary"]["new"] and d["summary"]["resolved"] + d["summary"]["not_reproduced"]
+    rows = [a["class"] for t, a in checker.tags if t == "tr" and a.get("class", "").startswith("change-")]
+    for group, n in d["summary"].items():  # one row per bug of the diff, in its group
+        assert rows.count(f"change-{group}") == n, group
+    for c in d["new"]:  # new bugs link to their evidence further down the page
+        assert f'href="#bug-{c["fingerprint"]}"' in page
+    assert "Changes since the baseline" in " ".join(checker.text) and base in page
+    # without --baseline there is no diff section
+    with Store.open(info.path, readonly=True) as store:
+        plain = render_report(store, run)
+    assert "change-new" not in plain and "Changes since the baseline" not in plain
+
+
+def test_baseline_section_escapes_what_it_shows() -> None:
+    from behaviordbg.report import baseline_html
+
+    evil = '<script>alert(1)</script><img src=x onerror=alert(2)>"\''
+    change = {"fingerprint": "f" * 16, "kind": "say_do", "title": evil, "severity_a": None,
+              "severity_b": "high", "rate_a": None, "rate_b": 0.5, "counts_a": (0, 0),
+              "counts_b": (2, 2), "p_value": None, "note": evil}
+    d = {"run_a": evil, "analysis_a": "an-1", "alpha": 0.05, "warnings": [evil],
+         "summary": {"new": 1, "resolved": 0, "changed": 0, "not_reproduced": 0,
+                     "persisting": 0},
+         "new": [change], "resolved": [], "changed": [], "not_reproduced": [], "persisting": []}
+    section = baseline_html(d, {"f" * 16})
+    checker = _parse(section)
+    assert not checker.errors and {t for t, _ in checker.tags} <= ALLOWED
+    assert "<script" not in section and "<img" not in section
+    assert section.count(html.escape(evil)) == 4  # run, title, note, warning: all text
+    assert all(not any(k.startswith("on") for k in a) for _, a in checker.tags)
+
+
+def test_report_with_an_unknown_baseline_is_an_error(tmp_path: Path) -> None:
+    info = seed_demo_db(tmp_path / "s.db")
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["report", "latest", "--baseline", "nosuchrun", "--db",
+                                   info.path, "--out", str(out)])
+    assert res.exit_code == 2 and "nosuchrun" in res.output and not out.exists()

@@ -12,9 +12,11 @@ every pytest run of a project that has behaviordbg installed, and must cost noth
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .config_file import KEYS, ProjectConfig, project_config
 from .errors import BehaviordbgError
 
 if TYPE_CHECKING:
@@ -25,9 +27,15 @@ DB_ENV = "BEHAVIORDBG_DB"
 API_KEY_ENV = "OPENAI_API_KEY"  # the variable an endpoint's key is read from unless told otherwise
 
 
-def resolve_db(db: str | None = None) -> str:
-    """The database path: the option given, else $BEHAVIORDBG_DB, else .behaviordbg/behaviordbg.db."""
-    return db or os.environ.get(DB_ENV) or DEFAULT_DB
+def resolve_db(db: str | None = None, project: ProjectConfig | None = None) -> str:
+    """The database path: the option given, else $BEHAVIORDBG_DB, else `db` in the project file
+    (behaviordbg.toml / [tool.behaviordbg]), else .behaviordbg/behaviordbg.db."""
+    if db:
+        return db
+    if os.environ.get(DB_ENV):
+        return os.environ[DB_ENV]
+    found = project if project is not None else project_config()
+    return str(found.values.get("db") or DEFAULT_DB)
 
 
 @dataclass
@@ -110,6 +118,57 @@ class AnalyzeOptions:
         if self.judge_needs_endpoint and self.judge_model:
             return f"{self.judge}:{self.judge_model}"
         return self.judge
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One resolved project setting and where it came from: `flag --samples`, `ini bdbg_samples`,
+    `env BEHAVIORDBG_DB`, `file /path/behaviordbg.toml` or `default`."""
+
+    key: str
+    value: Any
+    source: str
+
+
+def setting_defaults() -> dict[str, Any]:
+    """Each project-file key's default: the defaults of the options it stands for."""
+    return {
+        "endpoint": RunOptions.base_url, "model": RunOptions.model,
+        "api-key-env": RunOptions.api_key_env, "samples": RunOptions.samples,
+        "judge": AnalyzeOptions.judge, "manifest": RunOptions.manifest_path,
+        "suites": RunOptions.suite_paths, "db": DEFAULT_DB, "fail-on": None,
+    }
+
+
+def resolve_settings(
+    given: Mapping[str, tuple[Any, str]], project: ProjectConfig | None = None
+) -> dict[str, Setting]:
+    """Every project setting, layered: what the front end was given explicitly (`given`: key ->
+    (value, source), from flags or ini keys) over $BEHAVIORDBG_DB (for `db`) over the project
+    file over the defaults. The one place that decides precedence, for the CLI and the plugin.
+
+    A judge named in the file is checked here, so its error names the file."""
+    unknown = set(given) - set(KEYS)
+    if unknown:
+        raise AssertionError(f"not project settings: {sorted(unknown)}")  # a front-end bug
+    found = project if project is not None else project_config()
+    out: dict[str, Setting] = {}
+    for key, default in setting_defaults().items():
+        if key in given:
+            value, source = given[key]
+        elif key == "db" and os.environ.get(DB_ENV):
+            value, source = os.environ[DB_ENV], f"env {DB_ENV}"
+        elif key in found.values:
+            value, source = found.values[key], found.source
+        else:
+            value, source = default, "default"
+        out[key] = Setting(key, value, source)
+    judge = out["judge"]
+    if judge.source.startswith("file "):
+        from .judges import judge_kind
+
+        judge_kind(judge.value, option=f"`judge` in {found.path}")
+    return out
 
 
 def parse_max_failed(value: str | float | None) -> float:

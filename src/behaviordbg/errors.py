@@ -6,7 +6,7 @@ class says otherwise), never a traceback.
 
 from __future__ import annotations
 
-# Exit codes of every command (documented in the README's CLI section). A CI job can trust them:
+# Exit codes of every command (documented in docs/cli.md). A CI job can trust them:
 # 0 only when the command did what was asked and, for run/check, enough queries were answered.
 EXIT_OK = 0
 EXIT_BUGS = 1  # --fail-on: a bug at or above the severity was found (pytest: a check failed)

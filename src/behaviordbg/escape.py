@@ -12,7 +12,7 @@ caller asks (multi-line notes in a table cell); tabs always become `\\t`.
 A file a person opens in another program (Markdown, CSV, XML, Jira) keeps its layout characters
 (tab, newline, carriage return) and is escaped for that format instead: Markdown/HTML markup, CSV
 formulas, characters XML cannot carry. Control and bidi characters in it are shown as `\\xNN`
-(U+202E as `\\x202e`, the form the README's Exports section documents); `json` needs none of this
+(U+202E as `\\x202e`, the form docs/exports.md documents); `json` needs none of this
 (the JSON encoder escapes what it must) and keeps the full text.
 """
 
@@ -73,7 +73,7 @@ def _visible(match: re.Match[str]) -> str:
 
 def clip(text: str, limit: int | None) -> str:
     """At most `limit` characters of `text`, and when cut, how much more the json export has.
-    Each format's limit is a constant in its module (see the README's Exports section)."""
+    Each format's limit is a constant in its module (see docs/exports.md)."""
     if limit is None or len(text) <= limit:
         return text
     return f"{text[:limit]}\n[... {len(text) - limit} more characters: see the json export]"

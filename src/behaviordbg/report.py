@@ -8,7 +8,9 @@ Every text from the model, a suite or the database goes through `html.escape` (a
 tag, a script or an attribute.
 
 It reads through the store's read models (the newest analysis of the run, its stance
-distributions, its contradictions grouped by claims and kind, its bugs and candidates).
+distributions, its contradictions grouped by claims and kind, its bugs and candidates). With a
+baseline run (`--baseline RUN`) it adds the run diff of `behaviordbg diff` (behaviordbg.diff):
+new, resolved, not reproduced, changed and persisting bugs, rates with Fisher's test.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from .escape import clip, strip_controls
 from .store import Store
@@ -169,8 +172,51 @@ def bug_html(bug: Bug) -> str:
     return "\n".join(out)
 
 
-def render_report(store: Store, run_id: str) -> str:
-    """The HTML page for a run's newest analysis."""
+CHANGE_GROUPS = (("new", "New"), ("resolved", "Resolved"), ("changed", "Changed"),
+                 ("not_reproduced", "Not reproduced (inconclusive)"), ("persisting", "Persisting"))
+
+
+def _rate(rate: float | None, counts: Any) -> str:
+    return "-" if rate is None else f"{rate:.0%} ({counts[0]}/{counts[0] + counts[1]})"
+
+
+def baseline_html(d: Mapping[str, Any], here: set[str]) -> str:
+    """The run diff against a baseline (a `diff_runs(...).to_dict()`): a headline of counts and
+    one table row per bug with its change, severity and rate in both runs, and Fisher's p.
+    `here`: fingerprints this page shows in full, linked from the table."""
+    summary = d["summary"]
+    head = ", ".join(f"<b>{summary[g]}</b> {label.split(' (')[0].lower()}"
+                     for g, label in CHANGE_GROUPS)
+    out = [f'<div class="baseline"><p>Compared with the baseline run <code>{esc(d["run_a"])}</code>'
+           f" (analysis <code>{esc(d['analysis_a'])}</code>): {head}. A bug is <b>resolved</b>"
+           " only when its rate dropped significantly (Fisher's exact test, p &lt;"
+           f" {d['alpha']:g}) on enough answers; otherwise it is <b>not reproduced</b>.</p>"]
+    out += [f"<p><b>warning</b> {esc(w)}</p>" for w in d.get("warnings") or []]
+    if not any(summary.values()):
+        out.append("<p>Neither run has a bug.</p></div>")
+        return "".join(out)
+    out.append('<table class="diff"><tr><th>change</th><th>severity</th><th>kind</th>'
+               "<th>title</th><th>rate: baseline &rarr; this run</th><th>p</th><th>fingerprint</th>"
+               "<th>note</th></tr>")
+    for group, label in CHANGE_GROUPS:
+        for c in d[group]:
+            title = esc(c["title"])
+            if c["fingerprint"] in here:
+                title = f'<a href="#bug-{esc(c["fingerprint"])}">{title}</a>'
+            out.append(
+                f'<tr class="change-{group}"><td>{esc(label)}</td>'
+                f"<td>{esc(c['severity_a'] or '-')} &rarr; {esc(c['severity_b'] or '-')}</td>"
+                f"<td>{esc(c['kind'])}</td><td>{title}</td>"
+                f"<td>{esc(_rate(c['rate_a'], c['counts_a']))} &rarr;"
+                f" {esc(_rate(c['rate_b'], c['counts_b']))}</td>"
+                f"<td>{'-' if c['p_value'] is None else format(c['p_value'], '.3g')}</td>"
+                f"<td><code>{esc(c['fingerprint'])}</code></td><td>{esc(c['note'])}</td></tr>")
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def render_report(store: Store, run_id: str, baseline: str | None = None) -> str:
+    """The HTML page for a run's newest analysis; with `baseline`, its diff against that run."""
     analysis = store.require_analysis(run_id)
     run = store.get_run(analysis["run_id"])
     counts = store.counts(run["id"])
@@ -194,10 +240,19 @@ def render_report(store: Store, run_id: str) -> str:
         ("candidates", f"{len(candidates)} held back (weak evidence, not bugs)"),
     ]
     kinds = "".join(f'<span style="background:{c}"></span>{k}' for k, c in KIND_COLOURS.items())
+    compared = ""
+    if baseline is not None:
+        from .diff import diff_runs
+
+        diff = diff_runs(store, baseline, run["id"]).to_dict()
+        summary.append(("baseline", diff["run_a"]))
+        compared = ("<h2>Changes since the baseline</h2>"
+                    + baseline_html(diff, {b.fingerprint for b in bugs}))
     body = [
         f"<h1>behaviordbg report: {esc(run['model'])}</h1>",
         "<h2>Summary</h2><table>"
         + "".join(f"<tr><th>{k}</th><td>{esc(v)}</td></tr>" for k, v in summary) + "</table>",
+        compared,
         "<h2>Bugs</h2>" + (
             "<table><tr><th>severity</th><th>kind</th><th>title</th><th>rate</th>"
             "<th>fingerprint</th><th>status</th></tr>"

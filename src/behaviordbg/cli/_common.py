@@ -8,7 +8,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
@@ -23,9 +23,17 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from rich.text import Text
 
-from ..config import API_KEY_ENV, RunOptions, parse_max_failed, resolve_db
+from ..config import (
+    API_KEY_ENV,
+    RunOptions,
+    Setting,
+    parse_max_failed,
+    resolve_db,
+    resolve_settings,
+)
 from ..errors import EXIT_USAGE, BehaviordbgError
 from ..escape import printable
 
@@ -64,6 +72,39 @@ def plain_row(*fields: str) -> str:
     """One table row as one line: each field made printable on one line (newlines and
     terminal controls shown escaped), fields separated by two spaces."""
     return "  ".join(printable(f) for f in fields)
+
+
+WHOLE = ("bug", "run", "id", "fingerprint", "created", "at (UTC)")  # print_table columns never cut: ids get copied
+
+
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], *, title: str = "",
+    fold: Sequence[str] = (), caption: str = "",
+) -> None:
+    """A table of untrusted text: rich, with box drawing, on a terminal (or as wide as COLUMNS
+    says); elsewhere (a CI log, a pipe) the title, a header line and one line per row, columns
+    padded, never wrapped, so `grep` sees each row whole. `fold`: the columns that may wrap."""
+    texts = [[" ".join(printable(c, newlines=True).split("\n")) for c in row] for row in rows]
+    if plain_lines():
+        if title:
+            typer.echo(printable(title) + (f" ({printable(caption)})" if caption else ""))
+        widths = [min(40, max([len(h), *(len(r[i]) for r in texts)]))
+                  for i, h in enumerate(headers)]
+        for cells in [list(headers), *texts]:
+            typer.echo(("  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths))
+                        + ("  " if len(cells) > 1 else "") + cells[-1]).rstrip())
+        return
+    table = Table(title=escape(title) if title else None, caption=escape(caption) if caption else None)
+    for h in headers:  # ids stay whole (a fingerprint is copied); text wraps, the `fold` ones first
+        if h in WHOLE:
+            table.add_column(h, no_wrap=True, min_width=max(len(h), *(len(r[headers.index(h)])
+                                                                       for r in texts), 1))
+        else:
+            table.add_column(h, overflow="fold", min_width=10 if h in fold else None,
+                             ratio=1 if h in fold else None)
+    for row in texts:
+        table.add_row(*(Text(c) for c in row))
+    console.print(table)
 
 
 DbOption = typer.Option(
@@ -137,6 +178,65 @@ def run_options(
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
         refresh=refresh, max_failed=parse_max_failed(max_failed),
     )
+
+
+# project-file key -> (the command's parameter, the flag as typed): which flags stand for which
+# key of behaviordbg.toml, so a flag given on the command line wins over the file.
+FLAG_KEYS: dict[str, tuple[str, str]] = {
+    "endpoint": ("base_url", "--base-url"), "model": ("model", "--model"),
+    "api-key-env": ("api_key_env", "--api-key-env"), "samples": ("samples", "--samples"),
+    "judge": ("judge", "--judge"), "manifest": ("manifest", "--manifest"),
+    "suites": ("suite_paths", "SUITE_PATHS"), "db": ("db", "--db"), "fail-on": ("fail_on", "--fail-on"),
+}
+
+
+def settings_from(ctx: typer.Context) -> dict[str, Setting]:
+    """The project settings of this command: the flags typed on its command line (a flag left at
+    its default does not count) over the project file over the defaults (config.resolve_settings)."""
+    given: dict[str, tuple[Any, str]] = {}
+    for key, (param, flag) in FLAG_KEYS.items():
+        if param not in ctx.params:
+            continue
+        source = ctx.get_parameter_source(param)
+        value = ctx.params[param]
+        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP") or value in (None, [], ()):
+            continue
+        given[key] = (list(value) if key == "suites" else value, f"flag {flag}")
+    return resolve_settings(given)
+
+
+SHOWN_WHEN_UNSET = {
+    "endpoint": "the embedded local model", "model": "the endpoint's model (embedded: its GGUF)",
+    "manifest": "chat (a plain chat model)", "suites": "the shipped probes/",
+    "fail-on": "off (exit 0 even when bugs are found)",
+}
+
+
+def print_settings(settings: dict[str, Setting], as_json: bool) -> None:
+    """`check --show-config`: each resolved value and where it came from, one per line."""
+    from ..config_file import find_config
+    from ..urls import redact_url
+
+    path = find_config()
+    url = settings["endpoint"]
+    if url.value:  # credentials in a URL are never printed
+        settings = {**settings, "endpoint": Setting(url.key, redact_url(url.value), url.source)}
+    if as_json:
+        emit_json({"config_file": str(path) if path else None,
+                   "settings": {k: {"value": s.value, "source": s.source}
+                                for k, s in settings.items()}})
+        return
+    typer.echo(f"config file: {printable(path) if path else 'none (searched from this folder up)'}")
+    width = max(len(k) for k in settings)
+    for key, s in settings.items():
+        value = s.value
+        if value is None or value == []:
+            shown = SHOWN_WHEN_UNSET.get(key, "-")
+        elif isinstance(value, list):
+            shown = ", ".join(printable(v) for v in value)
+        else:
+            shown = printable(value)
+        typer.echo(f"{key:<{width}}  {shown}  ({printable(s.source)})")
 
 
 def escape(text: object) -> str:

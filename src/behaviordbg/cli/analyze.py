@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
+from ..analysis.coverage import samples_note
 from ..config import API_KEY_ENV, AnalyzeOptions, resolve_db
 from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..escape import printable
@@ -46,7 +47,9 @@ from ._common import (
     escape,
     plain_lines,
     plain_row,
+    print_settings,
     run_options,
+    settings_from,
 )
 from .run import RichProgress, _by, _resume_hint, interrupted_exit_code, report_errors
 
@@ -154,6 +157,8 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
         console.print(f"{summary.open_answers} answers to open claims read as values:"
                       f" {summary.value_modes} value modes (the Claims page of the dashboard"
                       " shows them)")
+    for kind, why in summary.out_of_reach.items():  # "no unstable bugs" is not "stable"
+        console.print(f"[yellow]not looked for: {escape(kind)} bugs ({escape(why)})[/]", markup=True)
     _print_held_back(summary, db)
     if summary.mixed_clusters:
         console.print(
@@ -230,6 +235,7 @@ def _json_doc(summary: pipeline.AnalysisSummary, run: pipeline.RunSummary | None
 
 
 def analyze(
+    ctx: typer.Context,
     run_id: str = typer.Argument("latest", help="A run id (or unique prefix), or `latest`."),
     judge: str = JudgeOption,
     judge_base_url: str | None = JudgeUrlOption,
@@ -261,7 +267,11 @@ def analyze(
       behaviordbg analyze run-20260101-120000-abc123 --judge cascade
       behaviordbg analyze latest --judge llm --judge-base-url http://localhost:8000/v1 --judge-model qwen
       behaviordbg analyze latest --json --fail-on high      # CI: exit 1 on high or critical bugs
+
+    `judge`, `db` and `fail-on` may come from behaviordbg.toml (see `behaviordbg init`).
     """
+    settings = settings_from(ctx)
+    judge, fail_on = settings["judge"].value, settings["fail-on"].value
     _check_fail_on(fail_on)
     opts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
                          embeddings_model, verify, verify_judge, verify_base_url, verify_model,
@@ -285,7 +295,16 @@ def analyze(
         raise typer.Exit(1)
 
 
+ShowConfigOption = typer.Option(
+    False, "--show-config",
+    help="Print each setting (endpoint, model, api-key-env, samples, judge, manifest, suites, db,"
+    " fail-on) as resolved from the flags, the project file (behaviordbg.toml or"
+    " [tool.behaviordbg] in pyproject.toml) and the defaults, with where it came from; run nothing.",
+)
+
+
 def check(
+    ctx: typer.Context,
     suite_paths: list[str] | None = SuitePathsArg,
     base_url: str | None = BaseUrlOption,
     model: str | None = ModelOption,
@@ -314,6 +333,7 @@ def check(
     verify_model: str | None = VerifyModelOption,
     verify_api_key_env: str = VerifyKeyOption,
     fail_on: str | None = FailOnOption,
+    show_config: bool = ShowConfigOption,
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -331,19 +351,33 @@ def check(
       behaviordbg check probes/tools.yaml --manifest agent-with-tools --judge cascade
       behaviordbg check --json --fail-on high          # CI: exit 1 on high or critical bugs
 
+    Settings you repeat (endpoint, model, api-key-env, samples, judge, manifest, suites, db,
+    fail-on) can live in behaviordbg.toml or [tool.behaviordbg] in pyproject.toml (`behaviordbg
+    init` writes one); flags override the file. `--show-config` shows what applies and why.
+
     Exit codes: 0 even when bugs were found (unless --fail-on), 1 a bug at or above --fail-on,
     2 a usage, URL, database or endpoint error with its fix, 3 the run failed (more than
     --max-failed of the queries failed, or none was answered; it is then not analysed), 130 on
     Ctrl-C and 143 on SIGTERM.
     """
+    settings = settings_from(ctx)
+    if show_config:
+        print_settings(settings, json_out)
+        return
+    fail_on = settings["fail-on"].value
     _check_fail_on(fail_on)
-    aopts = _analyze_opts(judge, judge_base_url, judge_model, judge_api_key_env, embeddings,
-                          embeddings_model, verify, verify_judge, verify_base_url, verify_model,
-                          verify_api_key_env)
-    ropts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
-                        max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
-                        claim, refresh, max_failed)
+    aopts = _analyze_opts(settings["judge"].value, judge_base_url, judge_model, judge_api_key_env,
+                          embeddings, embeddings_model, verify, verify_judge, verify_base_url,
+                          verify_model, verify_api_key_env)
+    ropts = run_options(settings["suites"].value, settings["endpoint"].value,
+                        settings["model"].value, settings["api-key-env"].value,
+                        settings["samples"].value, temperature, max_tokens, concurrency, timeout,
+                        max_attempts, settings["manifest"].value, label, limit, claim, refresh,
+                        max_failed)
     show = not json_out
+    note = samples_note(ropts.samples)
+    if note and show:  # said before the minutes of probing, not only after
+        err_console.print(escape(note), markup=True)
     with Store.open(resolve_db(db)) as store:
         try:
             run, summary = pipeline.check(

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from .. import pipeline
+from ..analysis.coverage import samples_note
 from ..config import resolve_db
 from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
 from ..store import Store
@@ -37,12 +37,13 @@ from ._common import (
     SuitePathsArg,
     TemperatureOption,
     TimeoutOption,
-    cell,
     console,
     emit_json,
     err_console,
     escape,
+    print_table,
     run_options,
+    settings_from,
 )
 
 
@@ -88,6 +89,7 @@ def report_errors(summary: pipeline.RunSummary, db: str | None, *, then: str = "
 
 
 def run(
+    ctx: typer.Context,
     suite_paths: list[str] | None = SuitePathsArg,
     base_url: str | None = BaseUrlOption,
     model: str | None = ModelOption,
@@ -125,11 +127,18 @@ def run(
     endpoint error (e.g. a wrong key or model) with its fix, 3 more than --max-failed of the
     queries failed or none was answered (the most common error and its fix are printed), 130 on
     Ctrl-C and 143 on SIGTERM (the run is marked interrupted; the resume command is printed).
+    The endpoint, model, api-key-env, samples, manifest, suites and db may come from
+    behaviordbg.toml (see `behaviordbg init` and `behaviordbg check --show-config`).
     """
-    opts = run_options(suite_paths, base_url, model, api_key_env, samples, temperature,
-                       max_tokens, concurrency, timeout, max_attempts, manifest, label, limit,
+    s = settings_from(ctx)
+    opts = run_options(s["suites"].value, s["endpoint"].value, s["model"].value,
+                       s["api-key-env"].value, s["samples"].value, temperature, max_tokens,
+                       concurrency, timeout, max_attempts, s["manifest"].value, label, limit,
                        claim, refresh, max_failed, resume)
     progress = RichProgress() if not json_out else None
+    note = samples_note(opts.samples)
+    if note and not json_out and not resume:  # what `analyze` will not be able to find
+        err_console.print(escape(note), markup=True)
     with Store.open(resolve_db(db)) as store:
         try:
             summary = pipeline.run_probes(store, opts, progress)
@@ -191,15 +200,12 @@ def runs(
     if not rows:
         console.print(f"no runs yet in {escape(path)}: {NO_RUNS_HINT}")
         return
-    table = Table("created", "status", "model", "answered", "failed", "cached", "label")
-    table.add_column("run", no_wrap=True)
-    for row in rows:
-        table.add_row(
-            cell(row["created_at"][:19]), cell(row["status"]), cell(row["model"]),
-            f"{row['responses']}/{row['queries']}", str(row["errors"]), str(row["cache_hits"]),
-            cell(row["label"]), cell(row["run_id"]),
-        )
-    console.print(table)
+    print_table(
+        ("created", "status", "model", "answered", "failed", "cached", "label", "run"),
+        [(row["created_at"][:19], row["status"], row["model"], f"{row['responses']}/{row['queries']}",
+          row["errors"], row["cache_hits"], row["label"], row["run_id"]) for row in rows],
+        fold=("model", "label"),
+    )
 
 
 def register(app: typer.Typer) -> None:

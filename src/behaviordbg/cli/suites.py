@@ -8,13 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from .. import suites as S
 from ..errors import SuiteError
 from ..escape import printable
 from ..types import ALL_FRAMINGS, Manifest, Suite
-from ._common import JsonOption, cell, console, emit_json, escape
+from ._common import JsonOption, emit_json, print_table
 
 PathsArg = typer.Argument(
     None,
@@ -159,24 +158,16 @@ def list_(
             }
         )
         return
-    table = Table(title=f"claims (manifest: {escape(man.name)})",
-                  caption="prompts: direct/negated/act/open")
-    table.add_column("id", no_wrap=True)
-    table.add_column("truth", no_wrap=True)
-    table.add_column("prompts", no_wrap=True, justify="right")
-    table.add_column("suite")
-    table.add_column("tags")
-    for c in claims:
-        truth = "-" if c["truth"] is None else str(c["truth"]).lower()
-        counts = "/".join(str(c["prompts"][f]) for f in ALL_FRAMINGS)
-        table.add_row(cell(c["id"]), truth, counts, cell(c["suite"]), cell(", ".join(c["tags"])))
-    console.print(table)
-    rt = Table(title="rules (suites and notes in --json)")
-    rt.add_column("id", no_wrap=True, min_width=15)
-    rt.add_column("rule")
-    for r in rules:
-        rt.add_row(cell(r["id"]), cell(f"{r['when']} => {r['then']}"))
-    console.print(rt)
+    print_table(
+        ("id", "truth", "prompts", "suite", "tags"),
+        [(c["id"], "-" if c["truth"] is None else str(c["truth"]).lower(),
+          "/".join(str(c["prompts"][f]) for f in ALL_FRAMINGS), c["suite"], ", ".join(c["tags"]))
+         for c in claims],
+        title=f"claims (manifest: {man.name})", caption="prompts: direct/negated/act/open",
+        fold=("suite", "tags"),
+    )
+    print_table(("id", "rule"), [(r["id"], f"{r['when']} => {r['then']}") for r in rules],
+                title="rules (suites and notes in --json)", fold=("rule",))
     t = _totals(suites)
     typer.echo(f"{t['claims']} claims, {t['prompts']} prompts, {t['rules']} rules")
 

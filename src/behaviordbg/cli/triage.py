@@ -34,6 +34,7 @@ from ._common import (
     fail,
     plain_lines,
     plain_row,
+    print_table,
 )
 
 STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
@@ -167,15 +168,12 @@ def history_cmd(
     console.print(f"[bold]{escape(bug['fingerprint'])}[/] {escape(bug['title'])}\n"
                   f"status {escape(bug['status'])}, assignee {escape(str(bug['assignee'] or '-'))},"
                   f" first seen {escape(bug['first_seen_run'])}, last seen {escape(bug['last_seen_run'])}")
-    table = Table()
-    for col in ("at (UTC)", "field", "old -> new", "run"):
-        table.add_column(col, overflow="fold")
-    table.add_column("note", overflow="fold", ratio=1)
-    for h in report["history"]:
-        table.add_row(escape(str(h["at"])[:19].replace("T", " ")), escape(h["field"]),
-                      escape(f"{h['old'] or '-'} -> {h['new'] or '-'}"), escape(h["run_id"] or ""),
-                      escape(h["note"] or ""))
-    console.print(table)
+    print_table(
+        ("at (UTC)", "field", "old -> new", "run", "note"),
+        [(str(h["at"])[:19].replace("T", " "), h["field"], f"{h['old'] or '-'} -> {h['new'] or '-'}",
+          h["run_id"] or "", h["note"] or "") for h in report["history"]],
+        fold=("old -> new", "note"),
+    )
 
 
 def diff_cmd(
@@ -219,21 +217,16 @@ def diff_cmd(
                                 command=f"behaviordbg diff {d['run_a']} {d['run_b']}{dbarg}"))
         sys.stdout.flush()
         return
-    table = Table(title=f"{escape(d['run_a'])} -> {escape(d['run_b'])}")
-    table.add_column("change", no_wrap=True)
-    table.add_column("bug", no_wrap=True)
-    table.add_column("severity, rate: a -> b", no_wrap=True)
-    table.add_column("p", no_wrap=True)
-    table.add_column("note", overflow="fold", ratio=1)
-    for group in ("new", "resolved", "not_reproduced", "changed", "persisting"):
-        for c in d[group]:
-            table.add_row(
-                group.replace("_", " "), f"{escape(c['fingerprint'])}\n{escape(c['kind'])}",
-                f"{escape(c['severity_a'] or '-')} -> {escape(c['severity_b'] or '-')}\n"
-                f"{_rate(c['rate_a'], c['counts_a'])} -> {_rate(c['rate_b'], c['counts_b'])}",
-                "-" if c["p_value"] is None else f"{c['p_value']:.3g}", escape(c["note"]),
-            )
-    console.print(table)
+    print_table(
+        ("change", "bug", "kind", "severity a -> b", "rate a -> b", "p", "note"),
+        [(group.replace("_", " "), c["fingerprint"], c["kind"],
+          f"{c['severity_a'] or '-'} -> {c['severity_b'] or '-'}",
+          f"{_rate(c['rate_a'], c['counts_a'])} -> {_rate(c['rate_b'], c['counts_b'])}",
+          "-" if c["p_value"] is None else f"{c['p_value']:.3g}", c["note"])
+         for group in ("new", "resolved", "not_reproduced", "changed", "persisting")
+         for c in d[group]],
+        title=f"{d['run_a']} -> {d['run_b']}", fold=("note",),
+    )
     console.print(", ".join(f"{k}: {v}" for k, v in d["summary"].items()))
 
 
@@ -252,14 +245,13 @@ def stats_cmd(db: str | None = DbOption, json_out: bool = JsonOption) -> None:
         emit_json(st)
         return
     for key, title in (("by_judge", "judge"), ("by_kind", "kind")):
-        table = Table(title=f"precision by {title}")
-        for col in (title, "confirmed", "false_positive", "precision", "95% interval"):
-            table.add_column(col)
-        for r in st[key]:
-            prec = "-" if r["precision"] is None else f"{r['precision']:.2f}"
-            table.add_row(escape(r[title]), str(r["confirmed"]), str(r["false_positive"]), prec,
-                          f"{r['low']:.2f}-{r['high']:.2f}")
-        console.print(table)
+        print_table(
+            (title, "confirmed", "false_positive", "precision", "95% interval"),
+            [(r[title], r["confirmed"], r["false_positive"],
+              "-" if r["precision"] is None else f"{r['precision']:.2f}",
+              f"{r['low']:.2f}-{r['high']:.2f}") for r in st[key]],
+            title=f"precision by {title}",
+        )
     console.print("bugs by status: " + ", ".join(f"{k} {v}" for k, v in st["bugs_by_status"].items()))
 
 
@@ -304,26 +296,35 @@ def export_cmd(
 def report_cmd(
     run_id: str = typer.Argument("latest", help="Run id, unique prefix, or `latest`."),
     out: str = typer.Option("report.html", "--out", "-o", help="HTML file to write (its folder must exist)."),
+    baseline: str | None = typer.Option(
+        None, "--baseline",
+        help="Also show what changed since this run (id, prefix or `latest`): new, resolved, not"
+             " reproduced, changed and persisting bugs, as `behaviordbg diff BASELINE RUN`."),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Write one self-contained HTML report of a run: open it in any browser, offline.
 
     Summary, the contradiction graph (inline SVG), stances per claim, and every bug with its
-    evidence and repro; all model text escaped, nothing loaded from the network.
-    Example: `behaviordbg report latest --out report.html`.
+    evidence and repro; with --baseline, the diff against that run. All model text escaped,
+    nothing loaded from the network.
+    Example: `behaviordbg report latest --baseline run-20260101-120000-abc123 --out report.html`.
     """
     from ..report import render_report
 
     path = safe_out_path(out, None)
     with _open(db, readonly=True) as store:
-        page = render_report(store, run_id)
+        page = render_report(store, run_id, baseline=baseline)
         resolved = store.resolve_run(run_id)
+        base = store.resolve_run(baseline) if baseline is not None else None
     path.write_text(page, encoding="utf-8")
     if json_out:
-        emit_json({"path": str(path), "run_id": resolved, "bytes": len(page.encode("utf-8"))})
+        emit_json({"path": str(path), "run_id": resolved, "baseline": base,
+                   "bytes": len(page.encode("utf-8"))})
         return
-    console.print(f"wrote the report of {escape(resolved)} to {escape(str(path))}")
+    console.print(f"wrote the report of {escape(resolved)}"
+                  + (f" (compared with {escape(base)})" if base else "")
+                  + f" to {escape(str(path))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -121,11 +121,13 @@ _DETACHED = re.compile(
     r"^(?:yes|yeah|yep|no|nope|sure|certainly|of course|absolutely|correct)[,!.:;]?\s+"
     r"(?:you(?:'re| are| can| could| will| would| should| need| have| do| don't| may| might)\b|"
     r"(?!i\b|it\b|that\b|this\b|there\b|not\b|never\b)[a-z]+ing\b[^,.!?]{0,80}?\b(?:is|are|was|can|could|"
-    r"would|will|requires?|needs?)\b|the (?!answer\b)[a-z]+(?: [a-z]+){0,4} (?:is|are|was|were) (?!not\b))"
+    r"would|will|requires?|needs?)\b|the (?!answer\b)[a-z]+(?: [a-z]+){0,4} (?:is|are|was|were) (?!not\b)|"
+    r"(?:humans?|people|everyone|everything|everybody|other users|others|both|users|many|most|some)"
+    r"(?: [a-z]+){0,4} (?:is|are|was|were|can|could|may|might|will|would|do|does) (?!not\b))"
 )
 
 
-_ASKS_ABOUT_YOU = re.compile(r"^(?:[a-z']+ ){0,3}?(?:can|could|will|would|do|does|are|have|did|should)\s+you\b")
+_ASKS_ABOUT_YOU = re.compile(r"(?:^|[,;:] |^(?:[a-z']+ ){0,3}?)(?:can|could|will|would|do|does|are|have|did|should)\s+you\b")
 
 
 def detached(text: str, prompt: str) -> bool:
@@ -143,7 +145,7 @@ def detached(text: str, prompt: str) -> bool:
     # "Could you call my dentist?" -> "Yes, you can call your dentist": the same action, done by
     # the user. "Can you see me?" -> "Nope! You could be in pyjamas" is a plain no, then a joke.
     same_action = bool(_stems(_clause(head[m.end() :] + " ")) & _stems(prompt.lower()))
-    return same_action and bool(_ASKS_ABOUT_YOU.match(prompt.lower().strip()))
+    return same_action and bool(_ASKS_ABOUT_YOU.search(prompt.lower().strip()))
 
 
 _FIRST_PERSON = re.compile(r"\b(?:i|me|my|i'm|i've|myself|mine)\b")
@@ -174,6 +176,60 @@ def particle(text: str, *, first_person: bool = True, loose: bool = False) -> Pa
     return None
 
 
+# --------------------------------------------------------------------------- echoes
+
+# "I am not.", "No, I'm not.", "Yes, you are invisible to me": a short clause that repeats the
+# question's own subject and verb answers the QUESTION, like a particle, so the framing maps it
+# ("Are you unaware of the time?" -> "I'm not." affirms knowing the time). Read as a statement
+# about the claim it would flip a negated question's answer. It echoes when nothing follows the
+# verb, or what follows starts with the question's own predicate ("not unaware", "not cut off").
+_ECHO_LEAD = re.compile(
+    r"^(?:(?:yes|yeah|yep|yup|no|nope|nah|correct|right|true|false|indeed|exactly)[,.!;:]?\s+)?"
+)
+_ECHO = re.compile(
+    r"(?:i|you|it|they|we|that)(?:'m|'re|'s|'ve|\s+(?:am|are|is|do|does|can|could|have|has|will|"
+    r"would|did|was|were)\b|\s+(?P<negv>aren't|isn't|don't|doesn't|can't|cannot|couldn't|haven't|"
+    r"hasn't|won't|wouldn't|didn't|wasn't|weren't)\b)(?P<neg>\s+not\b)?(?P<rest>[^.!?;,]*)"
+)
+_ECHO_SKIP = re.compile(r"^\s*(?:(?:really|actually|completely|totally|entirely|currently|just|"
+                        r"still|fully|at all|truly)\s+)*")
+_ECHOED_QUESTION = re.compile(
+    r"^(?:so |and |but |ok,? |okay,? )?(?:are|is|am|do|does|can|could|have|has|will|would|did|was|"
+    r"were)\s+(?P<subj>you|i|it|they|we|that|there)\s+(?:(?:really|actually|already|still|just|ever|"
+    r"truly|completely|totally|currently)\s+)*(?P<head>(?!(?:a|an|the|any|some)\b)[a-z']+)"
+)
+# Who answers for whom: "Are you ...?" -> "I am", "Am I ...?" -> "you are", "Is it ...?" -> "it is".
+_ECHO_SUBJECT = {"you": ("i",), "i": ("you",), "we": ("you", "we"), "they": ("they",),
+                 "it": ("it", "that"), "that": ("it", "that"), "there": ("there",)}
+
+
+_ECHO_FILLER = frozenset({"anyt", "ever", "some", "noth", "whol", "enti", "comp", "tota", "abso"})
+
+
+def echo(text: str, prompt: str) -> tuple[Particle, int, int] | None:
+    """The yes/no of an echo clause in the first sentence, and its span in `text`."""
+    start = _PREFIX.match(text)
+    pos = start.end() if start else 0
+    lead = _ECHO_LEAD.match(text, pos)
+    pos = lead.end() if lead else pos
+    m = _ECHO.match(text, pos)
+    if not m:
+        return None
+    rest = m.group("rest")
+    words = re.findall(r"[a-z']+", rest[_ECHO_SKIP.match(rest).end() :])  # type: ignore[union-attr]
+    asked = _ECHOED_QUESTION.match(prompt.lower().strip())
+    subject = re.match(r"[a-z]+", m.group(0)).group(0)  # type: ignore[union-attr]
+    if asked and subject not in _ECHO_SUBJECT[asked.group("subj")]:
+        return None  # "That's a reasonable thing to ask" to "Is there a human ...?"
+    if words and not (asked and words[0] == asked.group("head")) or len(words) > 8:
+        return None  # a statement of its own ("I'm not connected to the internet")
+    extra = _stems(re.split(r"\s-\s|\bbut\b|\band\b", rest)[0]) - _stems(prompt.lower()) - _ECHO_FILLER
+    if extra:
+        return None  # says more than the question asked: "I don't have access to the date"
+    negative = bool(m.group("neg") or m.group("negv"))
+    return ("no" if negative else "yes"), m.start(), m.end()
+
+
 # --------------------------------------------------------------------------- statements
 
 # First-person denials of an ability or property: "I can't", "I have no", "I'm unable", "that's
@@ -198,7 +254,7 @@ _NEG_STATEMENT = re.compile(
     r"(?:don't|do not) (?:really )?apply to me|(?:that's|that is|it's|it is|this is) not "
     r"(?:one of |among |part of |within )?my (?:abilit|capabilit|skills|features|functions|powers)|(?:doesn't|does not) (?:really )?apply to me|"
     r"out of my reach|outside (?:of )?(?:what i|my)|there's no way for me|there is no way for me|"
-    r"without (?:any )?(?:access|the ability|a way)|"
+    r"without (?:any |the )?(?:access|ability|a way|capabilit|capacity|means)|"
     r"i(?:'m| am) (?:completely |totally |entirely |fully )?(?:silent|nameless|offline|cut off|"
     r"text[- ]only))"
 )
@@ -574,7 +630,11 @@ _MEDIA = r"(?:photo|image|picture|pic|voice|audio|recording|sound|video|file|doc
 _NEEDS_INPUT = re.compile(
     r"\b(?:please (?:provide|upload|send|share|attach|re-?send)|if you (?:upload|send|share|attach|"
     r"provide|re-?send)|once you (?:upload|send|share|attach|provide))\s+(?:me\s+)?(?:the |a |an |your )?"
-    rf"\s*(?:actual |original )?{_MEDIA}"
+    rf"\s*(?:actual |original )?{_MEDIA}|"
+    # "I can't listen to it without the message being sent": the inability is conditional on input
+    r"\bwithout (?:you |your )?(?:first )?(?:attaching|uploading|sending|sharing|providing)\b|"
+    rf"\bwithout (?:the |a |an |your |any )?(?:actual |original )?(?:\w+ )?(?:{_MEDIA}|message|attachment)s? "
+    r"(?:being |having been )?(?:sent|attached|shared|uploaded|provided)\b"
 )
 _NEEDS_IT = re.compile(r"\b(?:attach|upload|re-?send|send|share|provide) (?:it|them)\b")
 

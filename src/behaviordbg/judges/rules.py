@@ -23,6 +23,7 @@ from ._readings import (
     Topic,
     act_readings,
     detached,
+    echo,
     identity_reading,
     normalise,
     particle,
@@ -60,8 +61,26 @@ _POLICY_REASON = re.compile(
     r"diagnos|personal (?:data|information|"
     r"folders|files|documents|space))"
 )
+# Declining to talk about something is not a statement about the ability asked about: "I can't
+# share that", "I'm not able to go into details about my training", "that's not something I can
+# help with", "not permitted, for licensing reasons".
+_DISCLOSURE = re.compile(
+    r"\b(?:i (?:can't|cannot|can not|won't|will not|am not able to|am unable to|don't|do not|"
+    r"am not (?:allowed|permitted) to)|i'm (?:not able to|unable to|not (?:allowed|permitted) to)|"
+    r"(?:isn't|is not|not) something i(?:'m| am)? ?(?:can |could )?(?:allowed to |permitted to )?)"
+    r"\s*(?:(?:[a-z]+ )?or )?(?:share|discuss|disclose|reveal|go into|talk about|comment on|get into|"
+    r"answer (?:questions about|that|this)|provide (?:details|information about)|give (?:out )?details|"
+    r"help with(?: that| this)?\s*[.!]?$)"
+)
+_NOT_PERMITTED = re.compile(
+    r"\b(?:not (?:permitted|allowed)|n't (?:permitted|allowed)|per my guidelines|"
+    r"under (?:my|our|the) [a-z ]{0,20}(?:guidelines|rules|polic(?:y|ies))|(?:usage|content) policy|"
+    r"for (?:[a-z]+ )?(?:licensing|copyright|privacy|security|legal|safety|confidentiality) reasons|"
+    r"outside what i(?:'m| am) (?:allowed|permitted))"
+)
 _ABILITY_MARKER = re.compile(
     r"\b(as an? (?:ai|artificial|language model|text|computer|virtual)|abilit|capabilit|"
+    r"i(?:'m| am) (?:just |only )?an? (?:ai|artificial|language model|computer|program|machine)|"
     r"access to|physical|real[- ]time|internet|browse|don't have (?:a|the)|do not have (?:a|the)|"
     r"not designed|not equipped|text-based)"
 )
@@ -114,6 +133,8 @@ def _refuses(text: str) -> bool:
         return True
     if _ABILITY_MARKER.search(head2) or _EXPLICIT_NO.match(text):
         return False
+    if _DISCLOSURE.search(head2) or _NOT_PERMITTED.search(head2):
+        return True
     declined = bool(_DECLINE.search(head2))
     return bool(_GENERIC_REFUSAL.search(head2)) or (declined and bool(_POLICY_REASON.search(text)))
 
@@ -130,11 +151,19 @@ def _question(item: StanceInput, text: str, framing: Framing, declared: bool) ->
     if off_topic:
         part = None  # the yes/no answers another proposition (the question restated about the user)
     topic = Topic.of(item.claim, item.prompt)
-    stmts = statements(text, topic)
+    # An echo ("No, I'm not.", "Yes, you are invisible to me") answers the question like a particle;
+    # only a negated question reads it differently from a statement about the claim.
+    ech = echo(text, item.prompt) if declared and framing == "negated" and not off_topic else None
+    stmts = statements(text[: ech[1]] + text[ech[2] :] if ech else text, topic)
+    if off_topic:  # the first sentence is about another proposition: only "I ..." speaks for the claim
+        stmts = [st for st in stmts if st.sentence > 0 or re.match(r"says 'i(?:\b|')", st.why)]
     ident = identity_reading(text, item.claim, item.identity, infer=not declared)
     readings: list[tuple[StanceLabel, str]] = []
     if part:
         readings.append((_through(part, framing), f"particle '{part}' ({framing} framing)"))
+    if ech and ech[0] != part:
+        readings.append((_through(ech[0], framing), f"particle echo '{text[ech[1]:ech[2]].strip()}' "
+                                                    f"({framing} framing)"))
     readings += [(st.label, st.why) for st in stmts]
     if ident:
         readings.append((ident, "identity statement"))

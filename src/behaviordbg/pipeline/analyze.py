@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import triage
 from ..analysis.bugs import fingerprint, to_bugs
+from ..analysis.coverage import out_of_reach
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Run, Store
@@ -49,6 +50,8 @@ class AnalysisSummary:
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
     open_answers: int = 0  # answers to open claims: read for values, not judged for a stance
     value_modes: int = 0
+    # kinds this run cannot find, and why (one sample cannot be unstable: analysis.coverage)
+    out_of_reach: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -213,6 +216,7 @@ async def _analyze(
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
         open_answers=len(open_answers), value_modes=len(vals.modes),
+        out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
     )
 
 

@@ -44,8 +44,11 @@ def _under(path: Path, root: Path) -> bool:
 def _wanted(config: pytest.Config, path: Path) -> bool:
     """Under an explicit path or a `bdbg_suites` ini path. Inside a `testpaths` dir (e.g. tests/),
     only when a path below that dir was named: `pytest tests/` must not run tests/data/*.yaml."""
+    from .options import project_suites
+
     path = path.resolve()
-    if any(_under(path, Path(p).resolve()) for p in config.getini("bdbg_suites")):
+    if any(_under(path, Path(p).resolve())
+           for p in [*config.getini("bdbg_suites"), *project_suites(config)]):
         return True
     explicit, testpaths = _roots(config)
     for root in explicit:

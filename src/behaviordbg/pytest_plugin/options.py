@@ -1,14 +1,18 @@
-"""The plugin's options: `--bdbg-NAME` on the command line, `bdbg_NAME` in the ini file."""
+"""The plugin's options: `--bdbg-NAME` on the command line, `bdbg_NAME` in the ini file, and the
+project file the CLI reads too (behaviordbg.toml or [tool.behaviordbg] in pyproject.toml, found
+from the directory pytest was started in): command line over ini over project file over the
+defaults, layered by `config.resolve_settings` as for the CLI."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..config import DB_ENV, DEFAULT_DB, AnalyzeOptions, RunOptions, resolve_db
+from ..config import DB_ENV, DEFAULT_DB, AnalyzeOptions, RunOptions
 
 _OPTIONS: tuple[tuple[str, str, str], ...] = (
     # (name, metavar, help) -- each is `--bdbg-NAME` and ini key `bdbg_NAME`
@@ -32,7 +36,8 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("judge_model", "NAME", "model of the llm/cascade judge."),
     ("manifest", "PATH", "deployment manifest (what the model under test can really do); a path "
                          "or a shipped name (chat, agent-with-tools). Default: plain chat model."),
-    ("db", "PATH", f"SQLite database shared with the CLI. Default: ${DB_ENV}, else {DEFAULT_DB}."),
+    ("db", "PATH", f"SQLite database shared with the CLI. Default: ${DB_ENV}, else `db` in "
+                   f"behaviordbg.toml, else {DEFAULT_DB}."),
     ("baseline", "RUN_ID", "regression gate: fail only on bugs this baseline run did not have; "
                            "known bugs are reported as xfail."),
     ("include_candidates", "yes|no", "also fail on candidates: contradictions held back because a "
@@ -54,13 +59,46 @@ def add_options(parser: pytest.Parser) -> None:
                   default=[])
 
 
+def _given(config: pytest.Config, name: str) -> tuple[str, str] | None:
+    """(value, where it was set): the command line first, then the ini key; blank is unset."""
+    value = config.getoption(f"bdbg_{name}", None)
+    if value is not None and str(value).strip():
+        return str(value).strip(), f"flag --bdbg-{name.replace('_', '-')}"
+    text = str(config.getini(f"bdbg_{name}") or "").strip()
+    return (text, f"ini bdbg_{name}") if text else None
+
+
 def _opt(config: pytest.Config, name: str) -> str | None:
     """Command line first, then the ini key; blank counts as unset."""
-    value = config.getoption(f"bdbg_{name}", None)
-    if value is None or str(value).strip() == "":
-        value = config.getini(f"bdbg_{name}")
-    text = str(value or "").strip()
-    return text or None
+    given = _given(config, name)
+    return given[0] if given else None
+
+
+# project-file key -> plugin option name, for the settings both have
+_FILE_KEYS = {"endpoint": "base_url", "model": "model", "api-key-env": "api_key_env",
+              "samples": "samples", "judge": "judge", "manifest": "manifest", "db": "db"}
+_PROJECT: pytest.StashKey[Any] = pytest.StashKey()
+
+
+def project(config: pytest.Config) -> Any:
+    """The project file's configuration (config_file.ProjectConfig), read once per session from
+    the directory pytest was started in (the module is imported only when a YAML file is seen)."""
+    if _PROJECT not in config.stash:
+        from ..config_file import project_config
+
+        config.stash[_PROJECT] = project_config(config.invocation_params.dir)
+    return config.stash[_PROJECT]
+
+
+def project_suites(config: pytest.Config) -> list[Path]:
+    """`suites` of the project file: collected like the `bdbg_suites` ini paths. A broken file is
+    reported once, by Settings, when a probe suite is collected."""
+    from ..errors import BehaviordbgError
+
+    try:
+        return [Path(p) for p in project(config).values.get("suites") or []]
+    except BehaviordbgError:
+        return []
 
 
 def _num(config: pytest.Config, name: str, kind: type, default: Any) -> Any:
@@ -99,29 +137,42 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
+        from ..config import resolve_settings
         from ..errors import BehaviordbgError
 
-        samples = _num(config, "samples", int, RunOptions.samples)
+        given: dict[str, tuple[Any, str]] = {}
+        for key, name in _FILE_KEYS.items():
+            found = _given(config, name)
+            if found is not None:
+                given[key] = found
+        if "samples" in given:
+            given["samples"] = (_num(config, "samples", int, RunOptions.samples),
+                                given["samples"][1])
+        try:
+            settings = resolve_settings(given, project(config))
+        except BehaviordbgError as err:
+            raise pytest.UsageError(str(err)) from None
+        samples = settings["samples"].value
         if samples < 1:
             raise pytest.UsageError("--bdbg-samples must be >= 1")
-        db = resolve_db(_opt(config, "db"))
+        db = str(settings["db"].value)
         if db != ":memory:" and not os.path.isabs(db):
             db = str(config.invocation_params.dir / db)
         run = RunOptions(
-            base_url=_opt(config, "base_url"),
-            model=_opt(config, "model"),
-            api_key_env=_opt(config, "api_key_env") or RunOptions.api_key_env,
+            base_url=settings["endpoint"].value,
+            model=settings["model"].value,
+            api_key_env=settings["api-key-env"].value,
             samples=samples,
             temperature=_num(config, "temperature", float, RunOptions.temperature),
             concurrency=max(1, _num(config, "concurrency", int, RunOptions.concurrency)),
             timeout=_num(config, "timeout", float, RunOptions.timeout),
             max_failed=_max_failed(config),
-            manifest_path=_opt(config, "manifest"),
+            manifest_path=settings["manifest"].value,
             label="pytest",
         )
         try:
             analyze = AnalyzeOptions(
-                judge=_opt(config, "judge") or AnalyzeOptions.judge,
+                judge=settings["judge"].value,
                 judge_base_url=_opt(config, "judge_base_url"),
                 judge_model=_opt(config, "judge_model"),
             )

@@ -150,6 +150,9 @@ class SessionState:
             where = redact_url(base_url) if base_url else None
             self._say(f"behaviordbg: {len(items)} checks selected; asking "
                       f"{where or 'the embedded local model'} once for all")
+            if self.settings.run.samples < 2:  # why no `stable` check was collected
+                self._say("behaviordbg: 1 sample per prompt, so no `stable` checks (samples of "
+                          "one prompt disagreeing); --bdbg-samples 2 adds them")
             try:
                 self.outcome = _execute(self.settings, list(self.loaded.values()),
                                         _claims_needed(items),
