@@ -60,7 +60,8 @@ async def read_values(
     from ..judges import values as rules
 
     setting = extractor_setting(opts)
-    stored = {k: v for k, v in store.get_values(run_id, setting).items() if v.status != "error"}
+    stored = ({k: v for k, v in store.get_values(run_id, setting).items() if v.status != "error"}
+              if opts.reuse_stances else {})  # --no-reuse re-reads values as it re-judges
     todo = [a for a in answers if a.response_id not in stored]
     if not todo:
         return stored, 0
