@@ -109,3 +109,13 @@ def test_html_report_shows_the_value_conflict(db: tuple[str, str, str]) -> None:
         html = render_report(store, run_id)
     assert "value_conflict" in html and "Names different values" in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize("page", ["overview", "graph", "bugs", "claims", "compare"])
+def test_every_page_renders_a_run_with_open_claims(db: tuple[str, str, str], page: str) -> None:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    if page != "overview":
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    for kind in ("markdown", "caption", "subheader", "title"):
+        assert all("<script" not in str(e.value) for e in getattr(at, kind))
