@@ -89,7 +89,7 @@ FAMILY_MAKER: dict[str, str] = {
 MODALITIES: dict[str, tuple[str, ...]] = {
     "text": ("text", "written", "typed", "words", "messages", "questions", "prompts", "language"),
     "image": ("image", "picture", "photo", "visual", "screenshot", "diagram"),
-    "audio": ("audio", "voice", "speech", "sound", "spoken"),
+    "audio": ("audio", "voice", "speech", "spoken", "sound file", "recording"),  # not "sound": a verb too
     "video": ("video",),
     "file": ("file", "document", "pdf", "spreadsheet", "attachment"),
 }
