@@ -160,7 +160,7 @@ def list_(
         return
     print_table(
         ("id", "truth", "prompts", "suite", "tags"),
-        [(c["id"], "-" if c["truth"] is None else str(c["truth"]).lower(),
+        [(c["id"], _truth_cell(c),
           "/".join(str(c["prompts"][f]) for f in ALL_FRAMINGS), c["suite"], ", ".join(c["tags"]))
          for c in claims],
         title=f"claims (manifest: {man.name})", caption="prompts: direct/negated/act/open",
@@ -170,6 +170,14 @@ def list_(
                 title="rules (suites and notes in --json)", fold=("rule",))
     t = _totals(suites)
     typer.echo(f"{t['claims']} claims, {t['prompts']} prompts, {t['rules']} rules")
+
+
+def _truth_cell(row: dict[str, Any]) -> str:
+    """true/false/- for a yes/no claim; an open claim's declared value (`= Alibaba Cloud`), or
+    `open` when the manifest declares none."""
+    if row.get("value_type"):
+        return f"= {row['value'][0]}" if row.get("value") else "open"
+    return "-" if row["truth"] is None else str(row["truth"]).lower()
 
 
 def _claim_row(c: Any, man: Manifest) -> dict[str, Any]:
