@@ -4,6 +4,8 @@
     python eval/measure_values.py --errors             # and every row it gets wrong
     python eval/export_open_answers.py --db X.db       # (how the unlabelled rows were made)
 
+Rows are grouped per value type over all rows, then per split: `test` rows were labelled after
+the rules were frozen (held out), `dev` rows were read while writing them (see eval/README.md).
 A row is right when the extractor's status (value | declines | none) equals the label's and, for
 a value, its canonical value equals the labelled value. Printed per value type: rows, status
 accuracy, full accuracy (status and value), and how many rows the rules were unsure of (those the
@@ -40,7 +42,8 @@ def measure(rows: list[dict[str, Any]]) -> tuple[dict[str, dict[str, int]], list
         got = extract(ValueInput(r["id"], r["prompt"], r["response"], r["value_type"]))
         status_ok = got.status == r["label_status"]
         value_ok = status_ok and (got.status != "value" or got.value == r["label_value"])
-        for key in (r["value_type"], "all"):
+        split = r.get("split", "all")
+        for key in (r["value_type"], "all", f"{split}: {r['value_type']}", f"{split}: all"):
             s = stats[key]
             s["rows"] += 1
             s["status"] += status_ok
@@ -61,12 +64,17 @@ def main() -> None:
     ap.add_argument("--errors", action="store_true", help="list every row the rules get wrong")
     args = ap.parse_args()
     stats, wrong = measure(load(Path(args.data)))
-    print(f"{'value type':<13} {'rows':>5} {'status acc':>10} {'full acc':>9} {'unsure':>7}"
+    print(f"{'value type':<20} {'rows':>5} {'status acc':>10} {'full acc':>9} {'unsure':>7}"
           f" {'sure & wrong':>12}")
-    for key in sorted(stats, key=lambda k: (k == "all", k)):
+
+    def order(k: str) -> tuple[int, bool, str]:
+        split = k.split(": ")[0] if ": " in k else ""
+        return ({"": 0, "test": 1, "dev": 2}.get(split, 3), k.endswith("all"), k)
+
+    for key in sorted(stats, key=order):
         s = stats[key]
         n = s["rows"]
-        print(f"{key:<13} {n:>5} {s['status'] / n:>10.3f} {s['full'] / n:>9.3f}"
+        print(f"{key:<20} {n:>5} {s['status'] / n:>10.3f} {s['full'] / n:>9.3f}"
               f" {s['unsure']:>7} {s['sure_wrong']:>12}")
     if args.errors:
         print("\nwrong:")
