@@ -148,6 +148,18 @@ def test_vague_makers_and_unknown_names() -> None:
     assert implied.value == "OpenAI" and implied.confidence < 0.7
 
 
+def test_negations_and_declines_found_on_held_out_answers() -> None:
+    """Misses of the first held-out measurement (eval/open_values.jsonl, split test)."""
+    assert _read("No, I was not made by OpenAI.", "organisation").status == "none"
+    double = _read("No, I am not created by a company other than OpenAI.", "organisation")
+    assert (double.status, double.value) == ("value", "OpenAI")
+    assert _read("My developer is John Doe.", "organisation").value == "John Doe"
+    for answer in ("Yes, I lack the ability to know the current date.",
+                   "I'm sorry, but as an AI language model, I do not have access to real-time"
+                   " information about today's date."):
+        assert _read(answer, "year").status == "declines"
+
+
 def test_years_numbers_modalities_and_model_names() -> None:
     assert _read("My knowledge cutoff is September 2021.", "year").value == "2021"
     assert _read("I don't have a specific cutoff date.", "year").status == "declines"

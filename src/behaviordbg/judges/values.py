@@ -102,7 +102,10 @@ _DECLINE = re.compile(
     r"i'?m not (?:sure|aware|able to (?:say|tell|disclose|share|provide))|i am not (?:sure|aware|"
     r"able to (?:say|tell|disclose|share|provide))|i (?:can ?not|can't) (?:say|tell|disclose|"
     r"share|provide|reveal|confirm)|(?:is|are) not (?:publicly )?(?:disclosed|known|available)|"
-    r"i have no (?:information|idea|knowledge|way of knowing)|unknown to me|not specified)",
+    r"i have no (?:information|idea|knowledge|way of knowing)|unknown to me|not specified|"
+    r"i (?:do not|don't|cannot|can't|am unable to|am not able to|lack)\b[^.;!?]{0,30}?\b"
+    r"(?:access to real-time|real-time|the ability to (?:know|provide|tell|access)|"
+    r"(?:have|know) (?:a |the )?current))",
     re.IGNORECASE,
 )
 _MADE = (r"(?:develop|creat|built|build|train|made|make|design|program|power|produc|own|"
@@ -121,6 +124,7 @@ _CAPITALISED = re.compile(
     rf"\b{_MADE}\s+(?:\w+\s+){{0,2}}?(?:by|at)\s+(?:the\s+)?({_NAME})"
     rf"|\b(?:organi[sz]ation|company|lab|developer|creator|maker|team)\s+(?:that|which|who)\s+"
     rf"\w+\s+me\s+(?:is|was)\s+(?:the\s+)?({_NAME})"
+    rf"|\b[Mm]y\s+(?:developer|creator|maker|builder)s?\s+(?:is|was|are|were)\s+(?:the\s+)?({_NAME})"
     rf"|^\s*(?:the\s+)?({_NAME})\s+(?:developed|created|built|trained|made|designed)\s+me\b"
     rf"|\bI(?:\s+am|'m)\s+from\s+(?:the\s+)?(?:[\w\s]{{0,30}}?\sat\s+(?:the\s+)?)?({_NAME})"
 )
@@ -194,8 +198,16 @@ def _find(text: str, table: Mapping[str, Sequence[str]]) -> list[tuple[int, str,
     return out
 
 
+_DOUBLE = re.compile(r"\bnot\b[^.;!?]{0,40}\bother than\s+(?:the\s+)?$", re.IGNORECASE)
+
+
 def _negated_before(text: str, pos: int) -> bool:
-    return bool(_NEGATED.search(text[max(0, pos - 40):pos]))
+    """A mention after "not", "unlike", "such as" ... is not the model's own value; one after
+    "not ... other than" is (a double negation: "not made by a company other than OpenAI")."""
+    before = text[max(0, pos - 60):pos]
+    if _DOUBLE.search(before):
+        return False
+    return bool(_NEGATED.search(before[-40:]))
 
 
 def _clean_name(name: str) -> str:
@@ -286,12 +298,14 @@ def _entity(item: ValueInput, table: Mapping[str, Sequence[str]]) -> AnswerValue
         if named is not None:
             return named
     if not hits and item.value_type == "organisation":
-        m = _CAPITALISED.search(text)
-        found = next((g for g in (m.groups() if m else ()) if g), None)
-        if found and not _VAGUE.match(found):
+        said = [(x.start(i), g) for x in _CAPITALISED.finditer(text)
+                for i, g in enumerate(x.groups(), 1) if g]
+        said = [(pos, g) for pos, g in said  # "I was not made by OpenAI" names no maker
+                if not _negated_before(text, pos) and not _VAGUE.match(g)]
+        found = said[0][1] if said else None
+        if found:
             name = _clean_name(found)
-            others = {_clean_name(g) for x in _CAPITALISED.finditer(text) for g in x.groups()
-                      if g} - {name}
+            others = {_clean_name(g) for _, g in said} - {name}
             conf = 0.6 if (declines or others) else PLAIN
             return _result(item, "value", name, name, conf,
                            "a name the gazetteer does not know, said to have made it")
