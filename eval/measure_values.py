@@ -4,8 +4,9 @@
     python eval/measure_values.py --errors             # and every row it gets wrong
     python eval/export_open_answers.py --db X.db       # (how the unlabelled rows were made)
 
-Rows are grouped per value type over all rows, then per split: `test` rows were labelled after
-the rules were frozen (held out), `dev` rows were read while writing them (see eval/README.md).
+Rows are grouped per value type over all rows, then per split (eval/README.md): `test` rows were
+labelled after the rules were last changed (held out); `heldout1` rows were held out at a first
+measurement and then used to fix the misses it showed; `dev` rows were read while writing them.
 A row is right when the extractor's status (value | declines | none) equals the label's and, for
 a value, its canonical value equals the labelled value. Printed per value type: rows, status
 accuracy, full accuracy (status and value), and how many rows the rules were unsure of (those the
@@ -69,7 +70,7 @@ def main() -> None:
 
     def order(k: str) -> tuple[int, bool, str]:
         split = k.split(": ")[0] if ": " in k else ""
-        return ({"": 0, "test": 1, "dev": 2}.get(split, 3), k.endswith("all"), k)
+        return ({"": 0, "test": 1, "heldout1": 2, "dev": 3}.get(split, 4), k.endswith("all"), k)
 
     for key in sorted(stats, key=order):
         s = stats[key]
