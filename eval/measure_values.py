@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("--errors", action="store_true", help="list every row the rules get wrong")
     args = ap.parse_args()
     stats, wrong = measure(load(Path(args.data)))
-    print(f"{'value type':<20} {'rows':>5} {'status acc':>10} {'full acc':>9} {'unsure':>7}"
+    print(f"{'value type':<24} {'rows':>5} {'status acc':>10} {'full acc':>9} {'unsure':>7}"
           f" {'sure & wrong':>12}")
 
     def order(k: str) -> tuple[int, bool, str]:
@@ -75,7 +75,7 @@ def main() -> None:
     for key in sorted(stats, key=order):
         s = stats[key]
         n = s["rows"]
-        print(f"{key:<20} {n:>5} {s['status'] / n:>10.3f} {s['full'] / n:>9.3f}"
+        print(f"{key:<24} {n:>5} {s['status'] / n:>10.3f} {s['full'] / n:>9.3f}"
               f" {s['unsure']:>7} {s['sure_wrong']:>12}")
     if args.errors:
         print("\nwrong:")
