@@ -115,6 +115,13 @@ def _parse_chat_body(text: str) -> tuple[dict[str, Any], list[str], list[str | N
         body = json.loads(text)
     except ValueError as err:
         raise RequestFailed("malformed", f"response body is not JSON ({err}): {text[:80]!r}") from None
+    texts, reasons = read_chat_doc(body)
+    return body, texts, reasons
+
+
+def read_chat_doc(body: Any) -> tuple[list[str], list[str | None]]:
+    """(texts, finish reasons) of a decoded chat completion, in choice order; a body without an
+    answer is a "malformed" RequestFailed. A live call and a batch result are read alike."""
     choices = body.get("choices") if isinstance(body, dict) else None
     if not isinstance(choices, list) or not choices:
         raise RequestFailed("malformed", "response has no `choices`")
@@ -135,7 +142,7 @@ def _parse_chat_body(text: str) -> tuple[dict[str, Any], list[str], list[str | N
             raise RequestFailed("malformed", "a choice's message content is not text")
         texts.append(content)
         reasons.append(choice.get("finish_reason"))
-    return body, texts, reasons
+    return texts, reasons
 
 
 def _error_text(body: str) -> str:
@@ -149,6 +156,23 @@ def _error_text(body: str) -> str:
         return str(err["message"])
     if isinstance(err, str) and err.strip():
         return err
+    return body
+
+
+def chat_body(
+    messages: list[dict[str, Any]], *, model: str, temperature: float, max_tokens: int,
+    response_format: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The body of one chat request (before `n`): a live call and an OpenAI Batch line
+    (behaviordbg.batchfile) send exactly this, so both are the same request to the model."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+    }
+    if response_format is not None:
+        body["response_format"] = response_format
     return body
 
 
@@ -257,14 +281,8 @@ class ModelClient:
         response_format: dict[str, Any] | None = None,
     ) -> ChatResult:
         """`n` answers to one conversation; uses the `n` parameter while the server honours it."""
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": messages,
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-        }
-        if response_format is not None:
-            body["response_format"] = response_format
+        body = chat_body(messages, model=model, temperature=temperature, max_tokens=max_tokens,
+                         response_format=response_format)
         asked = n if (n > 1 and self.n_supported is not False) else 1
         try:
             first = await self._chat_once(body, asked, extra)

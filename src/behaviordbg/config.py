@@ -68,6 +68,14 @@ class RunOptions:
     # The run fails (status "failed", exit code 3, check() does not analyse it) when more than this
     # share of its queries end without an answer, or when none is answered.
     max_failed: float = 0.05
+    # OpenAI Batch (pipeline/batch.py, docs/scale.md): write the run's requests to this JSONL
+    # file and send nothing; ingest an output file into the run `resume` names; or submit the
+    # requests to the endpoint's Batch API and poll it every `batch_poll` seconds (backing off).
+    batch_file: str | None = None
+    batch_results: str | list[str] | None = None  # paths or glob patterns
+    batch: bool = False
+    batch_poll: float = 5.0
+    batch_max_lines: int = 50_000  # requests per submitted batch (OpenAI's limit); more: parts
 
 
 @dataclass

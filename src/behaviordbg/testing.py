@@ -11,7 +11,8 @@
         assert server.requests == ...
 
 It implements POST /v1/chat/completions (honours `n` unless `ignore_n=True`), POST /v1/embeddings
-(deterministic hashed bag-of-words vectors), GET /v1/models and GET /health. `models=[...]` makes it
+(deterministic hashed bag-of-words vectors), GET /v1/models, GET /health, and OpenAI's Batch API
+(/v1/files, /v1/batches: `server.batch`, see behaviordbg.fake_batch). `models=[...]` makes it
 answer only those model names (404 `model_not_found` for others); faults may carry a `message`
 (`{auth}` in it echoes the request's Authorization header, like a careless server). Each connection gets
 its own daemon thread, so a hundred slow requests can sleep at once (the run benchmark needs 64+).
@@ -118,6 +119,9 @@ class FakeServer:
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        from .fake_batch import FakeBatchApi
+
+        self.batch = FakeBatchApi(self)  # /v1/files and /v1/batches (behaviordbg.fake_batch)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -172,6 +176,7 @@ class FakeServer:
             self._requests = 0
             self.log.clear()
             self._counters.clear()
+            self.batch.created = self.batch.uploads = self.batch.retrieves = 0
             self._next_faults.clear()
             self._prompt_faults.clear()
 
@@ -234,6 +239,14 @@ class FakeServer:
         return None
 
 
+def _json_or_empty(raw: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def _check_kind(kind: str) -> None:
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault {kind!r}; use one of {', '.join(FAULT_KINDS)}")
@@ -265,7 +278,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ routing
 
+    def _batch_route(self, method: str, raw: bytes = b"") -> bool:
+        """/v1/files and /v1/batches go to the fake Batch API (behaviordbg.fake_batch)."""
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if not path.startswith(("/v1/files", "/v1/batches")):
+            return False
+        fake = self.fake
+        auth = self.headers.get("Authorization", "")
+        fake._record(path, {} if path == "/v1/files" else _json_or_empty(raw), bool(auth))
+        if fake.require_api_key is not None and auth != f"Bearer {fake.require_api_key}":
+            self._send_json(401, {"error": {"message": "invalid api key", "type": "auth"}})
+        else:
+            fake.batch.handle(self, method, path, raw)
+        return True
+
     def do_GET(self) -> None:
+        if self._batch_route("GET"):
+            return
         if self.path.rstrip("/") in ("/health", "/v1/health"):
             self._send_json(200, {"status": "ok"})
         elif self.path.rstrip("/") == "/v1/models":
@@ -278,6 +307,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if self._batch_route("POST", raw):
+            return
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -430,6 +461,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="answer the suites' prompts as a scripted persona (behaviordbg.personas)")
     ap.add_argument("--suites", nargs="*", help="suite files/folders for --persona (default: all)")
     ap.add_argument("--manifest", help="manifest path or shipped name for --persona (default chat)")
+    ap.add_argument("--batch-polls", type=int, default=1,
+                    help="polls a batch answers in_progress before it ends (its Batch API)")
     args = ap.parse_args(argv)
     answers: Answers = None
     if args.persona:
@@ -445,6 +478,7 @@ def main(argv: list[str] | None = None) -> None:
         answers = made
     with FakeServer(answers, default=args.default, latency=args.latency,
                     ignore_n=args.ignore_n) as server:
+        server.batch.polls = args.batch_polls
         print(server.base_url, flush=True)
         try:
             threading.Event().wait()

@@ -16,7 +16,7 @@ not change.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .analysis.stats import wilson
@@ -267,3 +267,65 @@ def _precision_row(key: dict[str, str], c: dict[str, int]) -> dict[str, Any]:
             "triaged": n, "precision": c["confirmed"] / n if n else None,
             "low": lo, "high": hi}
 
+
+
+# --------------------------------------------------------------------------- labels
+
+
+RELABELLED = "evidence relabelled"
+"""The reason a bug closes when people's stance labels take away its evidence (its history)."""
+
+
+def record_label_outcome(
+    store: Store, *, run_id: str, removed: Mapping[str, Sequence[str]], restored: Sequence[str],
+    changed: Mapping[str, tuple[str, str]],
+) -> dict[str, list[str]]:
+    """What stance labels mean for known bugs (behaviordbg.analysis.labels.label_outcome).
+
+    A bug (new or confirmed) that the judge's verdicts give but the labels take away is closed as
+    false_positive, with "evidence relabelled" and the answers in its history; the next run that
+    meets the same answers applies the same labels, so it is not found and stays closed. A bug the
+    labels create is new (record_bugs reported it); one the labels had closed and now restore
+    (a label changed back) reopens. Triaged states a person chose (wont_fix, fixed, a
+    false_positive not set by labels) are left alone.
+
+    `restored`: bugs found now that the labels create or support (a labelled answer among their
+    evidence): one that labels had closed reopens, since a person's reading now shows it. A bug
+    the labels closed that shows up again only on new, unlabelled answers stays closed, like any
+    false_positive."""
+    closed: list[str] = []
+    reopened: list[str] = []
+    for fp, rids in removed.items():
+        rec = store.find_bug(fp)
+        if rec is None or rec["status"] not in ("new", "confirmed"):
+            continue
+        detail = "; ".join(f"answer {rid}: judge read {changed[rid][0]}, labelled {changed[rid][1]}"
+                           for rid in rids if rid in changed)
+        note = f"{RELABELLED}: " + (detail or "relabelled answers change its stance counts")
+        store.update_bug(fp, status="false_positive")
+        store.add_bug_history(fp, "status", rec["status"], "false_positive", note=note[:500],
+                              run_id=run_id, actor="labels")
+        closed.append(fp)
+    for fp in restored:
+        rec = store.find_bug(fp)
+        if rec is None or rec["status"] != "false_positive":
+            continue
+        last = [h for h in store.bug_history(fp) if h["field"] == "status"][-1:]
+        if last and last[0]["note"].startswith(RELABELLED):
+            store.update_bug(fp, status="new")
+            store.add_bug_history(fp, "status", "false_positive", "new", run_id=run_id,
+                                  note="labels restore its evidence", actor="labels")
+            reopened.append(fp)
+    return {"closed": closed, "reopened": reopened}
+
+
+def label_stats(store: Store) -> dict[str, Any]:
+    """Each judge setting's accuracy and confusion matrix against people's stance labels,
+    overall, per framing and per claim, with Wilson intervals (behaviordbg.analysis.labels).
+    One row per labelled answer (by the matching rule) and judge setting: an answer asked again
+    in later runs counts once, with the judge's newest verdict."""
+    from .analysis.labels import judge_accuracy
+
+    rows = store.labelled_verdicts()
+    return {"labelled_answers": len(store.current_labels()),
+            "judges": judge_accuracy(rows)}

@@ -97,6 +97,9 @@ def _fits(side: str, e: Evidence) -> bool:
 def side_strength(evidence: Sequence[Evidence], *, need_agreement: bool = False) -> tuple[bool, str]:
     """(solid?, why) for one side's evidence. `need_agreement`: only two judges agreeing count."""
     decisive = [e for e in evidence if e.stance in DECISIVE]
+    labelled = [e for e in decisive if e.judge.startswith("label:")]  # analysis.labels
+    if labelled:
+        return True, f"labelled by a person ({labelled[0].judge[len('label:'):]})"
     agreed = [e for e in decisive if e.agreed]
     if agreed:
         return True, f"two judges agree ({agreed[0].second_opinion or agreed[0].judge})"

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from . import analyze, dashboard, judge, local, project, run, suites, triage
+from . import analyze, dashboard, judge, label, local, project, run, suites, triage
 from ._common import exit_code_of, guarded, known_error, plain_type_labels
 
 plain_type_labels()
@@ -55,7 +55,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for module in (run, suites, local, analyze, judge, triage, dashboard, project):
+for module in (run, suites, local, analyze, judge, label, triage, dashboard, project):
     module.register(app)
 
 

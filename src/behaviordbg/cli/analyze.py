@@ -198,6 +198,7 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
 
 def _print_held_back(summary: pipeline.AnalysisSummary, db: str | None) -> None:
     """How many candidates were held back, and what the verification pass did."""
+    _print_labels(summary.labels)
     v = summary.verification
     if v:
         console.print(
@@ -215,6 +216,20 @@ def _print_held_back(summary: pipeline.AnalysisSummary, db: str | None) -> None:
         if summary.judge.startswith("llm") and not v:
             console.print("  (one llm reading is weak evidence by itself: add --verify to have"
                           " the rules judge re-read the evidence)")
+
+
+def _print_labels(labels: dict[str, Any]) -> None:
+    """What people's stance labels did in this analysis (behaviordbg.analysis.labels)."""
+    if not labels.get("applied"):
+        return
+    parts = [f"{labels['applied']} answers labelled by people ({labels.get('changed', 0)} differ"
+             " from the judge)"]
+    for key, what in (("closed", "closed as false_positive (evidence relabelled)"),
+                      ("reopened", "reopened (labels restore their evidence)"),
+                      ("created", "created by labels")):
+        if labels.get(key):
+            parts.append(f"{len(labels[key])} bugs {what}: {', '.join(labels[key])}")
+    console.print(escape("; ".join(parts)))
 
 
 def _json_doc(summary: pipeline.AnalysisSummary, run: pipeline.RunSummary | None = None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ Thin: turns options into `config.RunOptions`, shows progress, prints the summary
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from ..analysis.coverage import samples_note
 from ..config import resolve_db
 from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
 from ..store import Store
+from ._batch import batch_commands, print_batch
 from ._common import (
     NO_RUNS_HINT,
     ApiKeyEnvOption,
@@ -110,6 +112,31 @@ def run(
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
     ),
+    batch_file: str | None = typer.Option(
+        None, "--batch-file", help="Write every query as OpenAI Batch JSONL to this file and send"
+        " nothing; the run awaits its results (run the file with OpenAI's Batch API or vLLM's"
+        " run_batch, both printed). Needs --model; --base-url names the endpoint the answers are"
+        " cached under. With --resume: the run's unanswered queries.",
+    ),
+    batch_results: list[str] | None = typer.Option(
+        None, "--batch-results", help="With --resume RUN: ingest a Batch output file (OpenAI's or"
+        " vLLM's) into the run, as a live run would have stored it. Failed lines become failed"
+        " queries (a later --resume asks them live); a malformed line stores nothing. Repeatable,"
+        " or a quoted glob ('part-*.results.jsonl') for a file run in parts.",
+    ),
+    batch: bool = typer.Option(
+        False, "--batch", help="Submit the queries to the endpoint's Batch API (/v1/files,"
+        " /v1/batches; e.g. OpenAI's, half price, 24 h), wait with a progress bar and ingest the"
+        " results. The batch id is stored first: --resume after any crash polls the same batch.",
+    ),
+    batch_poll: float = typer.Option(
+        5.0, "--batch-poll", min=0.01, help="Seconds between the first polls of a --batch"
+        " (backing off to 60).",
+    ),
+    batch_max_lines: int = typer.Option(
+        50_000, "--batch-max-lines", min=1, help="At most this many requests per submitted batch"
+        " (OpenAI's limit is 50,000 and 200 MB); a bigger run goes out as several batches.",
+    ),
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -121,12 +148,17 @@ def run(
       behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
       behaviordbg run probes/embodiment.yaml --base-url http://localhost:8000/v1 --model qwen
       behaviordbg run --resume latest                      # after Ctrl-C or a crash
+      behaviordbg run --model my-ckpt --samples 10 --batch-file requests.jsonl   # vLLM / OpenAI Batch
+      behaviordbg run --resume RUN --batch-results results.jsonl                 # ...then ingest
+      behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --batch
 
     A rerun with the same settings is answered from the cache and sends no requests. Exit codes:
     0 the run completed (at most --max-failed of its queries failed), 2 a usage, URL, database or
     endpoint error (e.g. a wrong key or model) with its fix, 3 more than --max-failed of the
     queries failed or none was answered (the most common error and its fix are printed), 130 on
     Ctrl-C and 143 on SIGTERM (the run is marked interrupted; the resume command is printed).
+    Batch runs (docs/scale.md): --batch-file exits 0 once the file is written; an ingest or a
+    --batch passes the same --max-failed gate (3 also for a failed batch).
     The endpoint, model, api-key-env, samples, manifest, suites and db may come from
     behaviordbg.toml (see `behaviordbg init` and `behaviordbg check --show-config`).
     """
@@ -135,7 +167,12 @@ def run(
                        s["api-key-env"].value, s["samples"].value, temperature, max_tokens,
                        concurrency, timeout, max_attempts, s["manifest"].value, label, limit,
                        claim, refresh, max_failed, resume)
-    progress = RichProgress() if not json_out else None
+    opts = dataclasses.replace(opts, batch_file=batch_file,
+                               batch_results=list(batch_results) if batch_results else None,
+                               batch=batch, batch_poll=batch_poll,
+                               batch_max_lines=batch_max_lines)
+    batched = bool(batch_file or batch_results or batch)
+    progress = (StageProgress("batch", "failed") if batched else RichProgress()) if not json_out else None
     note = samples_note(opts.samples)
     if note and not json_out and not resume:  # what `analyze` will not be able to find
         err_console.print(escape(note), markup=True)
@@ -153,11 +190,19 @@ def run(
                            "resume": _resume_hint(stop.run_id, db),
                            "exit_code": interrupted_exit_code(stop)})
             raise typer.Exit(interrupted_exit_code(stop)) from None
+    written = (summary.batch or {}).get("action") == "written"
     if json_out:
-        report_errors(summary, db)
+        if summary.batch is not None:
+            summary.batch.update(batch_commands(summary, db))
+        if not written:
+            report_errors(summary, db)
         doc = summary.to_json()
-        doc["exit_code"] = 0 if summary.ok else EXIT_RUN_FAILED
+        doc["exit_code"] = 0 if summary.ok or written else EXIT_RUN_FAILED
         emit_json(doc)
+    elif summary.batch is not None:
+        print_batch(summary, db)
+        if not written:
+            report_errors(summary, db)
     else:
         console.print(
             f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
@@ -167,7 +212,7 @@ def run(
             markup=True,
         )
         report_errors(summary, db)
-    if not summary.ok:
+    if not summary.ok and not written:
         raise typer.Exit(EXIT_RUN_FAILED)
 
 

@@ -21,7 +21,14 @@ from ..config import resolve_db
 from ..diff import diff_runs, new_bug_records
 from ..errors import BehaviordbgError
 from ..escape import printable
-from ..export import FORMATS, export_bugs, gh_script_path, safe_out_path
+from ..export import (
+    FORMATS,
+    LABELS_FORMAT,
+    LABELS_HELP,
+    export_bugs,
+    gh_script_path,
+    safe_out_path,
+)
 from ..store import Store
 from ..types import BUG_STATUSES
 from ._common import (
@@ -38,7 +45,8 @@ from ._common import (
 )
 
 STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
-FORMAT_HELP = "; ".join(f"{name}: {fmt.help}" for name, fmt in FORMATS.items())
+FORMAT_HELP = "; ".join([*(f"{name}: {fmt.help}" for name, fmt in FORMATS.items()),
+                         f"{LABELS_FORMAT}: {LABELS_HELP}"])
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
 
@@ -235,15 +243,20 @@ def _rate(rate: float | None, counts: Any) -> str:
 
 
 def stats_cmd(db: str | None = DbOption, json_out: bool = JsonOption) -> None:
-    """Judge precision from your triage: confirmed vs false_positive bugs, per judge and per kind.
+    """Judge quality: accuracy against people's stance labels, and precision from your triage.
 
-    Every `behaviordbg triage --status confirmed|false_positive` makes this estimate better.
+    Accuracy: each judge's verdicts against the answers people labelled (`behaviordbg label`,
+    the dashboard), overall, per framing and per claim, with a confusion matrix and 95% Wilson
+    intervals. Precision: confirmed vs false_positive bugs, per judge and per kind; every
+    `behaviordbg triage --status confirmed|false_positive` makes it better.
     """
     with _open(db, readonly=True) as store:
         st = triage.judge_stats(store)
+        st["labels"] = triage.label_stats(store)
     if json_out:
         emit_json(st)
         return
+    _print_label_stats(st["labels"])
     for key, title in (("by_judge", "judge"), ("by_kind", "kind")):
         print_table(
             (title, "confirmed", "false_positive", "precision", "95% interval"),
@@ -253,6 +266,41 @@ def stats_cmd(db: str | None = DbOption, json_out: bool = JsonOption) -> None:
             title=f"precision by {title}",
         )
     console.print("bugs by status: " + ", ".join(f"{k} {v}" for k, v in st["bugs_by_status"].items()))
+
+
+def _print_label_stats(st: dict[str, Any]) -> None:
+    """Judge accuracy against labels: one table of judges, then each judge's confusion matrix."""
+    if not st["judges"]:
+        console.print(f"judge accuracy: {st['labelled_answers']} answers labelled, none judged"
+                      " yet (label answers with `behaviordbg label` or the dashboard)")
+        return
+    table = Table(title=f"judge accuracy against {st['labelled_answers']} labelled answers")
+    for col in ("judge", "right", "labelled", "accuracy", "95% interval", "worst framing",
+                "worst claim"):
+        table.add_column(col)
+
+    def worst(rows: list[dict[str, Any]], key: str) -> str:
+        rows = [r for r in rows if r["n"]]
+        if not rows:
+            return "-"
+        r = min(rows, key=lambda r: (r["accuracy"], -r["n"]))
+        return f"{r[key]} {r['right']}/{r['n']}"
+
+    for j in st["judges"]:
+        acc = "-" if j["accuracy"] is None else f"{j['accuracy']:.2f}"
+        table.add_row(escape(j["judge"]), str(j["right"]), str(j["n"]), acc,
+                      f"{j['low']:.2f}-{j['high']:.2f}", escape(worst(j["by_framing"], "framing")),
+                      escape(worst(j["by_claim"], "claim")))
+    console.print(table)
+    for j in st["judges"]:
+        cols = list(next(iter(j["confusion"].values())))
+        matrix = Table(title=f"{escape(j['judge'])}: person (rows) vs judge (columns)")
+        for col in ("person", *cols):
+            matrix.add_column(col)
+        for human, row in j["confusion"].items():
+            if any(row.values()):
+                matrix.add_row(human, *(str(row[c]) for c in cols))
+        console.print(matrix)
 
 
 def export_cmd(

@@ -17,6 +17,8 @@ page = st.navigation([
     st.Page(str(PAGES / "graph.py"), title="Graph", url_path="graph"),
     st.Page(str(PAGES / "bugs.py"), title="Bugs", url_path="bugs"),
     st.Page(str(PAGES / "claims.py"), title="Claims", url_path="claims"),
+    st.Page(str(PAGES / "review.py"), title="Review", url_path="review"),
+    st.Page(str(PAGES / "judges.py"), title="Judges", url_path="judges"),
     st.Page(str(PAGES / "compare.py"), title="Compare", url_path="compare"),
 ])
 

@@ -19,7 +19,7 @@ from ..errors import BehaviordbgError
 from ..store import Store, now_iso
 from ..suites.expand import claim_lines
 from ..types import to_dict
-from . import github, jira_csv, json_export, junit, markdown, sarif
+from . import github, jira_csv, json_export, junit, labels, markdown, sarif
 
 
 class ExportError(BehaviordbgError):
@@ -55,7 +55,8 @@ def render(fmt: str, payload: dict[str, Any]) -> str:
 
 def _format(fmt: str) -> Format:
     if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}", f"use one of: {', '.join(FORMATS)}")
+        raise ExportError(f"unknown export format {fmt!r}",
+                          f"use one of: {', '.join([*FORMATS, LABELS_FORMAT])}")
     return FORMATS[fmt]
 
 
@@ -168,6 +169,13 @@ def export_bugs(
 ) -> Path:
     """Write a run's bugs in one format; with gh_commands (github only) also write issue bodies and
     a shell script of `gh issue create` lines next to the output. Returns the file written."""
+    if fmt == LABELS_FORMAT:
+        if gh_commands or candidates:
+            raise ExportError("--gh-commands and --candidates do not apply to --format labels",
+                              "drop them: a labels export is the labelled answers of the run")
+        target = safe_out_path(out_path, base_dir)
+        target.write_text(labels.render(label_rows(store, run_id)), encoding="utf-8", newline="")
+        return target
     spec = _format(fmt)
     if gh_commands and fmt != "github":
         raise ExportError("--gh-commands only applies to --format github",
@@ -181,6 +189,35 @@ def export_bugs(
     if gh_commands:
         github.write_gh_commands(payload, target, no_symlinks=base_dir is not None)
     return target
+
+
+LABELS_FORMAT = "labels"
+LABELS_HELP = ("people's stance labels of the run's answers as JSONL, the records `behaviordbg"
+               " judge` reads (eval/ sets; `label --from` reads it back)")
+
+
+def label_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """The labels in force on a run's answers (by the matching rule), one row per answer."""
+    run = store.get_run(run_id)
+    answers = list(store.iter_answers(run["id"]))
+    found = store.labels_for_answers(answers)
+    texts: dict[str, tuple[str, str | None]] = {}
+    for ref in run.get("suites") or []:
+        for c in ((ref.get("snapshot") or {}).get("claims") or []) if isinstance(ref, dict) else []:
+            texts[str(c.get("id"))] = (str(c.get("text") or ""), c.get("identity"))
+    rows = []
+    for a in answers:
+        lab = found.get(a.response_id)
+        if lab is None:
+            continue
+        text, identity = texts.get(a.claim_id, ("", None))
+        rows.append({"id": a.response_id, "claim": lab["claim"] or text or a.claim_id,
+                     "claim_id": a.claim_id, "identity": lab["identity"] or identity,
+                     "framing": a.framing, "prompt": a.prompt, "response": a.text,
+                     "label": lab["stance"], "note": lab["note"], "author": lab["author"],
+                     "labelled_at": lab["created_at"], "group": a.claim_id,
+                     "run_id": a.run_id, "model": run["model"]})
+    return rows
 
 
 def _inside(path: Path, base: Path) -> None:

@@ -17,10 +17,12 @@ from typing import Any
 from .. import triage
 from ..analysis.bugs import fingerprint, to_bugs
 from ..analysis.coverage import out_of_reach
+from ..analysis.labels import HumanLabel, apply_labels, is_label, label_outcome
+from ..analysis.verify import apply as verify_apply
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Run, Store
-from ..types import Bug, Claim, Manifest, Suite, suite_from_dict
+from ..types import Answer, Bug, Claim, Contradiction, Manifest, Stance, Suite, suite_from_dict
 from . import judging
 from . import values as values_stage
 from .progress import NullProgress, ProgressSink
@@ -52,6 +54,9 @@ class AnalysisSummary:
     value_modes: int = 0
     # kinds this run cannot find, and why (one sample cannot be unstable: analysis.coverage)
     out_of_reach: dict[str, str] = field(default_factory=dict)
+    # people's stance labels: applied, changed (differ from the judge), closed / reopened /
+    # created bugs (see behaviordbg.analysis.labels and triage.record_label_outcome)
+    labels: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -119,17 +124,21 @@ def analyze_run(
     progress: ProgressSink | None = None,
     *,
     suites: list[Suite] | None = None,
+    stored_only: bool = False,
 ) -> AnalysisSummary:
-    """Judge (only what is not judged yet), cluster, find contradictions and bugs; store it all.
+    """Judge (only what is not judged yet), apply people's stance labels over the verdicts,
+    cluster, find contradictions and bugs; store it all.
 
     `suites`: the run's suites when the caller has them in hand (check(), the pytest plugin);
-    otherwise they come from the run's stored snapshots, else from its suite files."""
-    return asyncio.run(_analyze(store, run_id, opts, progress, suites))
+    otherwise they come from the run's stored snapshots, else from its suite files.
+    `stored_only`: judge nothing, use the stored verdicts (answers without one count as "error"):
+    re-analysing after a label never asks a model."""
+    return asyncio.run(_analyze(store, run_id, opts, progress, suites, stored_only))
 
 
 async def _analyze(
     store: Store, run_id: str, opts: AnalyzeOptions, progress: ProgressSink | None,
-    suites: list[Suite] | None,
+    suites: list[Suite] | None, stored_only: bool = False,
 ) -> AnalysisSummary:
     t0 = time.perf_counter()
     run = store.get_run(run_id)  # resolves "latest" and prefixes; StoreError names the fix
@@ -154,9 +163,15 @@ async def _analyze(
     setting = opts.judge_setting
     vplan = judging.plan_for(opts) if opts.verify else None  # a bad --verify-judge fails first
     analysis_id = store.start_analysis(run_id, setting)
-    stances, judged = await judging.judge_missing(store, run_id, answers, claims, opts, setting,
-                                                  progress or NullProgress(),
-                                                  batch_size=JUDGE_BATCH)
+    if stored_only:
+        judged_stances, judged = store.get_stances(run_id, setting), 0
+    else:
+        judged_stances, judged = await judging.judge_missing(
+            store, run_id, answers, claims, opts, setting, progress or NullProgress(),
+            batch_size=JUDGE_BATCH)
+    human = {rid: HumanLabel(lab["stance"], lab["author"], lab["note"])
+             for rid, lab in store.labels_for_answers(answers).items()}
+    stances, changed = apply_labels(judged_stances, human)
     judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
     vectors = None
     if opts.embeddings:
@@ -166,14 +181,21 @@ async def _analyze(
     clusters = cluster_answers(answers, stances, vectors=vectors)
     dists = distributions(answers, stances)
     contradictions = find_contradictions(suites, run_manifest(run), answers, stances)
+    removed, created = _label_effect(suites, run, answers, judged_stances, contradictions, claims,
+                                     changed)
     verification: dict[str, Any] = {}
     if vplan is not None:
         before = {b.fingerprint: b.candidate for b in to_bugs(contradictions, claims)}
-        contradictions, verification = await judging.verify_with(store, run_id, contradictions,
-                                                                claims, vplan, opts)
+        if stored_only:  # the second judge's stored readings only; an unread answer confirms nothing
+            contradictions = verify_apply(vplan, contradictions,
+                                          store.get_stances(run_id, f"verify:{vplan.setting}"))
+            verification = {"judge": vplan.setting, "stored_only": True}
+        else:
+            contradictions, verification = await judging.verify_with(
+                store, run_id, contradictions, claims, vplan, opts)
     # value contradictions are not re-read by --verify: their evidence is values, not stances
     vals = await values_stage.analyse_values(store, run_id, open_answers, claims,
-                                             run_manifest(run), opts)
+                                             run_manifest(run), opts, stored_only=stored_only)
     contradictions = sorted([*contradictions, *vals.contradictions],
                             key=lambda c: (-c.severity_score, c.kind, c.claims, c.witness))
     found = to_bugs(contradictions, claims)
@@ -185,12 +207,16 @@ async def _analyze(
             promoted=sum(before.get(b.fingerprint, False) for b in bugs),
             unconfirmed=sum(before.get(b.fingerprint, False) for b in candidates))
     mixed = sum(c.mixed for c in clusters)
+    labels_info: dict[str, Any] = {"applied": len(human), "changed": len(changed),
+                                   "created": created}
     summary = {
-        "judge": setting, "answers": len(answers) + len(open_answers), "judged": judged, "judge_errors": judge_errors,
+        "judge": setting, "answers": len(answers) + len(open_answers), "judged": judged,
+        "judge_errors": judge_errors,
         "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
         "mixed_clusters": mixed, "embeddings": bool(vectors),
         "verification": verification, "open_answers": len(open_answers),
         "value_modes": len(vals.modes), "value_llm_reads": vals.asked_llm,
+        "labels": labels_info,
     }
     # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
     # not at all, even if the process is killed mid-save.
@@ -206,6 +232,14 @@ async def _analyze(
             store, run_id=run_id, analysis_id=analysis_id, model=run["model"], bugs=bugs,
             distributions=dists, candidates=candidates,
         )
+        if human:
+            supported = {b.fingerprint for b in bugs if any(is_label(e.judge) for e in b.evidence)}
+            outcome = triage.record_label_outcome(store, run_id=run_id, removed=removed,
+                                                  restored=sorted(supported | set(created)),
+                                                  changed=changed)
+            labels_info.update(outcome,
+                               suppressed=sorted(set(removed) - set(outcome["closed"])))
+            store.set_analysis_summary(analysis_id, summary)
         _fault_point("analysis-save")
     stored = store.bugs_for_analysis(analysis_id)
     return AnalysisSummary(
@@ -216,8 +250,29 @@ async def _analyze(
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
         open_answers=len(open_answers), value_modes=len(vals.modes),
+        labels=labels_info,
         out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
     )
+
+
+def _label_effect(
+    suites: list[Suite], run: Run, answers: list[Answer], judged: dict[str, Stance],
+    contradictions: list[Contradiction], claims: dict[str, Claim],
+    changed: dict[str, tuple[str, str]],
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Which bugs the labels removed (with the relabelled answers among their evidence) and
+    which they created: the bugs of the judge's verdicts alone against those with the labels
+    (before any --verify pass, on both sides). Nothing to compare when no label changed a
+    verdict."""
+    if not changed:
+        return {}, []
+    from ..analysis.graph import find_contradictions
+
+    before = {b.fingerprint: [e.response_id for e in b.evidence]
+              for b in to_bugs(find_contradictions(suites, run_manifest(run), answers, judged),
+                               claims) if not b.candidate}
+    after = {b.fingerprint for b in to_bugs(contradictions, claims) if not b.candidate}
+    return label_outcome(before, after, changed)
 
 
 def _fault_point(name: str) -> None:
@@ -250,9 +305,11 @@ def run_state(store: Store, run_id: str) -> dict[str, Any]:
     unanswered = counts["queries"] - counts["responses"]
     note = ""
     if run["status"] != "complete" or unanswered:
+        finish = f"behaviordbg run --resume {run['id']}"
+        if run["status"] == "awaiting_batch":  # its queries went out as a batch (pipeline/batch)
+            finish += " --batch-results RESULTS.jsonl (or --resume alone for a --batch job)"
         note = (f"run {run['id']} is partial ({run['status']}): {unanswered} of"
                 f" {counts['queries']} queries have no answer, so its bugs rest on the"
-                f" {counts['responses']} answered; finish it first: behaviordbg run --resume"
-                f" {run['id']}")
+                f" {counts['responses']} answered; finish it first: {finish}")
     return {"run_id": run["id"], "status": run["status"], **counts, "unanswered": unanswered,
             "partial": bool(note), "note": note}

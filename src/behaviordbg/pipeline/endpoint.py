@@ -37,6 +37,13 @@ def endpoint_for(
             f"run {run['id'] if run else ''} was made against a URL with credentials, which are"
             " never stored", hint="resume with --base-url and the full URL again",
         )
+    if stored_url and stored_url.startswith("batch://") and not opts.base_url:
+        raise BehaviordbgError(
+            f"run {run['id'] if run else ''} was written as a batch file for an offline engine,"
+            " so it has no endpoint to ask live",
+            hint="ingest its results (--batch-results FILE), or ask what is left live with"
+            " --resume and --base-url URL",
+        )
     if opts.base_url or (stored_url and not stored_url.startswith("local://")):
         model = opts.model or (run["model"] if run else None)
         if not model:

@@ -47,12 +47,14 @@ class RunSummary:
     elapsed_s: float
     model: str
     base_url: str
-    status: str = "complete"  # complete | failed (see RunOptions.max_failed)
+    status: str = "complete"  # complete | failed (see RunOptions.max_failed) | awaiting_batch
     failed_share: float = 0.0  # errors / queries
     max_failed: float = 0.05
     # the most common final error of the unanswered queries, with `hint` (its fix) and `resume`
     # (whether resuming can help, i.e. the error was not the request itself being refused)
     top_error: dict[str, Any] | None = None
+    # a batch run (pipeline/batch.py): the file written, the batch submitted, the ingest report
+    batch: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,6 +81,10 @@ class RunSummary:
 def error_hint(top: TopError, url: str, opts: RunOptions) -> tuple[str, bool]:
     """(the fix for a run's most common error, whether `--resume` can help with it)."""
     kind, code = top.get("kind"), top.get("status_code")
+    if kind in ("expired", "cancelled"):
+        return (f"the batch was {kind} before these queries were answered: ask them live with"
+                " --resume (and --base-url), or in a new batch with --resume and --batch or"
+                " --batch-file", True)
     if kind == "connection":
         return (f"nothing answered at {url}: is the server running there, and are the host, port"
                 " and path (usually ending in /v1) right?", True)
@@ -146,6 +152,10 @@ _current_query: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 def run_probes(store: Store, opts: RunOptions, progress: ProgressSink | None = None) -> RunSummary:
     """Run (or resume) a probe run to the end; Ctrl-C marks it interrupted (RunInterrupted)."""
+    from . import batch
+
+    if batch.is_batch_run(store, opts):  # --batch-file, --batch-results, --batch, or a resume
+        return batch.run_batch(store, opts, progress)  # of a run whose batch is still out
     started: list[str] = []
     terminated: list[str] = []
 
@@ -235,21 +245,8 @@ async def _run_probes(
             store.set_run_status(run_id, "running")
         else:
             assert planned_run is not None
-            queries, refs, manifest = planned_run
-            # The embedded server's port changes per run: key its cache by the model file instead.
-            cache_url = (f"local://{model}@{str(local_info.get('model_sha256', ''))[:16]}"
-                         if local_info is not None else redact_url(url))
-            params = GenParams(model=model, base_url=cache_url, temperature=opts.temperature,
-                               max_tokens=opts.max_tokens)
-            options = {
-                "samples": opts.samples, "concurrency": opts.concurrency, "timeout": opts.timeout,
-                "max_attempts": opts.max_attempts, "api_key_env": opts.api_key_env,
-                "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
-                "limit": opts.limit, "suite_paths": opts.suite_paths,
-            }
-            planned = [(q, probe_key(params, q.messages, q.sample_idx)) for q in queries]
-            run_id = store.create_run(params, refs, options=options, manifest=manifest,
-                                      local_model=local_info, label=opts.label, queries=planned)
+            run_id, params, planned = create_planned_run(store, opts, planned_run, url, model,
+                                                         local_info)
             held.enter_context(run_lock(store.path, run_id))
         started.append(run_id)
         probe = _Prober(store, run_id, params, sink)
@@ -263,29 +260,66 @@ async def _run_probes(
             raise
         finally:
             sink.finish()
-        elapsed = time.perf_counter() - t0
-        counts = store.counts(run_id)
-        share = counts["errors"] / counts["queries"] if counts["queries"] else 1.0
+        return finish_run(store, run_id, params, opts, t0, requests_sent, probe.stats(t0))
+
+
+def create_planned_run(
+    store: Store, opts: RunOptions, planned_run: tuple[list[Query], list[SuiteRef], dict[str, Any]],
+    url: str, model: str, local_info: dict[str, Any] | None, *, status: str | None = None,
+) -> tuple[str, GenParams, list[tuple[Query, str]]]:
+    """Record a new run with its planned queries and their cache keys: (id, params, planned).
+    The live run and a batch run (pipeline/batch.py) make their runs here, so both key the cache
+    alike."""
+    queries, refs, manifest = planned_run
+    # The embedded server's port changes per run: key its cache by the model file instead.
+    cache_url = (f"local://{model}@{str(local_info.get('model_sha256', ''))[:16]}"
+                 if local_info is not None else redact_url(url))
+    params = GenParams(model=model, base_url=cache_url, temperature=opts.temperature,
+                       max_tokens=opts.max_tokens)
+    options = {
+        "samples": opts.samples, "concurrency": opts.concurrency, "timeout": opts.timeout,
+        "max_attempts": opts.max_attempts, "api_key_env": opts.api_key_env,
+        "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
+        "limit": opts.limit, "suite_paths": opts.suite_paths,
+    }
+    planned = [(q, probe_key(params, q.messages, q.sample_idx)) for q in queries]
+    run_id = store.create_run(params, refs, options=options, manifest=manifest,
+                              local_model=local_info, label=opts.label, queries=planned)
+    if status is not None:
+        store.set_run_status(run_id, status)
+    return run_id, params, planned
+
+
+def finish_run(
+    store: Store, run_id: str, params: GenParams, opts: RunOptions, t0: float,
+    requests_sent: int, stats: dict[str, Any], *, status: str | None = None,
+) -> RunSummary:
+    """Set a run's final status by the --max-failed gate (unless `status` is given) and say how
+    it ended, with its most common error and the fix."""
+    elapsed = time.perf_counter() - t0
+    counts = store.counts(run_id)
+    share = counts["errors"] / counts["queries"] if counts["queries"] else 1.0
+    if status is None:
         status = ("complete" if counts["responses"] > 0 and share <= opts.max_failed
                   else "failed")
-        store.set_run_status(run_id, status, probe.stats(t0))
-        top = store.top_error(run_id) if counts["errors"] else None
-        shown_error: dict[str, Any] | None = None
-        if top is not None:
-            shown = f"HTTP {top['status_code']}" if top["status_code"] else top["kind"]
-            if top["message"] and not top["message"].startswith("HTTP"):
-                shown = f"{shown}: {top['message']}"
-            elif top["message"]:
-                shown = top["message"]
-            hint, can_resume = error_hint(top, params.base_url, opts)
-            shown_error = {**top, "shown": shown, "hint": hint, "resume": can_resume}
-        return RunSummary(
-            run_id=run_id, queries=counts["queries"], responses=counts["responses"],
-            errors=counts["errors"], requests_sent=requests_sent, cache_hits=counts["cache_hits"],
-            elapsed_s=round(elapsed, 3), model=params.model, base_url=params.base_url,
-            status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
-            top_error=shown_error,
-        )
+    store.set_run_status(run_id, status, stats)
+    top = store.top_error(run_id) if counts["errors"] else None
+    shown_error: dict[str, Any] | None = None
+    if top is not None:
+        shown = f"HTTP {top['status_code']}" if top["status_code"] else top["kind"]
+        if top["message"] and not top["message"].startswith("HTTP"):
+            shown = f"{shown}: {top['message']}"
+        elif top["message"]:
+            shown = top["message"]
+        hint, can_resume = error_hint(top, params.base_url, opts)
+        shown_error = {**top, "shown": shown, "hint": hint, "resume": can_resume}
+    return RunSummary(
+        run_id=run_id, queries=counts["queries"], responses=counts["responses"],
+        errors=counts["errors"], requests_sent=requests_sent, cache_hits=counts["cache_hits"],
+        elapsed_s=round(elapsed, 3), model=params.model, base_url=params.base_url,
+        status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
+        top_error=shown_error,
+    )
 
 
 @dataclass

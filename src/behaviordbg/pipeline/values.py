@@ -53,10 +53,11 @@ def declared_values(manifest: Manifest, claims: Mapping[str, Claim]) -> dict[str
 
 async def read_values(
     store: Store, run_id: str, answers: Sequence[Answer], claims: Mapping[str, Claim],
-    manifest: Manifest, opts: AnalyzeOptions,
+    manifest: Manifest, opts: AnalyzeOptions, *, stored_only: bool = False,
 ) -> tuple[dict[str, AnswerValue], int]:
     """Values of open answers: stored readings reused, the rest read by the rules and, where
-    they are unsure and the setting allows, the llm extractor. Returns (values, llm calls)."""
+    they are unsure and the setting allows, the llm extractor (never with `stored_only`: no
+    model is asked). Returns (values, llm calls)."""
     from ..judges import values as rules
 
     setting = extractor_setting(opts)
@@ -77,7 +78,7 @@ async def read_values(
         ))
     read = {i.response_id: rules.extract(i) for i in items}
     unsure = [i for i in items if read[i.response_id].confidence < rules.UNSURE]
-    if setting != "rules" and unsure:
+    if setting != "rules" and unsure and not stored_only:
         from ..judges.values_llm import LLMValueExtractor
 
         api_key = os.environ.get(opts.judge_api_key_env) if opts.judge_base_url else None
@@ -88,20 +89,24 @@ async def read_values(
             got = await extractor.extract(unsure)
         for i, v in zip(unsure, got):
             read[i.response_id] = rules.combine(read[i.response_id], v)
-    store.save_values(setting, [v for v in read.values() if v.status != "error"])
-    return {**stored, **read}, len(unsure) if setting != "rules" else 0
+    asked = len(unsure) if setting != "rules" and not stored_only else 0
+    # stored_only under an llm setting: the unsure readings were not asked, so nothing is stored
+    if not store.readonly and not (stored_only and setting != "rules"):
+        store.save_values(setting, [v for v in read.values() if v.status != "error"])
+    return {**stored, **read}, asked
 
 
 async def analyse_values(
     store: Store, run_id: str, answers: Sequence[Answer], claims: Mapping[str, Claim],
-    manifest: Manifest, opts: AnalyzeOptions,
+    manifest: Manifest, opts: AnalyzeOptions, *, stored_only: bool = False,
 ) -> ValueAnalysis:
     """Values, modes and value contradictions of a run's open answers (nothing to do: empty)."""
     if not answers:
         return ValueAnalysis()
     from ..analysis.values import value_contradictions, value_modes
 
-    values, asked = await read_values(store, run_id, answers, claims, manifest, opts)
+    values, asked = await read_values(store, run_id, answers, claims, manifest, opts,
+                                      stored_only=stored_only)
     declared = declared_values(manifest, claims)
     modes: list[ValueMode] = []
     for cid in sorted({a.claim_id for a in answers}):

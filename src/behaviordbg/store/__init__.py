@@ -12,19 +12,23 @@ contradictions, bugs, candidates and lifecycle in ONE transaction, so a reader (
 killed mid-save) sees either the whole analysis or the one before it, never half of one.
 
 `Store` is one class assembled from one part per group of tables, so each file stays short:
-runs.py (runs, queries, responses, errors, cache), analyses.py (stances .. candidates),
-values.py (open claims' values and value modes), bugs.py
-(bugs, their occurrences and history) and reads.py (the dashboard's read models).
+runs.py (runs, queries, responses, errors, cache), batches.py (OpenAI Batch files and jobs),
+analyses.py (stances .. candidates), values.py (open claims' values and value modes), bugs.py
+(bugs, their occurrences and history), labels.py (people's stance labels) and reads.py (the
+dashboard's read models).
 """
 
 from __future__ import annotations
 
 from .analyses import AnalysisTables
+from .batches import BatchResults, BatchTables
 from .bugs import BugTables
 from .connection import database_error, new_run_id, now_iso
+from .labels import HUMAN_STANCES, LabelRecord, LabelTables, NewLabel, answer_key
 from .reads import BUG_SORTS, DashboardReads
 from .records import (
     AnalysisRecord,
+    BatchRecord,
     BugFilter,
     BugRecord,
     HistoryEntry,
@@ -36,21 +40,27 @@ from .runs import RunTables
 from .values import ValueTables
 
 
-class Store(RunTables, AnalysisTables, ValueTables, BugTables, DashboardReads):
+class Store(RunTables, AnalysisTables, ValueTables, BugTables, BatchTables, BatchResults,
+            LabelTables, DashboardReads):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
 
 
 __all__ = [
     "BUG_SORTS",
+    "HUMAN_STANCES",
     "AnalysisRecord",
+    "BatchRecord",
     "BugFilter",
     "BugRecord",
     "HistoryEntry",
+    "LabelRecord",
+    "NewLabel",
     "Run",
     "RunCounts",
     "Store",
     "TopError",
+    "answer_key",
     "database_error",
     "new_run_id",
     "now_iso",

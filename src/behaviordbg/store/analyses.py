@@ -164,7 +164,7 @@ class AnalysisTables(StoreBase):
 
     def prompt_stance_counts(self, analysis_id: str) -> dict[tuple[str, str, str], tuple[int, int]]:
         """(claim, framing, prompt) -> (affirm, deny): decisive stances per prompt under the
-        analysis's judge setting. Empty when the run's answers or stances are not in this
+        analysis's judge setting, people's labels in place of its verdicts where they apply. Empty when the run's answers or stances are not in this
         database."""
         rows = self.conn.execute(
             "SELECT q.claim_id, q.framing, q.prompt, s.label, COUNT(*) AS n FROM analyses a"
@@ -179,6 +179,10 @@ class AnalysisTables(StoreBase):
         for r in rows:
             key = (r["claim_id"], r["framing"], r["prompt"])
             out[key][0 if r["label"] == "affirm" else 1] += r["n"]
+        fix = getattr(self, "label_corrections", None)  # people's labels win (store.labels)
+        for key, (da, dd) in (fix(analysis_id) if fix is not None else {}).items():
+            out[key][0] += da
+            out[key][1] += dd
         return {k: (v[0], v[1]) for k, v in out.items()}
 
     # ------------------------------------------------------------------ candidates

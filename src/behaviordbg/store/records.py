@@ -16,7 +16,8 @@ from typing import Any, Literal, TypedDict, cast
 from ..config import RunOptions
 from ..types import Bug, SuiteRef, bug_from_dict
 
-RunStatus = Literal["running", "complete", "interrupted", "failed"]
+# awaiting_batch: its queries went out as an OpenAI Batch file or job (store/batches.py)
+RunStatus = Literal["running", "complete", "interrupted", "failed", "awaiting_batch"]
 
 
 class RunParams(TypedDict):
@@ -82,6 +83,26 @@ class TopError(TypedDict):
     status_code: int | None
     message: str
     queries: int  # how many queries it failed
+
+
+class BatchRecord(TypedDict):
+    """A batch of a run: an OpenAI Batch input file written, or a Batch API job submitted."""
+
+    id: int
+    run_id: str
+    kind: str  # file | api
+    status: str  # written | uploaded | the Batch API's status | ingested
+    lines: int
+    path: str | None
+    endpoint: str | None  # redacted
+    input_file_id: str | None
+    batch_id: str | None
+    output_file_id: str | None
+    error_file_id: str | None
+    counts: dict[str, Any]  # the API's request_counts
+    report: dict[str, Any]  # the last ingest report
+    created_at: str
+    updated_at: str
 
 
 class AnalysisRecord(TypedDict):

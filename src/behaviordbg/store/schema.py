@@ -187,6 +187,52 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0004_answer_labels",
+        """
+        CREATE TABLE answer_labels (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,        -- append-only: the newest row of a key wins
+            answer_key TEXT NOT NULL,                    -- sha256 of (claim_id, framing, prompt, text)
+            response_id TEXT NOT NULL DEFAULT '',        -- the answer labelled ('' when imported by content)
+            run_id TEXT NOT NULL DEFAULT '',
+            claim_id TEXT NOT NULL,
+            claim TEXT NOT NULL DEFAULT '',              -- the claim's statement, for exports
+            identity TEXT,                               -- the claim's identity relation, for exports
+            framing TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            response TEXT NOT NULL,                      -- the answer text (untrusted model output)
+            stance TEXT NOT NULL,                        -- affirm | deny | unclear | refuse, or '' to clear
+            note TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX answer_labels_key ON answer_labels(answer_key, id);
+        CREATE INDEX answer_labels_claim ON answer_labels(claim_id);
+        """,
+    ),
+    (
+        "0007_batches",
+        """
+        CREATE TABLE batches (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            kind TEXT NOT NULL,                          -- file (--batch-file) | api (--batch)
+            status TEXT NOT NULL,                        -- written | uploaded | the API's status | ingested
+            lines INTEGER NOT NULL,                      -- requests in the input file
+            path TEXT,                                   -- the written input file (kind file)
+            endpoint TEXT,                               -- redacted base URL (kind api)
+            input_file_id TEXT,
+            batch_id TEXT,                               -- stored before the first poll
+            output_file_id TEXT,
+            error_file_id TEXT,
+            counts_json TEXT NOT NULL DEFAULT '{}',      -- the API's request_counts
+            report_json TEXT NOT NULL DEFAULT '{}',      -- the last ingest report
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX batches_run ON batches(run_id, id);
+        """,
+    ),
+    (
         "0008_open_values",
         """
         CREATE TABLE answer_values (

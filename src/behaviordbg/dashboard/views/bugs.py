@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from behaviordbg.dashboard import data, ui
+from behaviordbg.dashboard import data, label_ui, review_data, ui
 from behaviordbg.errors import BehaviordbgError
 from behaviordbg.types import BUG_STATUSES, CONTRADICTION_KINDS, SEVERITIES
 
@@ -47,6 +47,17 @@ selected = [table.iloc[i]["fingerprint"] for i in rows if i < len(table)]
 
 
 
+def show_removed() -> None:
+    """Bugs that people's labels took away in this analysis, with their status now."""
+    removed = ui.load(review_data.removed_by_labels, analysis)
+    if removed.empty:
+        return
+    st.subheader(f"Removed by labels ({len(removed)})")
+    st.caption("The judge's verdicts alone give these bugs; the labels in force take their"
+               " evidence away. Change a label back (Claims page) to restore one.")
+    st.dataframe(removed, hide_index=True, width="stretch", key="removed_table")
+
+
 def show_candidates() -> None:
     """Contradictions held back because a side rests on weak verdicts: listed, never counted."""
     cands, n = ui.load(data.candidates_table, analysis)
@@ -77,10 +88,13 @@ def show_candidates() -> None:
             ui.untrusted("Answer", e.response)
             st.text(f"stance: {e.stance} ({e.confidence:.2f}) by {e.judge}"
                     + (f"\nsecond opinion: {e.second_opinion}" if e.second_opinion else ""))
+    label_ui.label_form(ui.load(review_data.evidence_rows, analysis, fp, candidate=True),
+                        f"lab-cand-{fp}")
 
 
 if table.empty:
     st.info("No bugs match these filters.")
+    show_removed()
     show_candidates()
     st.stop()
 
@@ -122,6 +136,13 @@ for col, e in zip(st.columns(max(1, len(shown))), shown):
                     + (f"\n  why: {v['rationale']}" if v["rationale"] else ""))
 if len(bug.evidence) > len(shown):
     st.dataframe(detail.evidence, hide_index=True, width="stretch")
+
+st.subheader("Label the evidence")
+st.caption("Misread answer? Set its stance: labels win over the judges, here and for the same"
+           " answer in later runs. Saving re-analyses the run from stored verdicts; a bug whose"
+           " evidence the labels take away is closed as false_positive (evidence relabelled).")
+label_ui.label_form(ui.load(review_data.evidence_rows, analysis, bug.fingerprint),
+                    f"lab-{bug.fingerprint}")
 
 left, right = st.columns(2)
 with left:
@@ -185,4 +206,5 @@ else:
                             file_name=f"bugs-{run}{suffixes.get(fmt, '.txt')}",
                             key=f"export_{fmt}", on_click="ignore")
 
+show_removed()
 show_candidates()

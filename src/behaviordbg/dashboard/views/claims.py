@@ -1,15 +1,17 @@
-"""Claims: per claim, the stance distribution per framing with intervals, and answer clusters;
-for an open claim, its value modes (a bar of shares and the representative answer per mode)."""
+"""Claims: per claim, the stance distribution per framing with intervals, answer clusters, and
+the claim's answers with a label control; for an open claim, its value modes (a bar of shares and
+the representative answer per mode)."""
 
 from __future__ import annotations
 
 import altair as alt
 import streamlit as st
 
-from behaviordbg.dashboard import data, ui
+from behaviordbg.dashboard import data, label_ui, review_data, ui
 from behaviordbg.escape import printable
 
 st.title("Claims")
+ui.flash()
 analysis = ui.current_analysis()
 run = ui.selected_run()
 claims = ui.load(data.claim_ids, analysis)
@@ -79,3 +81,14 @@ for c in clusters[:30]:
     ui.untrusted("Representative answer", c.representative_text)
 if len(clusters) > 30:
     st.caption(f"{len(clusters) - 30} smaller clusters not shown.")
+
+st.subheader("Answers")
+st.caption("This claim's answers in the run, least confident verdict first (labelled ones last),"
+           " with where each stance came from. Label any of them: labels win over the judges.")
+only = st.selectbox("Only answers read as", ["any", "affirm", "deny", "unclear", "refuse", "error"],
+                    key="claims_answers_stance")
+stance_filter = "" if only == "any" else str(only)
+n_answers = ui.load(review_data.claim_answers, run, claim, stance_filter, 0, 0)[1]
+offset = label_ui.pager(n_answers, "claims_answers_page")
+rows = ui.load(review_data.claim_answers, run, claim, stance_filter, offset, 20)[0]
+label_ui.label_form(rows, f"lab-claim-{claim}")
