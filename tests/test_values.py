@@ -193,6 +193,11 @@ def test_combine_agreement_is_solid_disagreement_is_weak() -> None:
     differ = combine(rules, AnswerValue("r", "value", "OpenAI", confidence=0.75,
                                         extractor="llm:m"))
     assert differ.value == "OpenAI" and differ.confidence == 0.75
+    no_value = combine(rules, AnswerValue("r", "declines", confidence=0.75, extractor="llm:m"))
+    assert (no_value.status, no_value.value, no_value.confidence) == ("value", "Zebra Labs", 0.6)
+    named = combine(AnswerValue("r", "none", confidence=0.6),
+                    AnswerValue("r", "value", "Quokka", confidence=0.75, extractor="llm:m"))
+    assert (named.value, named.extractor) == ("Quokka", "llm:m")
 
 
 # --------------------------------------------------------------------------- modes and kinds
