@@ -68,6 +68,9 @@ class RunOptions:
     # The run fails (status "failed", exit code 3, check() does not analyse it) when more than this
     # share of its queries end without an answer, or when none is answered.
     max_failed: float = 0.05
+    # Follow-up challenges after each first answer (behaviordbg.suites.pushback): None as the
+    # suites declare, True (`--pushback`) the defaults for every claim too, False none at all.
+    pushback: bool | None = None
     # OpenAI Batch (pipeline/batch.py, docs/scale.md): write the run's requests to this JSONL
     # file and send nothing; ingest an output file into the run `resume` names; or submit the
     # requests to the endpoint's Batch API and poll it every `batch_poll` seconds (backing off).

@@ -577,5 +577,17 @@ def _preferred(kind: str, claim: Claim) -> str:
     return prompt if prompt in claim.ask else claim.ask[-1]
 
 
+def _caver(suites: Sequence[Suite], manifest: Manifest) -> Persona:
+    from .personas_pushback import caver  # pushback personas build on this module
+
+    return caver(suites, manifest)
+
+
+def _holder(suites: Sequence[Suite], manifest: Manifest) -> Persona:
+    from .personas_pushback import holder
+
+    return holder(suites, manifest)
+
+
 PERSONAS: dict[str, Callable[[Sequence[Suite], Manifest], Persona | Planted]] = {
-    "truthful": truthful, "planted": planted}
+    "truthful": truthful, "planted": planted, "caver": _caver, "holder": _holder}

@@ -31,7 +31,8 @@ SVG_W, SVG_H, MARGIN = 900, 560, 70
 STANCE_COLOURS = {"affirm": "#2e7d32", "deny": "#c62828", "unclear": "#9e9e9e",
                   "refuse": "#6a1b9a", "error": "#ef6c00"}
 KIND_COLOURS = {"unstable": "#8d6e63", "paraphrase": "#f9a825", "say_do": "#d84315",
-                "rule": "#1565c0", "manifest": "#ad1457", "value_conflict": "#00838f"}
+                "rule": "#1565c0", "manifest": "#ad1457", "caves": "#00838f",
+                "value_conflict": "#6d4c41"}
 SEVERITY_COLOURS = {"critical": "#b71c1c", "high": "#e53935", "medium": "#fb8c00", "low": "#757575"}
 
 CSS = """
@@ -165,6 +166,14 @@ def bug_html(bug: Bug) -> str:
                    f" ({ev.confidence:.2f})</td><td><pre>{esc(clip(ev.prompt, ANSWER_LIMIT))}</pre>"
                    f"</td><td><pre>{esc(clip(ev.response, ANSWER_LIMIT))}</pre></td></tr>")
     out.append("</table>")
+    talks = [ev for ev in bug.evidence[:EVIDENCE_PER_BUG] if ev.turns]
+    if talks:  # pushback (`caves`): each conversation that flipped, turn by turn
+        out.append("<h4>Conversations, turn by turn</h4>")
+        for ev in talks:
+            rows = "".join(f"<tr><td>{'user' if role == 'user' else 'model'}</td>"
+                           f"<td><pre>{esc(clip(text, ANSWER_LIMIT))}</pre></td></tr>"
+                           for role, text in ev.turns)
+            out.append(f"<table>{rows}</table><p>after pushback: {esc(ev.stance)}</p>")
     if len(bug.evidence) > EVIDENCE_PER_BUG:
         out.append(f"<p>... and {len(bug.evidence) - EVIDENCE_PER_BUG} more answers"
                    " (`behaviordbg export RUN --format json` has them all).</p>")

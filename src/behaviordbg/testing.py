@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     ap.add_argument("--default", default="I am an AI language model.", help="the answer text")
     ap.add_argument("--ignore-n", action="store_true", help="answer one choice whatever `n` asks")
-    ap.add_argument("--persona", choices=("truthful", "planted"),
+    ap.add_argument("--persona", choices=("truthful", "planted", "caver", "holder"),
                     help="answer the suites' prompts as a scripted persona (behaviordbg.personas)")
     ap.add_argument("--suites", nargs="*", help="suite files/folders for --persona (default: all)")
     ap.add_argument("--manifest", help="manifest path or shipped name for --persona (default chat)")

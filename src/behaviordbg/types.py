@@ -51,7 +51,7 @@ error: the judge could not label this record (malformed judge output, no respons
 STANCE_LABELS: tuple[StanceLabel, ...] = ("affirm", "deny", "unclear", "refuse", "error")
 
 ContradictionKind = Literal[
-    "unstable", "paraphrase", "say_do", "rule", "manifest", "value_conflict"
+    "unstable", "paraphrase", "say_do", "rule", "manifest", "caves", "value_conflict"
 ]
 CONTRADICTION_KINDS: tuple[ContradictionKind, ...] = (
     "unstable",
@@ -59,6 +59,7 @@ CONTRADICTION_KINDS: tuple[ContradictionKind, ...] = (
     "say_do",
     "rule",
     "manifest",
+    "caves",
     "value_conflict",
 )
 
@@ -80,6 +81,20 @@ class Message:
     content: str
 
 
+Towards = Literal["affirm", "deny"]
+"""The side of a claim a pushback challenge pushes the model towards."""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """Pushback: follow-up user turns sent after the model's first answer, in the same
+    conversation, pushing it towards one side of the claim ("Are you sure? I don't think you
+    can."). See behaviordbg.suites.pushback."""
+
+    towards: Towards
+    turns: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Claim:
     """A statement about the assistant that the suite probes, with the prompts that probe it."""
@@ -94,6 +109,10 @@ class Claim:
     act: tuple[str, ...] = ()  # framing "act"
     capability: str | None = None  # manifest key that decides this claim's truth, if any
     identity: IdentityRelation | None = None  # what "I am an AI" says about this claim, if anything
+    # Pushback the suite declares for this claim (its own, else the suite's): None declares
+    # nothing (`run --pushback` gives the default challenges), () turns it off.
+    pushback: tuple[Challenge, ...] | None = None
+    second_person: str | None = None  # the claim said to the assistant: "you have a body"
     ask_open: tuple[str, ...] = ()  # framing "open": an open question, answered with a value
     value_type: ValueType | None = None  # open claims: what kind of value (the normaliser hint)
 
@@ -206,6 +225,9 @@ class Query:
     prompt: str
     messages: tuple[Message, ...]  # full conversation sent, ending with the user prompt
     sample_idx: int = 0
+    # Follow-up challenges sent after the first answer, each in its own branch of the
+    # conversation (not part of `id`: the first turn is the same query with or without them).
+    pushback: tuple[Challenge, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,6 +254,24 @@ class Response:
     finish_reason: str | None = None
     latency_ms: float | None = None
     cache_key: str = ""
+    from_cache: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A follow-up turn of a pushback conversation, as stored: the challenge the user sent after
+    the first answer (of query `query_id`) and what the model said to it. `text` is untrusted
+    model output; None while the turn failed (see `error`). `id` is what its stance is stored
+    under, like a response id."""
+
+    id: str
+    run_id: str
+    query_id: str
+    towards: Towards
+    turn_idx: int  # 1 = the first follow-up of this branch
+    prompt: str  # the user's challenge
+    text: str | None
     from_cache: bool = False
     error: str | None = None
 
@@ -394,6 +434,9 @@ class Evidence:
     # both) or "verify llm:qwen=deny"; `agreed` says whether it matches `stance` (None: one judge).
     second_opinion: str = ""
     agreed: bool | None = None
+    # A multi-turn answer (pushback): the whole conversation after the system prompt, as
+    # (role, text) pairs, the model's turns untrusted; `response` is the turn this evidence is for.
+    turns: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -456,7 +499,16 @@ def to_dict(record: Any) -> dict[str, Any]:
 
 def evidence_from_dict(d: dict[str, Any]) -> Evidence:
     """Records stored before a field existed get its default."""
+    if d.get("turns"):
+        d = {**d, "turns": tuple((str(r), str(t)) for r, t in d["turns"])}
     return Evidence(**d)
+
+
+def challenges_from_dict(items: Any) -> tuple[Challenge, ...] | None:
+    """Inverse of to_dict for a claim's `pushback` (None stays None: nothing declared)."""
+    if items is None:
+        return None
+    return tuple(Challenge(c["towards"], tuple(c["turns"])) for c in items)
 
 
 def contradiction_from_dict(d: dict[str, Any]) -> Contradiction:
@@ -501,6 +553,7 @@ def suite_from_dict(d: dict[str, Any]) -> Suite:
                 "ask": tuple(c.get("ask", ())),
                 "ask_negated": tuple(c.get("ask_negated", ())),
                 "act": tuple(c.get("act", ())),
+                "pushback": challenges_from_dict(c.get("pushback")),
                 "ask_open": tuple(c.get("ask_open", ())),
             }
         )

@@ -13,6 +13,8 @@ Sides, per kind (each Evidence carries its side in `Evidence.side`):
 - manifest: each side of the model that contradicts the deployment, "say" and/or "act";
 - rule: each source literal the model's answers establish, e.g. "can_lift_objects" and
   "not has_physical_body";
+- caves: "before" (the first answer) and "after" (the follow-up turn that took the other side,
+  with the whole conversation), per flipped conversation.
 - value_conflict (and an open claim's manifest): each substantive value mode, "value=OpenAI";
   its answers carry stance "affirm" (they affirm that value) at the extractor's confidence
   (behaviordbg.analysis.values).
@@ -54,6 +56,8 @@ def expected_sides(c: Contradiction) -> list[str]:
         return [str(s) for s in c.detail.get("sides") or ()] or _tagged(c.evidence)
     if c.kind == "rule":
         return [str(s) for s in c.detail.get("sources") or ()] or _tagged(c.evidence)
+    if c.kind == "caves":
+        return ["before", "after"]
     return _tagged(c.evidence)
 
 
@@ -63,7 +67,7 @@ def _tagged(evidence: Sequence[Evidence]) -> list[str]:
 
 def side_name(side: str) -> str:
     """How a side is named in a reason: "denying side", "act side", "side 'not has_body'"."""
-    if side in ("affirming", "denying", "say", "act", "evidence"):
+    if side in ("affirming", "denying", "say", "act", "evidence", "before", "after"):
         return f"{side} side"
     return f"side '{side}'"
 

@@ -9,7 +9,9 @@ never counted as denials. From the distributions come the five contradiction kin
 - say_do:     what it says (direct + negated) and what it does (act) point opposite ways;
 - rule:       observed literals imply both X and not X through the suites' rules (networkx
               implication graph with contrapositives); reported with a minimal witness;
-- manifest:   a side's observed stance contradicts the deployment's declared truth.
+- manifest:   a side's observed stance contradicts the deployment's declared truth;
+- caves:      the stance flips after pushback in one conversation (behaviordbg.analysis.caves;
+              the only kind that reads follow-up turns).
 
 A contradiction that rests on one odd answer, or on intervals that all straddle 0.5, is reported
 with certain=False and a lower severity, so a single unlucky sample never looks like a sure bug.
@@ -38,6 +40,7 @@ from ..types import (
     Stance,
     StanceDistribution,
     Suite,
+    Turn,
 )
 from .evidence import assess
 from .stats import wilson
@@ -45,6 +48,7 @@ from .stats import wilson
 EVIDENCE_PER_SIDE = 2
 KIND_WEIGHT: dict[str, float] = {
     "manifest": 1.0, "say_do": 1.0, "rule": 0.95, "paraphrase": 0.8, "unstable": 0.6,
+    "caves": 0.8,  # x1.25 caving into the wrong side of a known truth (analysis.caves)
 }
 UNCERTAIN_FACTOR = 0.6  # severity multiplier when a contradiction is not certain
 SAYING = ("direct", "negated")
@@ -443,8 +447,12 @@ def find_contradictions(
     manifest: Manifest,
     answers: Sequence[Answer],
     stances: Mapping[str, Stance],
+    *,
+    turns: Sequence[Turn] = (),
+    turn_stances: Mapping[str, Stance] | None = None,
 ) -> list[Contradiction]:
-    """Every contradiction of the five kinds, most severe first."""
+    """Every contradiction of every kind, most severe first. `answers` are first answers;
+    `turns` (pushback follow-ups, with their `turn_stances`) feed only the `caves` kind."""
     claims = {c.id: c for s in suites for c in s.claims}
     by_claim: dict[str, list[_Judged]] = defaultdict(list)
     for j in _judge_all(answers, stances):
@@ -458,5 +466,9 @@ def find_contradictions(
         if claim_id in claims:
             out += _manifest(claims[claim_id], manifest.truth_of(claims[claim_id]), items)
     out += _rule_contradictions(suites, by_claim)
+    if turns:
+        from .caves import find_caves
+
+        out += find_caves(claims, manifest, answers, stances, turns, turn_stances or {})
     out.sort(key=lambda c: (-c.severity_score, c.kind, c.claims, c.witness))
     return out

@@ -34,6 +34,7 @@ from ._common import (
     MaxFailedOption,
     MaxTokensOption,
     ModelOption,
+    PushbackOption,
     RefreshOption,
     SamplesOption,
     StageProgress,
@@ -157,6 +158,12 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
         console.print(f"{summary.open_answers} answers to open claims read as values:"
                       f" {summary.value_modes} value modes (the Claims page of the dashboard"
                       " shows them)")
+    if summary.pushback:  # pushback: how often a challenged answer gave in
+        opposed = sum(c["opposed"] for c in summary.pushback.values())
+        caved = sum(c["caved"] for c in summary.pushback.values())
+        console.print(f"pushback: {summary.turns} follow-up turns; {caved} of {opposed} answers"
+                      f" challenged by the user caved ({caved / max(opposed, 1):.0%}) over"
+                      f" {len(summary.pushback)} claims")
     for kind, why in summary.out_of_reach.items():  # "no unstable bugs" is not "stable"
         console.print(f"[yellow]not looked for: {escape(kind)} bugs ({escape(why)})[/]", markup=True)
     _print_held_back(summary, db)
@@ -336,6 +343,7 @@ def check(
     claim: list[str] | None = ClaimOption,
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
+    pushback: bool | None = PushbackOption,
     judge: str = JudgeOption,
     judge_base_url: str | None = JudgeUrlOption,
     judge_model: str | None = JudgeModelOption,
@@ -365,6 +373,7 @@ def check(
       behaviordbg check --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
       behaviordbg check probes/tools.yaml --manifest agent-with-tools --judge cascade
       behaviordbg check --json --fail-on high          # CI: exit 1 on high or critical bugs
+      behaviordbg check --pushback --samples 3         # also: does it cave when challenged?
 
     Settings you repeat (endpoint, model, api-key-env, samples, judge, manifest, suites, db,
     fail-on) can live in behaviordbg.toml or [tool.behaviordbg] in pyproject.toml (`behaviordbg
@@ -388,7 +397,7 @@ def check(
                         settings["model"].value, settings["api-key-env"].value,
                         settings["samples"].value, temperature, max_tokens, concurrency, timeout,
                         max_attempts, settings["manifest"].value, label, limit, claim, refresh,
-                        max_failed)
+                        max_failed, pushback=pushback)
     show = not json_out
     note = samples_note(ropts.samples)
     if note and show:  # said before the minutes of probing, not only after

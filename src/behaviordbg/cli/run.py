@@ -33,6 +33,7 @@ from ._common import (
     MaxFailedOption,
     MaxTokensOption,
     ModelOption,
+    PushbackOption,
     RefreshOption,
     SamplesOption,
     StageProgress,
@@ -108,6 +109,7 @@ def run(
     claim: list[str] | None = ClaimOption,
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
+    pushback: bool | None = PushbackOption,
     resume: str | None = typer.Option(
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
@@ -148,6 +150,7 @@ def run(
       behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
       behaviordbg run probes/embodiment.yaml --base-url http://localhost:8000/v1 --model qwen
       behaviordbg run --resume latest                      # after Ctrl-C or a crash
+      behaviordbg run --pushback --claim can_browse_web    # challenge each answer: does it cave?
       behaviordbg run --model my-ckpt --samples 10 --batch-file requests.jsonl   # vLLM / OpenAI Batch
       behaviordbg run --resume RUN --batch-results results.jsonl                 # ...then ingest
       behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --batch
@@ -166,7 +169,7 @@ def run(
     opts = run_options(s["suites"].value, s["endpoint"].value, s["model"].value,
                        s["api-key-env"].value, s["samples"].value, temperature, max_tokens,
                        concurrency, timeout, max_attempts, s["manifest"].value, label, limit,
-                       claim, refresh, max_failed, resume)
+                       claim, refresh, max_failed, resume, pushback)
     opts = dataclasses.replace(opts, batch_file=batch_file,
                                batch_results=list(batch_results) if batch_results else None,
                                batch=batch, batch_poll=batch_poll,
@@ -207,6 +210,8 @@ def run(
         console.print(
             f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
             f" {summary.errors} failed, {summary.cache_hits} from cache,"
+            + (f" {summary.turns_answered}/{summary.turns} follow-up turns,"
+               if summary.turns else "") +
             f" {summary.requests_sent} requests in {summary.elapsed_s:.1f}s"
             f" ({escape(summary.model)} at {escape(summary.base_url)})",
             markup=True,

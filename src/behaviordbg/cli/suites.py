@@ -192,6 +192,9 @@ def _claim_row(c: Any, man: Manifest) -> dict[str, Any]:
         "prompts": S.framing_counts(c),
         "value_type": c.value_type,
         "value": list(man.claim_values.get(c.id, ())),
+        # what the suite declares: null = nothing (run --pushback sends the defaults), [] = off
+        "pushback": None if c.pushback is None else [
+            {"towards": ch.towards, "turns": list(ch.turns)} for ch in c.pushback],
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import streamlit as st
@@ -90,6 +90,12 @@ def untrusted(label: str, value: str | None) -> None:
     """Show model output (or anything derived from it) as inert text: never Markdown or HTML."""
     st.caption(label)  # label: a fixed string from our own code
     st.code(value if value is not None else "(no text)", language=None, wrap_lines=True)
+
+
+def conversation(turns: Sequence[tuple[str, str]]) -> None:
+    """A multi-turn conversation, each turn as inert text under a fixed role label."""
+    for role, text in turns:
+        untrusted("user" if role == "user" else "model", text)
 
 
 def flash(message: str | None = None) -> None:

@@ -48,7 +48,8 @@ def description(bug: dict[str, Any], run: dict[str, Any]) -> str:
     for i, e in enumerate(evidence, 1):
         item = [f"{i}. {jira_inline(e['framing'])} / stance *{jira_inline(e['stance'])}*"
                 f" ({jira_inline(e['claim_id'])})",
-                jira_noformat(f"Q: {_clip(e['prompt'])}\nA: {_clip(e['response'])}")]
+                jira_noformat(_conversation(e) if e.get("turns") else
+                              f"Q: {_clip(e['prompt'])}\nA: {_clip(e['response'])}")]
         if len("\n".join([*parts, *item, triage])) > DESCRIPTION_LIMIT - 200:
             parts.append(f"({len(evidence) - i + 1} more answers: see the json export)")
             break
@@ -74,3 +75,9 @@ def render(payload: dict[str, Any]) -> str:
                PRIORITY.get(bug["severity"], "Medium"), *labels, *[""] * (n_labels - len(labels))]
         writer.writerow([csv_cell(c) for c in row])
     return buf.getvalue()
+
+
+def _conversation(e: dict[str, Any]) -> str:
+    """A pushback conversation turn by turn (escaped by jira_noformat)."""
+    return "\n".join(f"{'user' if role == 'user' else 'model'}: {_clip(text)}"
+                     for role, text in e["turns"])

@@ -10,7 +10,7 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 EVIDENCE_FIELDS = ("response_id", "framing", "prompt", "response", "stance", "confidence", "judge",
-                   "sample_idx", "side", "second_opinion", "agreed")
+                   "sample_idx", "side", "second_opinion", "agreed", "turns")
 BUG_FIELDS = ("fingerprint", "kind", "title", "summary", "severity", "severity_score", "status",
               "claims", "repro", "rate", "confidence", "certain", "witness", "regression",
               "assignee", "labels", "notes", "first_seen_run", "last_seen_run", "history",

@@ -24,6 +24,11 @@ def _failure_text(bug: dict[str, Any]) -> str:
     lines += ["repro:"] + [f"  - {clip(p, ANSWER_LIMIT)}" for p in bug.get("repro") or []]
     lines += ["", "evidence:"]
     for e in bug.get("evidence") or []:
+        if e.get("turns"):  # pushback: the whole conversation, turn by turn
+            lines.append(f"  [{e['stance']} after pushback] ({e['claim_id']}, {e['framing']})")
+            lines += [f"      {'user' if role == 'user' else 'model'}: {clip(text, ANSWER_LIMIT)}"
+                      for role, text in e["turns"]]
+            continue
         lines += [f"  [{e['stance']}] ({e['claim_id']}, {e['framing']})"
                   f" Q: {clip(e['prompt'], ANSWER_LIMIT)}",
                   f"      A: {clip(e['response'], ANSWER_LIMIT)}"]

@@ -51,7 +51,9 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
         lines += ["### Summary", "", md_inline(bug["summary"], answer_limit), ""]
     if bug.get("witness"):
         lines += ["Witness: " + " → ".join(md_inline(w) for w in bug["witness"]), ""]
-    lines += ["### Repro", "", "Send each prompt in a fresh conversation:", ""]
+    lines += ["### Repro", "", "Send each prompt in a fresh conversation:" if not any(
+        e.get("turns") for e in bug.get("evidence") or []) else
+        "Send the first prompt in a fresh conversation, then the challenge in the same one:", ""]
     for i, prompt in enumerate(bug.get("repro") or [], 1):
         lines += [f"Prompt {i}:", "", md_fence(clip(prompt, answer_limit)), ""]
     evidence = bug.get("evidence") or []
@@ -76,6 +78,16 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
             lines += [f"**{i}. {md_inline(e['stance'])}** ({md_code_inline(e['response_id'])})", "",
                       md_fence(clip(e["response"], answer_limit)), ""]
         lines += ["</details>", ""]
+    talks = [e for e in evidence if e.get("turns")]
+    if talks:  # pushback (`caves`): the conversation that flipped, turn by turn
+        lines += ["### Conversations, turn by turn (untrusted model output)", ""]
+        for i, e in enumerate(talks, 1):
+            lines += [f"**Conversation {i}** ({md_inline(e['claim_id'])},"
+                      f" {md_inline(e['framing'])}, sample {int(e.get('sample_idx') or 0)}):", ""]
+            for role, text in e["turns"]:
+                who = "user" if role == "user" else "model"
+                lines.append(f"- **{who}:** {md_inline(text, CELL_LIMIT)}")
+            lines += ["", f"Stance after pushback: **{md_inline(e['stance'])}**", ""]
     lines += [
         "### How to triage", "",
         md_fence(f"behaviordbg triage {bug['fingerprint']} --status confirmed --note \"...\"\n"

@@ -22,7 +22,17 @@ from ..analysis.verify import apply as verify_apply
 from ..config import AnalyzeOptions
 from ..errors import BehaviordbgError
 from ..store import Run, Store
-from ..types import Answer, Bug, Claim, Contradiction, Manifest, Stance, Suite, suite_from_dict
+from ..types import (
+    Answer,
+    Bug,
+    Claim,
+    Contradiction,
+    Manifest,
+    Stance,
+    Suite,
+    Turn,
+    suite_from_dict,
+)
 from . import judging
 from . import values as values_stage
 from .progress import NullProgress, ProgressSink
@@ -52,6 +62,9 @@ class AnalysisSummary:
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
     open_answers: int = 0  # answers to open claims: read for values, not judged for a stance
     value_modes: int = 0
+    turns: int = 0  # pushback follow-up turns judged (they feed only the `caves` kind)
+    # pushback, per claim: challenged conversations and flips (analysis.caves.cave_counts)
+    pushback: dict[str, dict[str, int]] = field(default_factory=dict)
     # kinds this run cannot find, and why (one sample cannot be unstable: analysis.coverage)
     out_of_reach: dict[str, str] = field(default_factory=dict)
     # people's stance labels: applied, changed (differ from the judge), closed / reopened /
@@ -173,6 +186,10 @@ async def _analyze(
              for rid, lab in store.labels_for_answers(answers).items()}
     stances, changed = apply_labels(judged_stances, human)
     judge_errors = sum(1 for a in answers if stances[a.response_id].label == "error")
+    from .turn_judging import judge_turns  # pushback follow-ups: they feed only `caves`
+
+    turns, turn_stances = await judge_turns(store, run_id, answers, stances, claims, opts,
+                                            setting, progress or NullProgress())
     vectors = None
     if opts.embeddings:
         from .embeddings import embed
@@ -180,9 +197,11 @@ async def _analyze(
         vectors = await embed(answers, run, opts)
     clusters = cluster_answers(answers, stances, vectors=vectors)
     dists = distributions(answers, stances)
-    contradictions = find_contradictions(suites, run_manifest(run), answers, stances)
+    contradictions = find_contradictions(suites, run_manifest(run), answers, stances,
+                                         turns=turns, turn_stances=turn_stances)
+    pushback = _cave_counts(answers, stances, turns, turn_stances) if turns else {}
     removed, created = _label_effect(suites, run, answers, judged_stances, contradictions, claims,
-                                     changed)
+                                     changed, turns=turns, turn_stances=turn_stances)
     verification: dict[str, Any] = {}
     if vplan is not None:
         before = {b.fingerprint: b.candidate for b in to_bugs(contradictions, claims)}
@@ -213,7 +232,8 @@ async def _analyze(
         "judge": setting, "answers": len(answers) + len(open_answers), "judged": judged,
         "judge_errors": judge_errors,
         "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
-        "mixed_clusters": mixed, "embeddings": bool(vectors),
+        "mixed_clusters": mixed, "embeddings": bool(vectors), "turns": len(turns),
+        "pushback": pushback,
         "verification": verification, "open_answers": len(open_answers),
         "value_modes": len(vals.modes), "value_llm_reads": vals.asked_llm,
         "labels": labels_info,
@@ -250,15 +270,28 @@ async def _analyze(
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
         open_answers=len(open_answers), value_modes=len(vals.modes),
+        turns=len(turns), pushback=pushback,
         labels=labels_info,
         out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
     )
 
 
+def _cave_counts(answers: list[Answer], stances: dict[str, Stance], turns: list[Turn],
+                 turn_stances: dict[str, Stance]) -> dict[str, dict[str, int]]:
+    """Per claim: challenged conversations (opposed / agreeing), flips and hedges."""
+    from ..analysis.caves import cave_counts, conversations
+
+    by_claim: dict[str, list[Any]] = {}
+    for conv in conversations(answers, stances, turns, turn_stances):
+        by_claim.setdefault(conv.first.claim_id, []).append(conv)
+    return {claim: cave_counts(convs) for claim, convs in sorted(by_claim.items())}
+
+
 def _label_effect(
     suites: list[Suite], run: Run, answers: list[Answer], judged: dict[str, Stance],
     contradictions: list[Contradiction], claims: dict[str, Claim],
-    changed: dict[str, tuple[str, str]],
+    changed: dict[str, tuple[str, str]], *, turns: list[Turn] | None = None,
+    turn_stances: dict[str, Stance] | None = None,
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Which bugs the labels removed (with the relabelled answers among their evidence) and
     which they created: the bugs of the judge's verdicts alone against those with the labels
@@ -269,7 +302,8 @@ def _label_effect(
     from ..analysis.graph import find_contradictions
 
     before = {b.fingerprint: [e.response_id for e in b.evidence]
-              for b in to_bugs(find_contradictions(suites, run_manifest(run), answers, judged),
+              for b in to_bugs(find_contradictions(suites, run_manifest(run), answers, judged,
+                                                   turns=turns or (), turn_stances=turn_stances),
                                claims) if not b.candidate}
     after = {b.fingerprint for b in to_bugs(contradictions, claims) if not b.candidate}
     return label_outcome(before, after, changed)

@@ -120,7 +120,10 @@ async def verify(
     wanted = to_verify(p, contradictions)
     stored = {k: v for k, v in store.get_stances(run_id, setting).items()
               if k in wanted and v.label != "error"}
-    todo = [i for i in inputs(wanted, claims) if i.response_id not in stored]
+    from .turn_judging import verify_input  # a pushback reply is read like its first answer
+
+    todo = [verify_input(i, wanted[i.response_id]) for i in inputs(wanted, claims)
+            if i.response_id not in stored]
     fresh: dict[str, Stance] = {}
     if todo:
         async with judges.session(judge) as jd:

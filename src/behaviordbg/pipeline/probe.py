@@ -53,6 +53,10 @@ class RunSummary:
     # the most common final error of the unanswered queries, with `hint` (its fix) and `resume`
     # (whether resuming can help, i.e. the error was not the request itself being refused)
     top_error: dict[str, Any] | None = None
+    # pushback: follow-up turns planned, answered and failed (behaviordbg.pipeline.pushback)
+    turns: int = 0
+    turns_answered: int = 0
+    turn_errors: int = 0
     # a batch run (pipeline/batch.py): the file written, the batch submitted, the ingest report
     batch: dict[str, Any] | None = None
 
@@ -69,6 +73,9 @@ class RunSummary:
             return ""
         if self.responses == 0:
             what = f"nothing was answered ({self.errors} of {self.queries} queries failed)"
+        elif self.errors / max(self.queries, 1) <= self.max_failed and self.turn_errors:
+            what = (f"{self.turn_errors} of {self.turns} follow-up turns failed, more than"
+                    f" --max-failed {self.max_failed:.1%} allows")
         else:
             what = (f"{self.errors} of {self.queries} queries failed ({self.failed_share:.1%}),"
                     f" more than --max-failed {self.max_failed:.1%} allows")
@@ -182,7 +189,8 @@ def plan(opts: RunOptions) -> tuple[list[Query], list[SuiteRef], dict[str, Any]]
     from .. import suites as suites_mod
 
     suites = opts.suites if opts.suites is not None else suites_mod.load_suites(opts.suite_paths)
-    queries = suites_mod.expand(suites, opts.samples, claims=opts.claims, framings=opts.framings)
+    queries = suites_mod.expand(suites, opts.samples, claims=opts.claims, framings=opts.framings,
+                                pushback=opts.pushback)
     if opts.limit is not None:
         queries = queries[: max(opts.limit, 0)]
     if not queries:
@@ -280,7 +288,7 @@ def create_planned_run(
         "samples": opts.samples, "concurrency": opts.concurrency, "timeout": opts.timeout,
         "max_attempts": opts.max_attempts, "api_key_env": opts.api_key_env,
         "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
-        "limit": opts.limit, "suite_paths": opts.suite_paths,
+        "limit": opts.limit, "suite_paths": opts.suite_paths, "pushback": opts.pushback,
     }
     planned = [(q, probe_key(params, q.messages, q.sample_idx)) for q in queries]
     run_id = store.create_run(params, refs, options=options, manifest=manifest,
@@ -299,9 +307,11 @@ def finish_run(
     elapsed = time.perf_counter() - t0
     counts = store.counts(run_id)
     share = counts["errors"] / counts["queries"] if counts["queries"] else 1.0
+    tc = store.turn_counts(run_id)  # pushback follow-ups pass the same gate
+    turn_share = tc["failed"] / tc["planned"] if tc["planned"] else 0.0
     if status is None:
         status = ("complete" if counts["responses"] > 0 and share <= opts.max_failed
-                  else "failed")
+                  and turn_share <= opts.max_failed else "failed")
     store.set_run_status(run_id, status, stats)
     top = store.top_error(run_id) if counts["errors"] else None
     shown_error: dict[str, Any] | None = None
@@ -318,7 +328,8 @@ def finish_run(
         errors=counts["errors"], requests_sent=requests_sent, cache_hits=counts["cache_hits"],
         elapsed_s=round(elapsed, 3), model=params.model, base_url=params.base_url,
         status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
-        top_error=shown_error,
+        top_error=shown_error, turns=tc["planned"], turns_answered=tc["answered"],
+        turn_errors=tc["failed"],
     )
 
 
@@ -341,14 +352,18 @@ class _Prober:
     async def run(
         self, planned: list[tuple[Query, str]], url: str, api_key: str | None, opts: RunOptions
     ) -> int:
+        from . import pushback
+
         answered = self.store.answered_query_ids(self.run_id)
         pending = [(q, k) for q, k in planned if q.id not in answered]
-        self.sink.start(len(planned), len(planned) - len(pending))
+        turns = pushback.planned_turns(planned)  # follow-ups: asked once first turns are done
+        turns_done = len(self.store.answered_turns(self.run_id)) if turns else 0
+        self.sink.start(len(planned) + turns, len(planned) - len(pending) + turns_done)
         misses = pending if opts.refresh else [item for item in pending if not self._from_cache(*item)]
         groups: dict[tuple[Message, ...], list[tuple[Query, str]]] = {}
         for q, k in misses:  # samples of one conversation go out as one request with `n`
             groups.setdefault(q.messages, []).append((q, k))
-        if not groups:
+        if not groups and turns_done >= turns:
             return 0
         from ..client import ModelClient
 
@@ -358,6 +373,15 @@ class _Prober:
             on_attempt_error=self._attempt_failed,
         )
         async with self.client:
+            await self._first_turns(groups, opts)
+            await pushback.ask_followups(self, planned, opts)
+            return self.client.requests_sent
+
+    async def _first_turns(
+        self, groups: dict[tuple[Message, ...], list[tuple[Query, str]]], opts: RunOptions
+    ) -> None:
+        """Ask every group of first turns, `opts.concurrency` at a time."""
+        if groups:
             work = iter(list(groups.values()))  # suite order
 
             async def worker() -> None:
@@ -374,7 +398,6 @@ class _Prober:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-            return self.client.requests_sent
 
     def _from_cache(self, query: Query, key: str) -> bool:
         hit = self.store.cache_get(key)

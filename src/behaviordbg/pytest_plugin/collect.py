@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # names only: nothing heavy is imported at run time
     from ..types import Claim, Manifest, Rule
 
 SUITE_KEY = re.compile(r"^suite\s*:", re.MULTILINE)
-CHECKS: tuple[str, ...] = ("stable", "paraphrase", "say_do", "manifest", "values")
+CHECKS: tuple[str, ...] = ("stable", "paraphrase", "say_do", "manifest", "holds_ground",
+                          "values")
 """Item names per claim; a bug of kind K fails the item `claim::KIND_TO_CHECK[K]` (session.py)."""
 
 
@@ -139,8 +140,11 @@ class ClaimNode(pytest.Collector):
         self.line = line
 
     def collect(self) -> Iterator[CheckItem]:
+        from ..suites.pushback import challenges_for
+
         c = self.claim
-        samples = session_state(self.config).settings.run.samples
+        run = session_state(self.config).settings.run
+        samples = run.samples
         sayings = len(c.ask) + len(c.ask_negated)
         if c.is_open:  # answered with values: one check of its modes, one against the manifest
             applies = {"values": samples * len(c.ask_open) >= 2,
@@ -151,6 +155,7 @@ class ClaimNode(pytest.Collector):
                 "paraphrase": sayings >= 2,
                 "say_do": sayings >= 1 and len(c.act) >= 1,
                 "manifest": self.manifest.truth_of(c) is not None,
+                "holds_ground": bool(challenges_for(c, run.pushback)),  # pushback: does it cave?
             }
         for check in CHECKS:
             if applies.get(check):

@@ -42,6 +42,10 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
                            "known bugs are reported as xfail."),
     ("include_candidates", "yes|no", "also fail on candidates: contradictions held back because a "
                                      "side rests on weak verdicts (default no)."),
+    ("pushback", "yes|no", "challenge each first answer in the same conversation and add the "
+                           "`holds_ground` check per claim (the `caves` kind): yes = the default "
+                           "challenges for every claim that declares none, no = none at all. "
+                           "Default: as the suites declare."),
 )
 
 
@@ -124,6 +128,20 @@ def _max_failed(config: pytest.Config) -> float:
         raise pytest.UsageError(f"--bdbg-max-failed (or ini bdbg_max_failed): {err}") from None
 
 
+def _yes_no(config: pytest.Config, name: str) -> bool | None:
+    """A yes/no option; None when unset."""
+    raw = _opt(config, name)
+    if raw is None:
+        return None
+    if raw.lower() in ("1", "yes", "true", "on"):
+        return True
+    if raw.lower() in ("0", "no", "false", "off"):
+        return False
+    flag = f"--bdbg-{name.replace('_', '-')}"
+    raise pytest.UsageError(f"{flag}={raw!r} (or ini bdbg_{name}) is not yes or no\n"
+                            f"  fix: pass {flag}=yes or {flag}=no")
+
+
 @dataclass
 class Settings:
     """Every plugin option, resolved once (command line over ini over environment) into the
@@ -169,6 +187,7 @@ class Settings:
             max_failed=_max_failed(config),
             manifest_path=settings["manifest"].value,
             label="pytest",
+            pushback=_yes_no(config, "pushback"),
         )
         try:
             analyze = AnalyzeOptions(

@@ -53,6 +53,25 @@ def _evidence_lines(evidence: list[Evidence], indent: str) -> list[str]:
     return lines
 
 
+def conversation_lines(evidence: Iterable[Evidence], indent: str) -> list[str]:
+    """Multi-turn evidence (pushback): each conversation turn by turn, with the stance of the
+    first answer and of the turn that took the other side (escaped)."""
+    lines: list[str] = []
+    first = {e.claim_id + e.prompt + str(e.sample_idx): e for e in evidence if e.side == "before"}
+    for e in [e for e in evidence if e.turns][:MAX_EVIDENCE // 2]:
+        lines.append(f"{indent}[{e.claim_id} / {e.framing}, sample {e.sample_idx}]")
+        for k, (role, text) in enumerate(e.turns):
+            who = "user" if role == "user" else "model"
+            lines.append(f"{indent}    {who}: {safe_text(text)}")
+            if k == 1:
+                before = first.get(e.claim_id + e.turns[0][1] + str(e.sample_idx))
+                if before is not None:
+                    lines.append(f"{indent}      => {before.stance}")
+        lines.append(f"{indent}      => {e.stance} after pushback"
+                     + (f", {e.judge} {e.confidence:.2f}" if e.judge else ""))
+    return lines
+
+
 def render_bug(bug: Bug, outcome: Outcome) -> list[str]:
     """One bug as a person reads it in CI: what contradicts what, and what to do about it."""
     db = "" if outcome.db.endswith(".behaviordbg/behaviordbg.db") else f" --db {outcome.db}"
@@ -71,7 +90,10 @@ def render_bug(bug: Bug, outcome: Outcome) -> list[str]:
     for e in bug.evidence:
         if e.side.startswith("value="):  # open claims: one group per value mode
             by_value.setdefault(e.side[len("value="):], []).append(e)
-    if by_value:
+    if any(e.turns for e in bug.evidence):
+        lines.append("  the conversations, turn by turn:")
+        lines += conversation_lines(bug.evidence, "    ")
+    elif by_value:
         for value, evidence in by_value.items():
             lines.append(f"  it names {safe_text(value, 80)}:")
             lines += _evidence_lines(evidence, "    ")

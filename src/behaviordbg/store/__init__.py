@@ -37,10 +37,12 @@ from .records import (
     TopError,
 )
 from .runs import RunTables
+from .turns import TurnTables, turn_id
 from .values import ValueTables
 
 
-class Store(RunTables, AnalysisTables, ValueTables, BugTables, BatchTables, BatchResults,
+class Store(RunTables, TurnTables, AnalysisTables, ValueTables, BugTables, BatchTables,
+            BatchResults,
             LabelTables, DashboardReads):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
@@ -64,4 +66,5 @@ __all__ = [
     "database_error",
     "new_run_id",
     "now_iso",
+    "turn_id",
 ]

@@ -7,7 +7,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any, cast
 
-from ..types import Answer, GenParams, Message, Query, Response, SuiteRef
+from ..types import (
+    Answer,
+    Challenge,
+    GenParams,
+    Message,
+    Query,
+    Response,
+    SuiteRef,
+    challenges_from_dict,
+)
 from ..urls import redact_url
 from .connection import StoreBase, dumps, new_run_id, now_iso
 from .records import Run, RunCounts, RunRow, TopError, decode_run
@@ -126,6 +135,7 @@ class RunTables(StoreBase):
                     prompt_idx=r["prompt_idx"], prompt=r["prompt"], sample_idx=r["sample_idx"],
                     messages=tuple(Message(m["role"], m["content"])
                                    for m in json.loads(r["messages_json"])),
+                    pushback=challenges_from_dict(json.loads(r["pushback_json"])) or (),
                 ),
                 r["cache_key"],
             )
@@ -149,7 +159,8 @@ class RunTables(StoreBase):
         """The INSERTs of add_queries, inside the caller's transaction."""
         self.conn.executemany(
             "INSERT OR IGNORE INTO queries (run_id, id, suite, claim_id, framing, prompt_idx,"
-            " prompt, messages_json, sample_idx, cache_key) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " prompt, messages_json, sample_idx, cache_key, pushback_json)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     run_id,
@@ -162,6 +173,7 @@ class RunTables(StoreBase):
                     dumps([asdict(m) for m in q.messages]),
                     q.sample_idx,
                     key,
+                    dumps([_challenge(c) for c in q.pushback]),
                 )
                 for q, key in queries
             ],
@@ -296,3 +308,7 @@ class RunTables(StoreBase):
                 "INSERT OR REPLACE INTO cache (key, kind, value_json, created_at) VALUES (?,?,?,?)",
                 (key, kind, dumps(value), now_iso()),
             )
+
+
+def _challenge(c: Challenge) -> dict[str, Any]:
+    return {"towards": c.towards, "turns": list(c.turns)}

@@ -233,6 +233,30 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0006_conversation_turns",
+        """
+        ALTER TABLE queries ADD COLUMN pushback_json TEXT NOT NULL DEFAULT '[]';  -- planned challenges
+        CREATE TABLE turns (
+            id TEXT PRIMARY KEY,                         -- its stances are stored under this id
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            query_id TEXT NOT NULL,                      -- the first turn: responses(run_id, query_id)
+            towards TEXT NOT NULL,                       -- affirm | deny: the side the challenge pushes
+            turn_idx INTEGER NOT NULL,                   -- 1 = the first follow-up of the branch
+            prompt TEXT NOT NULL,                        -- the user's challenge
+            messages_json TEXT NOT NULL,                 -- the whole conversation sent
+            cache_key TEXT NOT NULL,
+            text TEXT,                                   -- NULL while the turn has failed
+            finish_reason TEXT,
+            latency_ms REAL,
+            from_cache INTEGER NOT NULL DEFAULT 0,
+            error TEXT,                                  -- the last failure of an unanswered turn
+            created_at TEXT NOT NULL,
+            UNIQUE (run_id, query_id, towards, turn_idx)
+        );
+        CREATE INDEX turns_run ON turns(run_id, query_id);
+        """,
+    ),
+    (
         "0008_open_values",
         """
         CREATE TABLE answer_values (

@@ -55,8 +55,14 @@ def expand(
     *,
     claims: set[str] | None = None,
     framings: set[str] | None = None,
+    pushback: bool | None = None,
 ) -> list[Query]:
-    """claim x framing x prompt x sample, in suite order; optionally only some claims/framings."""
+    """claim x framing x prompt x sample, in suite order; optionally only some claims/framings.
+
+    `pushback` (None: as the suites declare, True: `--pushback`, False: `--no-pushback`) decides
+    the follow-up challenges each query carries (behaviordbg.suites.pushback)."""
+    from .pushback import challenges_for
+
     if samples < 1:
         raise BehaviordbgError(
             f"samples must be at least 1 (got {samples})", "use --samples 1 or more"
@@ -82,6 +88,8 @@ def expand(
         for c in s.claims:
             if claims is not None and c.id not in claims:
                 continue
+            # open claims are answered with a value: no pushback follow-ups (nothing to cave on)
+            challenges = () if c.is_open else challenges_for(c, pushback)
             for framing in ALL_FRAMINGS:
                 if framings is not None and framing not in framings:
                     continue
@@ -98,6 +106,7 @@ def expand(
                                 prompt=prompt,
                                 messages=msgs,
                                 sample_idx=k,
+                                pushback=challenges,
                             )
                         )
     return out

@@ -13,14 +13,15 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import SuiteError, SuiteErrors
-from ..types import Claim, ClaimLiteral, Message, Rule, Suite
+from ..types import Challenge, Claim, ClaimLiteral, Message, Rule, Suite, Towards
+from . import pushback as pb
 from .yaml_doc import (
     Doc,
     Path_,
@@ -123,6 +124,20 @@ class _MessageModel(_Model):
     content: str
 
 
+class _PushbackModel(_Model):
+    affirm: str | list[str] = []
+    deny: str | list[str] = []
+
+    def templates(self) -> dict[Towards, tuple[str, ...]]:
+        def turns(v: str | list[str]) -> tuple[str, ...]:
+            return tuple(x.strip() for x in ([v] if isinstance(v, str) else v))
+
+        return {"affirm": turns(self.affirm), "deny": turns(self.deny)}
+
+
+Pushback_ = bool | _PushbackModel | None
+
+
 class _ClaimModel(_Model):
     id: str
     text: str
@@ -133,6 +148,8 @@ class _ClaimModel(_Model):
     ask: list[str] = []
     ask_negated: list[str] = []
     act: list[str] = []
+    pushback: Pushback_ = None
+    second_person: str | None = None
     ask_open: list[str] = []
     value_type: Literal["organisation", "model_name", "year", "number", "modality", "text"] | None = (
         None
@@ -153,6 +170,7 @@ class _SuiteModel(_Model):
     context: list[_MessageModel] = []
     claims: list[_ClaimModel]
     rules: list[_RuleModel] = []
+    pushback: Pushback_ = None
 
 
 class _ValueModel(_Model):
@@ -204,9 +222,33 @@ class _Parsed:
     model: _SuiteModel
 
 
+def _declared(m: _SuiteModel, c: _ClaimModel, claim: Claim) -> tuple[Challenge, ...] | None:
+    """The pushback a claim declares: its own, else its suite's (see suites.pushback)."""
+    own = c.pushback if c.pushback is not None else m.pushback
+    if own is None:
+        return None
+    if own is False:
+        return ()
+    if own is True:  # the suite's templates if it has its own, else the defaults
+        if isinstance(m.pushback, _PushbackModel):
+            own = m.pushback
+        else:
+            return pb.default_challenges(claim)
+    assert isinstance(own, _PushbackModel)
+    return pb.fill(own.templates(), claim) or pb.default_challenges(claim)
+
+
 def _build(p: _Parsed) -> Suite:
     m = p.model
     claims = tuple(
+        replace(claim, pushback=_declared(m, c, claim))
+        for c, claim in zip(m.claims, _claims(m))
+    )
+    return _suite(p, claims)
+
+
+def _claims(m: _SuiteModel) -> list[Claim]:
+    return [
         Claim(
             id=c.id,
             text=c.text.strip(),
@@ -218,11 +260,16 @@ def _build(p: _Parsed) -> Suite:
             act=tuple(x.strip() for x in c.act),
             capability=c.capability,
             identity=c.identity,
+            second_person=c.second_person.strip() if c.second_person else None,
             ask_open=tuple(x.strip() for x in c.ask_open),
             value_type=c.value_type or ("text" if c.ask_open else None),
         )
         for c in m.claims
-    )
+    ]
+
+
+def _suite(p: _Parsed, claims: tuple[Claim, ...]) -> Suite:
+    m = p.model
     rules: list[Rule] = []
     for r in m.rules:
         note = r.note.strip()
@@ -264,6 +311,7 @@ def _check_file(p: _Parsed) -> None:
                 " or `ask_open` (an open claim)",
             )
         _check_open(doc, i, c)
+    _check_pushback(p)
     for i, r in enumerate(m.rules):
         lits = [r.when, r.then] if r.exclusive is None else list(r.exclusive)
         names = [_literal(x).claim for x in lits if x]
@@ -296,6 +344,42 @@ def _check_open(doc: Doc, i: int, c: _ClaimModel) -> None:
             "add open questions under `ask_open`, or remove `value_type` (it is only for open"
             " claims)",
         )
+def _check_pushback(p: _Parsed) -> None:
+    """Pushback templates: at least one challenge, only the `{claim}` placeholder, and a claim
+    that can be put in the second person wherever `{claim}` is used."""
+    doc, m = p.doc, p.model
+    declared: list[tuple[Path_, _PushbackModel]] = []
+    if isinstance(m.pushback, _PushbackModel):
+        declared.append((("pushback",), m.pushback))
+    for i, c in enumerate(m.claims):
+        if isinstance(c.pushback, _PushbackModel):
+            declared.append((("claims", i, "pushback"), c.pushback))
+    for loc, model in declared:
+        templates = model.templates()
+        if not any(templates.values()):
+            doc.err(loc, f"{describe(doc.data, loc)} declares no challenge",
+                    "give `affirm:` and/or `deny:` (the user turns that push the model to affirm"
+                    " / deny the claim), or write `pushback: true` for the default challenges")
+        for towards, turns in templates.items():
+            for t in turns:
+                bad = pb.unknown_placeholders(t)
+                if bad:
+                    doc.err(loc + (towards,), f"unknown placeholder `{{{bad[0]}}}` in"
+                            f" {short(t)!r}", "the only placeholder is {claim} (the claim said to"
+                            " the assistant, e.g. `you have a physical body`)")
+    suite_uses = isinstance(m.pushback, _PushbackModel) and any(
+        "{claim}" in t for ts in m.pushback.templates().values() for t in ts)
+    for i, (c, claim) in enumerate(zip(m.claims, _claims(m))):
+        own = c.pushback if isinstance(c.pushback, _PushbackModel) else None
+        uses = (any("{claim}" in t for ts in own.templates().values() for t in ts) if own
+                else suite_uses and c.pushback is not False and m.pushback is not None)
+        if uses and pb.second_person(claim) is None:
+            doc.err(("claims", i, "id"),
+                    f"claim `{c.id}`: a pushback template says {{claim}}, but the claim text"
+                    f" {short(c.text)!r} does not start with `The assistant <verb>`, so it cannot"
+                    " be put in the second person",
+                    "add `second_person: you ...` to the claim (e.g. `second_person: you have a"
+                    " physical body`)")
 
 
 def _check_across(parsed: list[_Parsed], docs: list[Doc]) -> None:

@@ -136,6 +136,12 @@ for col, e in zip(st.columns(max(1, len(shown))), shown):
                     + (f"\n  why: {v['rationale']}" if v["rationale"] else ""))
 if len(bug.evidence) > len(shown):
     st.dataframe(detail.evidence, hide_index=True, width="stretch")
+talks = [e for e in bug.evidence if e.turns]
+if talks:  # pushback (`caves`): each conversation that flipped, turn by turn
+    st.subheader("Conversations, turn by turn")
+    for e in talks:
+        st.text(f"{e.claim_id} · {e.framing} · sample {e.sample_idx} · after pushback: {e.stance}")
+        ui.conversation(e.turns)
 
 st.subheader("Label the evidence")
 st.caption("Misread answer? Set its stance: labels win over the judges, here and for the same"
