@@ -38,6 +38,17 @@ def resolve_db(db: str | None = None, project: ProjectConfig | None = None) -> s
     return str(found.values.get("db") or DEFAULT_DB)
 
 
+@dataclass(frozen=True)
+class PromptedTwin:
+    """Makes a new run the prompted-baseline twin of `base_run_id`: the link (and the prompt) is
+    stored with the run, in the transaction that creates it (behaviordbg.pipeline.baseline)."""
+
+    base_run_id: str
+    prompt_text: str
+    prompt_sha256: str
+    prompt_source: str
+
+
 @dataclass
 class RunOptions:
     """What a probe run is asked to do (`behaviordbg run`, `check`, the pytest plugin).
@@ -68,6 +79,8 @@ class RunOptions:
     # The run fails (status "failed", exit code 3, check() does not analyse it) when more than this
     # share of its queries end without an answer, or when none is answered.
     max_failed: float = 0.05
+    # Set by behaviordbg.pipeline.baseline only: this run is a prompted-baseline twin.
+    prompted_twin: PromptedTwin | None = None
     # Follow-up challenges after each first answer (behaviordbg.suites.pushback): None as the
     # suites declare, True (`--pushback`) the defaults for every claim too, False none at all.
     pushback: bool | None = None

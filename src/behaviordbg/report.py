@@ -141,8 +141,9 @@ def stance_bars(dists: Mapping[str, StanceDistribution]) -> str:
     return f'<p class="legend">{legend}</p>' + "".join(rows)
 
 
-def bug_html(bug: Bug) -> str:
-    """A bug with its evidence (every side's answers, in full up to ANSWER_LIMIT) and its repro."""
+def bug_html(bug: Bug, prompting: str | None = None) -> str:
+    """A bug with its evidence (every side's answers, in full up to ANSWER_LIMIT) and its repro;
+    `prompting`: its prompted-baseline verdict in words, when the run has a prompted twin."""
     colour = SEVERITY_COLOURS.get(bug.severity, "#999")
     out = [f'<div class="bug" id="bug-{esc(bug.fingerprint)}" style="border-left-color:{colour}">',
            f'<h3><span class="sev" style="background:{colour}">{esc(bug.severity)}</span> '
@@ -157,6 +158,8 @@ def bug_html(bug: Bug) -> str:
         out.append(f"<p><b>witness</b> {esc(' -> '.join(bug.witness))}</p>")
     if bug.evidence_note:
         out.append(f"<p><b>evidence</b> {esc(bug.evidence_note)}</p>")
+    if prompting:
+        out.append(f"<p><b>prompted baseline</b> {esc(prompting)}</p>")
     out.append("<h4>Repro</h4><p>Send each prompt in a fresh conversation:</p>")
     out += [f"<pre>{esc(clip(p, ANSWER_LIMIT))}</pre>" for p in bug.repro]
     out.append("<h4>Evidence</h4><table><tr><th>side</th><th>stance</th><th>prompt</th>"
@@ -248,6 +251,12 @@ def render_report(store: Store, run_id: str, baseline: str | None = None) -> str
         ("bugs", f"{len(bugs)} ({sev_text})"),
         ("candidates", f"{len(candidates)} held back (weak evidence, not bugs)"),
     ]
+    from .prompting import compare_prompted
+
+    prompted = compare_prompted(store, run["id"])  # a prompted twin: fixed by a prompt, or not?
+    verdicts = {v.fingerprint: v.describe() for v in prompted.verdicts} if prompted else {}
+    if prompted is not None:
+        summary.append(("prompted baseline", prompted.summary_line()))
     kinds = "".join(f'<span style="background:{c}"></span>{k}' for k, c in KIND_COLOURS.items())
     compared = ""
     if baseline is not None:
@@ -275,7 +284,8 @@ def render_report(store: Store, run_id: str, baseline: str | None = None) -> str
         " per contradiction between claims, coloured by kind:</p>"
         f'<p class="legend">{kinds}</p>' + graph_svg(dists, groups),
         "<h2>Stances per claim</h2>" + stance_bars(dists),
-        "<h2>Every bug, with evidence and repro</h2>" + "\n".join(bug_html(b) for b in bugs),
+        "<h2>Every bug, with evidence and repro</h2>" + "\n".join(bug_html(b, verdicts.get(b.fingerprint))
+                                                           for b in bugs),
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>behaviordbg report {esc(run['id'])}</title>"

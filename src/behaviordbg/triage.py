@@ -189,12 +189,20 @@ def list_bugs(store: Store, run_id: str, status: str | None = None) -> list[Bug]
 
 
 def bugs_report(
-    store: Store, run_id: str, *, status: str | None = None, candidates: bool = False
+    store: Store, run_id: str, *, status: str | None = None, candidates: bool = False,
+    survives_prompting: bool = False,
 ) -> dict[str, Any]:
     """A run's bugs (newest analysis) with triage fields, as plain data for `behaviordbg bugs`.
 
     Every row says whether it is a candidate; candidates (held back for weak evidence) are
-    listed only when asked for, after the bugs, but always counted (`candidates_held_back`)."""
+    listed only when asked for, after the bugs, but always counted (`candidates_held_back`).
+    A run with a prompted twin gives every row its verdict (`prompting`, behaviordbg.prompting;
+    None elsewhere); `survives_prompting` keeps only the bugs a prompt did not fix."""
+    from .prompting import STILL_THERE, require_comparison, verdict_fields
+
+    if survives_prompting:
+        require_comparison(store, run_id)
+    comparison, verdicts = verdict_fields(store, run_id)
     analysis = store.require_analysis(run_id)
     rows = []
     for bug in list_bugs(store, analysis["run_id"], status):
@@ -207,9 +215,15 @@ def bugs_report(
             if status is None or bug.status == status:
                 rows.append({**to_dict(bug), "assignee": None, "labels": [], "regression": False,
                              "first_seen_run": None})
+    for row in rows:
+        row["prompting"] = verdicts.get(row["fingerprint"])
+    if survives_prompting:
+        rows = [r for r in rows if r["prompting"] and r["prompting"]["verdict"] in STILL_THERE]
     return {"run_id": analysis["run_id"], "analysis_id": analysis["id"], "judge": analysis["judge"],
             "status_filter": status, "bugs": rows, "candidates_held_back": len(held),
-            "verification": analysis["summary"].get("verification") or {}}
+            "verification": analysis["summary"].get("verification") or {},
+            "prompted_baseline": comparison.to_dict() if comparison is not None else None,
+            "survives_prompting_filter": survives_prompting}
 
 
 def bug_history(store: Store, fingerprint: str) -> dict[str, Any]:

@@ -18,8 +18,10 @@ from ..analysis.coverage import samples_note
 from ..config import API_KEY_ENV, AnalyzeOptions, resolve_db
 from ..errors import EXIT_RUN_FAILED, BehaviordbgError, RunFailed
 from ..escape import printable
+from ..pipeline.baseline import analyze_linked
 from ..store import Store
 from ..types import SEVERITIES
+from . import baseline as baseline_cli
 from ._common import (
     ApiKeyEnvOption,
     BaseUrlOption,
@@ -145,8 +147,12 @@ def _failing(summary: pipeline.AnalysisSummary, fail_on: str | None) -> int:
     return sum(SEVERITIES.index(b.severity) <= cut for b in summary.bugs)
 
 
-def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 30) -> None:
-    """The bugs as a table (model output never reaches this table: titles come from the suite)."""
+def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 30,
+                verdicts: dict[str, str] | None = None) -> None:
+    """The bugs as a table (model output never reaches this table: titles come from the suite).
+    `verdicts`: fingerprint -> prompted-baseline verdict, shown in a `prompting` column."""
+    from .baseline import verdict_text
+
     head = (
         f"analysis [bold]{escape(summary.analysis_id)}[/] of run [bold]{escape(summary.run_id)}[/]"
         f" ({escape(summary.judge)} judge): {summary.answers} answers, {summary.judged} judged now,"
@@ -178,15 +184,22 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
     if plain_lines():  # a CI log or a pipe: one bug per line, never wrapped
         for bug in summary.bugs[:limit]:
             sev = bug.severity + ("" if bug.certain else "?")
+            extra = ([f"{verdict_text(verdicts.get(bug.fingerprint)):<24}"]
+                     if verdicts is not None else [])
             typer.echo(plain_row(f"{sev:<9}", f"{bug.kind:<10}", f"{bug.rate:>4.0%}",
-                                 bug.fingerprint, f"{bug.status:<14}", bug.title))
+                                 bug.fingerprint, f"{bug.status:<14}", *extra, bug.title))
     else:
         table = Table("severity", "kind", "title", "rate", "fingerprint", "status")
+        if verdicts is not None:
+            table.add_column("prompting")
         for bug in summary.bugs[:limit]:
             sev = bug.severity + ("" if bug.certain else "?")
+            cells: list[Text] = ([cell(verdict_text(verdicts.get(bug.fingerprint)))]
+                                 if verdicts is not None else [])
             table.add_row(
                 Text(printable(sev), style=SEVERITY_STYLE.get(bug.severity, "")), cell(bug.kind),
                 cell(bug.title), f"{bug.rate:.0%}", cell(bug.fingerprint), cell(bug.status),
+                *cells,
             )
         console.print(table)
     if len(summary.bugs) > limit:
@@ -302,14 +315,18 @@ def analyze(
     with Store.open(resolve_db(db)) as store:
         state = pipeline.run_state(store, run_id)
         summary = pipeline.analyze_run(store, run_id, opts, progress)
+        # a run with a prompted twin: analyse the other side too, then the verdicts
+        comparison = analyze_linked(store, summary.run_id, opts, progress)
     if state["partial"]:  # an incomplete run is never analysed as if it were complete
         err_console.print(f"[bold yellow]warning:[/] {escape(state['note'])}", markup=True)
     if json_out:
         doc = _json_doc(summary)
         doc["partial_run"] = state["note"] or None
-        emit_json(doc)
+        emit_json(doc if comparison is None else baseline_cli.add_verdicts(doc, comparison))
     else:
-        _print_bugs(summary, db)
+        _print_bugs(summary, db, verdicts=baseline_cli.verdicts_of(comparison))
+        if comparison is not None:
+            baseline_cli.print_comparison(comparison, db)
         if state["partial"]:
             console.print(f"[yellow]partial run: {state['unanswered']} of {state['queries']}"
                           " queries have no answer (see the warning above)[/]", markup=True)
@@ -356,6 +373,8 @@ def check(
     verify_model: str | None = VerifyModelOption,
     verify_api_key_env: str = VerifyKeyOption,
     fail_on: str | None = FailOnOption,
+    prompted_baseline: bool = baseline_cli.PromptedBaselineOption,
+    baseline_prompt: str | None = baseline_cli.BaselinePromptOption,
     show_config: bool = ShowConfigOption,
     db: str | None = DbOption,
     json_out: bool = JsonOption,
@@ -374,6 +393,7 @@ def check(
       behaviordbg check probes/tools.yaml --manifest agent-with-tools --judge cascade
       behaviordbg check --json --fail-on high          # CI: exit 1 on high or critical bugs
       behaviordbg check --pushback --samples 3         # also: does it cave when challenged?
+      behaviordbg check --prompted-baseline --samples 5  # fixed by a system prompt, or not?
 
     Settings you repeat (endpoint, model, api-key-env, samples, judge, manifest, suites, db,
     fail-on) can live in behaviordbg.toml or [tool.behaviordbg] in pyproject.toml (`behaviordbg
@@ -402,6 +422,12 @@ def check(
     note = samples_note(ropts.samples)
     if note and show:  # said before the minutes of probing, not only after
         err_console.print(escape(note), markup=True)
+    if baseline_prompt is not None and not prompted_baseline:
+        raise BehaviordbgError("--baseline-prompt needs --prompted-baseline",
+                               "add --prompted-baseline, or drop --baseline-prompt")
+    if prompted_baseline:
+        baseline_cli.check_pair_cmd(ropts, aopts, baseline_prompt, fail_on, db, json_out)
+        return
     with Store.open(resolve_db(db)) as store:
         try:
             run, summary = pipeline.check(

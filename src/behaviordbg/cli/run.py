@@ -15,7 +15,8 @@ import typer
 from .. import pipeline
 from ..analysis.coverage import samples_note
 from ..config import resolve_db
-from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED
+from ..errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_TERMINATED, BehaviordbgError
+from ..pipeline.baseline import run_pair
 from ..store import Store
 from ._batch import batch_commands, print_batch
 from ._common import (
@@ -48,6 +49,7 @@ from ._common import (
     run_options,
     settings_from,
 )
+from .baseline import BaselinePromptOption, PromptedBaselineOption
 
 
 def RichProgress() -> StageProgress:
@@ -114,6 +116,8 @@ def run(
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
     ),
+    prompted_baseline: bool = PromptedBaselineOption,
+    baseline_prompt: str | None = BaselinePromptOption,
     batch_file: str | None = typer.Option(
         None, "--batch-file", help="Write every query as OpenAI Batch JSONL to this file and send"
         " nothing; the run awaits its results (run the file with OpenAI's Batch API or vLLM's"
@@ -150,6 +154,8 @@ def run(
       behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --samples 3
       behaviordbg run probes/embodiment.yaml --base-url http://localhost:8000/v1 --model qwen
       behaviordbg run --resume latest                      # after Ctrl-C or a crash
+      behaviordbg run --prompted-baseline --samples 5      # and its twin with the system prompt
+      behaviordbg run --resume RUN --prompted-baseline     # finish a pair, or add a twin to RUN
       behaviordbg run --pushback --claim can_browse_web    # challenge each answer: does it cave?
       behaviordbg run --model my-ckpt --samples 10 --batch-file requests.jsonl   # vLLM / OpenAI Batch
       behaviordbg run --resume RUN --batch-results results.jsonl                 # ...then ingest
@@ -179,9 +185,20 @@ def run(
     note = samples_note(opts.samples)
     if note and not json_out and not resume:  # what `analyze` will not be able to find
         err_console.print(escape(note), markup=True)
+    if baseline_prompt is not None and not prompted_baseline:
+        raise BehaviordbgError("--baseline-prompt needs --prompted-baseline",
+                               "add --prompted-baseline, or drop --baseline-prompt")
+    if prompted_baseline and batched:
+        raise BehaviordbgError("--prompted-baseline does not work with batch runs yet",
+                               "run the pair live (drop --batch/--batch-file/--batch-results)")
     with Store.open(resolve_db(db)) as store:
         try:
-            summary = pipeline.run_probes(store, opts, progress)
+            if prompted_baseline:
+                pair = run_pair(store, opts, baseline_prompt, progress,
+                                RichProgress() if not json_out else None)
+                summary, twin = pair.base, pair.prompted
+            else:
+                summary, twin = pipeline.run_probes(store, opts, progress), None
         except pipeline.RunInterrupted as stop:
             err_console.print(
                 f"[yellow]interrupted{_by(stop)}.[/] resume with:"
@@ -193,6 +210,9 @@ def run(
                            "resume": _resume_hint(stop.run_id, db),
                            "exit_code": interrupted_exit_code(stop)})
             raise typer.Exit(interrupted_exit_code(stop)) from None
+    if twin is not None and twin.run_id == summary.run_id:  # the base run failed: no twin
+        twin = None
+    twin_ok = twin is None or twin.ok
     written = (summary.batch or {}).get("action") == "written"
     if json_out:
         if summary.batch is not None:
@@ -200,24 +220,33 @@ def run(
         if not written:
             report_errors(summary, db)
         doc = summary.to_json()
-        doc["exit_code"] = 0 if summary.ok or written else EXIT_RUN_FAILED
+        if twin is not None:
+            report_errors(twin, db)
+            doc["prompted_run"] = twin.to_json()
+        doc["exit_code"] = 0 if (summary.ok or written) and twin_ok else EXIT_RUN_FAILED
         emit_json(doc)
     elif summary.batch is not None:
         print_batch(summary, db)
         if not written:
             report_errors(summary, db)
     else:
-        console.print(
-            f"run [bold]{summary.run_id}[/]: {summary.responses}/{summary.queries} answered,"
-            f" {summary.errors} failed, {summary.cache_hits} from cache,"
-            + (f" {summary.turns_answered}/{summary.turns} follow-up turns,"
-               if summary.turns else "") +
-            f" {summary.requests_sent} requests in {summary.elapsed_s:.1f}s"
-            f" ({escape(summary.model)} at {escape(summary.base_url)})",
-            markup=True,
-        )
-        report_errors(summary, db)
-    if not summary.ok and not written:
+        for name, side in [("run", summary)] + ([("prompted twin", twin)] if twin else []):
+            console.print(
+                f"{name} [bold]{side.run_id}[/]: {side.responses}/{side.queries} answered,"
+                f" {side.errors} failed, {side.cache_hits} from cache,"
+                + (f" {side.turns_answered}/{side.turns} follow-up turns,"
+                   if side.turns else "") +
+                f" {side.requests_sent} requests in {side.elapsed_s:.1f}s"
+                f" ({escape(side.model)} at {escape(side.base_url)})",
+                markup=True,
+            )
+            report_errors(side, db)
+        if twin is not None:
+            console.print(f"then: behaviordbg analyze {summary.run_id}"
+                          + (f" --db {shlex.quote(db)}" if db else "")
+                          + "   (analyses both runs and gives each bug its verdict)",
+                          markup=False)
+    if (not summary.ok and not written) or not twin_ok:
         raise typer.Exit(EXIT_RUN_FAILED)
 
 
@@ -236,6 +265,7 @@ def runs(
         console.print(f"no runs yet (no database at {escape(path)}): {NO_RUNS_HINT}")
         return
     with Store.open(path, readonly=True) as store:
+        linked = store.linked_run_ids()  # a run and its prompted-baseline twin name each other
         for r in store.list_runs(limit):
             counts = store.counts(r["id"])
             rows.append({
@@ -243,6 +273,7 @@ def runs(
                 "model": r["model"], "base_url": r["base_url"], "label": r["label"],
                 "queries": counts["queries"], "responses": counts["responses"],
                 "errors": counts["errors"], "cache_hits": counts["cache_hits"],
+                "linked_run": linked.get(r["id"]),
             })
     if json_out:
         emit_json({"runs": rows})

@@ -214,6 +214,30 @@ def schema(
     typer.echo(p.read_text(encoding="utf-8"), nl=False)
 
 
+@suites_app.command("prompt")
+def prompt(
+    paths: list[str] | None = PathsArg,
+    manifest: str | None = ManifestOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Print the system prompt `check --prompted-baseline` sends, made from the manifest, and
+    its sha256: review it before a run, or copy it into the deployment once it fixes the bugs.
+
+    Example: `behaviordbg suites prompt --manifest agent-with-tools > prompt.txt`, edit it, then
+    `behaviordbg check --prompted-baseline --baseline-prompt prompt.txt`. The template:
+    docs/prompted-baseline.md.
+    """
+    from ..suites.baseline_prompt import manifest_prompt
+
+    suites, man = _load(paths, manifest, as_json)
+    p = manifest_prompt(man, suites)
+    if as_json:
+        emit_json({"text": p.text, "sha256": p.sha256, "source": p.source})
+        return
+    typer.echo(p.text)
+    typer.echo(f"# sha256 {p.sha256} ({p.source})", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.add_typer(suites_app, name="suites")

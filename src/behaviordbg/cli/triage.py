@@ -43,8 +43,14 @@ from ._common import (
     plain_row,
     print_table,
 )
+from .baseline import verdict_text
 
 STATUS_HELP = f"One of: {', '.join(BUG_STATUSES)}."
+SurvivesPromptingOption = typer.Option(
+    False, "--survives-prompting",
+    help="Only the bugs that still reproduce under the run's prompted baseline (verdict survives"
+         " or reduced; `check --prompted-baseline`): where a system prompt is not enough and"
+         " training data is the fix. With --status confirmed: the confirmed ones among them.")
 FORMAT_HELP = "; ".join([*(f"{name}: {fmt.help}" for name, fmt in FORMATS.items()),
                          f"{LABELS_FORMAT}: {LABELS_HELP}"])
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
@@ -72,16 +78,25 @@ def bugs_cmd(
         False, "--candidates",
         help="Also list the candidates: contradictions held back because a side rests on weak"
              " verdicts (with --json, every row has `candidate`: true or false)."),
+    survives_prompting: bool = SurvivesPromptingOption,
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
     """List the bugs a run's newest analysis found, with their triage status.
 
+    A run made with `check --prompted-baseline` also shows each bug's verdict: fixed by
+    prompting, reduced, survives prompting (`--survives-prompting` keeps those and the reduced
+    ones: where a prompt is not enough and training is the fix).
+
     Then: `behaviordbg triage FINGERPRINT --status confirmed`, or export them with
     `behaviordbg export RUN --format markdown --out bugs.md`.
     """
     with _open(db, readonly=True) as store:
-        report = triage.bugs_report(store, run_id, status=status, candidates=candidates)
+        report = triage.bugs_report(store, run_id, status=status, candidates=candidates,
+                                    survives_prompting=survives_prompting)
+    verdict_of = {b["fingerprint"]: (b.get("prompting") or {}).get("verdict")
+                  for b in report["bugs"]}
+    has_verdicts = report.get("prompted_baseline") is not None
     if json_out:
         emit_json(report)
         return
@@ -95,22 +110,34 @@ def bugs_cmd(
                              f"{len(bugs)} bugs"))
         for b in bugs:
             status_txt = b["status"] + (" (regression)" if b["regression"] else "")
+            extra = [f"{verdict_text(verdict_of[b['fingerprint']]):<24}"] if has_verdicts else []
             typer.echo(plain_row(b["fingerprint"], f"{b['severity']:<8}", f"{b['kind']:<10}",
-                                 f"{status_txt:<14}", f"{b['rate']:>4.0%}", b["title"]))
+                                 f"{status_txt:<14}", f"{b['rate']:>4.0%}", *extra, b["title"]))
         typer.echo("triage: behaviordbg triage FINGERPRINT --status " + "|".join(BUG_STATUSES))
     else:
         table = Table(title=f"bugs in {escape(report['run_id'])} (judge {escape(report['judge'])})")
         for col in ("fingerprint", "severity", "kind", "status", "rate"):
             table.add_column(col, no_wrap=True)
+        if has_verdicts:
+            table.add_column("prompting", no_wrap=True)
         table.add_column("title", overflow="fold", ratio=1)
         for b in bugs:
             sev = escape(b["severity"])
             status_txt = escape(b["status"]) + (" [magenta](regression)[/]" if b["regression"] else "")
+            extra = [escape(verdict_text(verdict_of[b["fingerprint"]]))] if has_verdicts else []
             table.add_row(escape(b["fingerprint"]), f"[{SEVERITY_STYLE.get(b['severity'], '')}]{sev}[/]",
-                          escape(b["kind"]), status_txt, f"{b['rate']:.0%}", escape(_clip(b["title"], 80)))
+                          escape(b["kind"]), status_txt, f"{b['rate']:.0%}", *extra,
+                          escape(_clip(b["title"], 80)))
         console.print(table)
         console.print("triage: behaviordbg triage FINGERPRINT --status " + "|".join(BUG_STATUSES),
                       soft_wrap=True)
+    if has_verdicts:
+        pb = report["prompted_baseline"]
+        shown = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in pb["summary"].items() if n)
+        console.print(f"prompted baseline: twin run {escape(pb['prompted_run'])}, prompt sha256"
+                      f" {escape(pb['prompt_sha256'][:12])}: {escape(shown or 'no bugs either way')}"
+                      + (" (shown: only the bugs that survive prompting)"
+                         if survives_prompting else ""), soft_wrap=True)
     if held and plain_lines():
         typer.echo(f"candidates in {printable(report['run_id'])}: held back, not bugs")
         for b in held:
@@ -317,6 +344,7 @@ def export_cmd(
     candidates: bool = typer.Option(
         False, "--candidates",
         help="Also export the candidates (held back for weak evidence), marked as such."),
+    survives_prompting: bool = SurvivesPromptingOption,
     db: str | None = DbOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -327,7 +355,7 @@ def export_cmd(
     safe_out_path(out, base_dir)  # a refused path is refused before the database is opened
     with _open(db, readonly=True) as store:
         path = export_bugs(store, run_id, fmt, out, base_dir=base_dir, gh_commands=gh_commands,
-                           candidates=candidates)
+                           candidates=candidates, survives_prompting=survives_prompting)
         result = {"format": fmt, "path": str(path), "run_id": store.resolve_run(run_id)}
     if gh_commands:
         result["gh_script"] = str(gh_script_path(path))

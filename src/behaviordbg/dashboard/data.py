@@ -436,3 +436,52 @@ def compare_runs(store: Store, run_a: str, run_b: str) -> dict[str, pd.DataFrame
         out[name] = pd.DataFrame([{k: asdict(c)[k] for k in cols} for c in getattr(diff, name)],
                                  columns=cols)
     return out
+
+
+# --------------------------------------------------------------------------- prompted baseline
+
+
+@dataclass(frozen=True)
+class PromptView:
+    """A run's prompted baseline for the Bugs and Compare pages: the pair, the prompt's hash,
+    verdict counts, one row per bug, and fingerprint -> verdict label (for the bug table)."""
+
+    base_run: str
+    prompted_run: str
+    prompt_sha256: str
+    prompt_source: str
+    pending: str
+    counts: dict[str, int]
+    table: pd.DataFrame
+    labels: dict[str, str]
+    lines: dict[str, str]  # fingerprint -> the verdict with its rates and p-value, in words
+
+
+PROMPT_COLUMNS = ["fingerprint", "verdict", "kind", "severity", "title", "rate_base",
+                  "rate_prompted", "p_value", "note"]
+
+
+def prompt_verdicts(store: Store, run_id: str) -> PromptView | None:
+    """The prompted baseline of the pair `run_id` belongs to (either side); None without one.
+    Computed by behaviordbg.prompting (Fisher's exact test, as Compare's diff)."""
+    from ..prompting import compare_prompted
+
+    c = compare_prompted(store, run_id)
+    if c is None:
+        return None
+    rows = [{"fingerprint": v.fingerprint, "verdict": v.label, "kind": v.kind,
+             "severity": v.severity, "title": v.title, "rate_base": v.rate_base,
+             "rate_prompted": v.rate_prompted, "p_value": v.p_value, "note": v.note}
+            for v in c.verdicts]
+    return PromptView(c.base_run, c.prompted_run, c.prompt_sha256, c.prompt_source, c.pending,
+                      c.counts(), pd.DataFrame(rows, columns=PROMPT_COLUMNS),
+                      {v.fingerprint: v.label for v in c.verdicts},
+                      {v.fingerprint: v.describe() for v in c.verdicts})
+
+
+def with_prompting(table: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
+    """A bug table with a `prompting` column (the verdict label, "-" for none) after `status`."""
+    out: pd.DataFrame = table.copy()
+    out.insert(min(6, len(out.columns)), "prompting",
+               [labels.get(fp, "-") for fp in out["fingerprint"]])
+    return out

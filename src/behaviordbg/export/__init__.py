@@ -62,14 +62,21 @@ def _format(fmt: str) -> Format:
 
 def build_payload(
     store: Store, run_id: str, *, candidates: bool = False,
-    fingerprints: Sequence[str] | None = None,
+    fingerprints: Sequence[str] | None = None, survives_prompting: bool = False,
 ) -> dict[str, Any]:
     """A run's bugs as plain data: {run: {...whitelisted}, claims: [...], bugs: [...]}.
 
     `candidates`: also the contradictions held back for weak evidence, after the bugs, each with
     candidate=true and the reason in evidence_note (a candidate has no triage record unless its
     fingerprint is a known bug). `fingerprints`: only these bugs (the dashboard exports a
-    selection), at a cost that does not grow with the run's size."""
+    selection), at a cost that does not grow with the run's size. A run with a prompted twin gives
+    every bug its verdict (`prompting`, behaviordbg.prompting); `survives_prompting` keeps only
+    the bugs a prompt did not fix (verdict survives or reduced)."""
+    from ..prompting import STILL_THERE, require_comparison, verdict_fields
+
+    if survives_prompting:
+        require_comparison(store, run_id)
+    comparison, verdicts = verdict_fields(store, run_id)
     analysis = store.require_analysis(run_id)
     run = store.get_run(analysis["run_id"])
     params = run.get("params") or {}
@@ -109,6 +116,13 @@ def build_payload(
                       "last_seen_run": known["last_seen_run"] if known else None,
                       "regression": False, "history": []})
             bugs.append(d)
+    for d in bugs:
+        d["prompting"] = verdicts.get(d["fingerprint"])
+    if survives_prompting:
+        bugs = [d for d in bugs if d["prompting"] and d["prompting"]["verdict"] in STILL_THERE]
+    if comparison is not None:
+        public["prompted_baseline"] = {k: comparison.to_dict()[k] for k in (
+            "base_run", "prompted_run", "prompt_sha256", "prompt_source", "summary")}
     return {"run": public, "claims": _claims(store, run["id"], analysis["id"], suites),
             "bugs": bugs}
 
@@ -166,6 +180,7 @@ def export_bugs(
     base_dir: str | Path | None = None,
     gh_commands: bool = False,
     candidates: bool = False,
+    survives_prompting: bool = False,
 ) -> Path:
     """Write a run's bugs in one format; with gh_commands (github only) also write issue bodies and
     a shell script of `gh issue create` lines next to the output. Returns the file written."""
@@ -181,7 +196,8 @@ def export_bugs(
         raise ExportError("--gh-commands only applies to --format github",
                           "add --format github, or drop --gh-commands")
     target = safe_out_path(out_path, base_dir)
-    payload = build_payload(store, run_id, candidates=candidates)
+    payload = build_payload(store, run_id, candidates=candidates,
+                            survives_prompting=survives_prompting)
     if gh_commands and base_dir is not None:  # bodies and script too, before anything is written
         for path in github.gh_paths(payload, target):
             _inside(path, Path(base_dir).resolve())

@@ -44,6 +44,8 @@ def issues(payload: dict[str, Any]) -> list[dict[str, Any]]:
                   *(bug.get("labels") or [])]
         if bug.get("regression"):
             labels.append("regression")
+        if bug.get("prompting"):  # prompted baseline: fixed by a system prompt, or not
+            labels.append(f"prompting:{bug['prompting']['verdict']}")
         out.append({
             "title": title[:TITLE_LIMIT],
             "body": body(bug, payload["run"]),

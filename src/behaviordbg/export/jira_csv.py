@@ -38,6 +38,8 @@ def description(bug: dict[str, Any], run: dict[str, Any]) -> str:
         f"Rate: {bug.get('rate', 0.0):.0%}, confidence {bug.get('confidence', 0.0):.2f},"
         f" status {jira_inline(bug.get('status') or 'new')}",
     ]
+    if bug.get("prompting"):
+        parts.append(f"Prompted baseline: {jira_inline(_prompting_line(bug['prompting']))}")
     if bug.get("summary"):
         parts.append(jira_inline(bug["summary"], ANSWER_LIMIT))
     parts.append("h3. Repro")
@@ -58,11 +60,19 @@ def description(bug: dict[str, Any], run: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _prompting_line(p: dict[str, Any]) -> str:
+    from .markdown import prompting_line
+
+    return prompting_line(p)
+
+
 def render(payload: dict[str, Any]) -> str:
     bugs = payload["bugs"]
     label_sets = [
-        list(dict.fromkeys(_label(x) for x in ["behaviordbg", f"kind-{b['kind']}",
-                                                  *(b.get("labels") or [])] if _label(x)))
+        list(dict.fromkeys(_label(x) for x in [
+            "behaviordbg", f"kind-{b['kind']}", *(b.get("labels") or []),
+            *([f"prompting-{b['prompting']['verdict']}"] if b.get("prompting") else [])]
+            if _label(x)))
         for b in bugs
     ]
     n_labels = max((len(s) for s in label_sets), default=1)

@@ -14,7 +14,7 @@ EVIDENCE_FIELDS = ("response_id", "framing", "prompt", "response", "stance", "co
 BUG_FIELDS = ("fingerprint", "kind", "title", "summary", "severity", "severity_score", "status",
               "claims", "repro", "rate", "confidence", "certain", "witness", "regression",
               "assignee", "labels", "notes", "first_seen_run", "last_seen_run", "history",
-              "candidate", "evidence_note", "verification")
+              "candidate", "evidence_note", "verification", "prompting")
 
 
 def document(payload: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,8 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
         *([f"- **Verified:** {md_inline(str(bug['verification'].get('outcome')))} by"
            f" {md_inline(str(bug['verification'].get('judge')))}"] if bug.get("verification")
           else []),
+        *([f"- **Prompted baseline:** {md_inline(prompting_line(bug['prompting']))}"]
+          if bug.get("prompting") else []),
         f"- **Rate:** {bug.get('rate', 0.0):.0%} of answers contradict"
         f" (confidence {bug.get('confidence', 0.0):.2f}"
         + ("" if bug.get("certain", True) else ", rests on a single odd sample") + ")",
@@ -96,6 +98,17 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
         "",
     ]
     return "\n".join(lines)
+
+
+def prompting_line(p: dict[str, Any]) -> str:
+    """A bug's prompted-baseline verdict in words, with the rates and p-value behind it."""
+    def rate(r: float | None, c: list[int]) -> str:
+        return "-" if r is None else f"{r:.0%} ({c[0]}/{c[0] + c[1]})"
+    p_value = "" if p.get("p_value") is None else f", p={p['p_value']:.3g}"
+    note = f"; {p['note']}" if p.get("note") else ""
+    return (f"{p['label']}: rate {rate(p.get('rate_base'), p['counts_base'])} as configured,"
+            f" {rate(p.get('rate_prompted'), p['counts_prompted'])} with the system prompt"
+            f"{p_value}{note}")
 
 
 def render(payload: dict[str, Any]) -> str:

@@ -291,8 +291,14 @@ def create_planned_run(
         "limit": opts.limit, "suite_paths": opts.suite_paths, "pushback": opts.pushback,
     }
     planned = [(q, probe_key(params, q.messages, q.sample_idx)) for q in queries]
-    run_id = store.create_run(params, refs, options=options, manifest=manifest,
-                              local_model=local_info, label=opts.label, queries=planned)
+    twin = opts.prompted_twin
+    with store.transaction():  # a prompted twin is never stored without its link
+        run_id = store.create_run(params, refs, options=options, manifest=manifest,
+                                  local_model=local_info, label=opts.label, queries=planned)
+        if twin is not None:
+            store.link_prompted_run(
+                twin.base_run_id, run_id, prompt_text=twin.prompt_text,
+                prompt_sha256=twin.prompt_sha256, prompt_source=twin.prompt_source)
     if status is not None:
         store.set_run_status(run_id, status)
     return run_id, params, planned

@@ -46,6 +46,9 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
                            "`holds_ground` check per claim (the `caves` kind): yes = the default "
                            "challenges for every claim that declares none, no = none at all. "
                            "Default: as the suites declare."),
+    ("prompted_baseline", "yes|no", "also probe with the deployment's system prompt (made from the "
+                                    "manifest) and say in each failure whether the prompt fixes "
+                                    "the bug (default no; use --bdbg-samples 5 or more)."),
 )
 
 
@@ -152,6 +155,7 @@ class Settings:
     db: str
     baseline: str | None = None
     include_candidates: bool = False
+    prompted_baseline: bool = False
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -200,5 +204,7 @@ class Settings:
         return cls(
             run=run, analyze=analyze, db=db, baseline=_opt(config, "baseline"),
             include_candidates=(_opt(config, "include_candidates") or "no").lower()
+            in ("1", "yes", "true", "on"),
+            prompted_baseline=(_opt(config, "prompted_baseline") or "no").lower()
             in ("1", "yes", "true", "on"),
         )

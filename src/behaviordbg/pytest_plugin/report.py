@@ -83,6 +83,8 @@ def render_bug(bug: Bug, outcome: Outcome) -> list[str]:
     ]
     if bug.candidate:
         lines.append(f"  candidate (weak evidence): {bug.evidence_note}")
+    if bug.fingerprint in outcome.prompting:  # --bdbg-prompted-baseline: prompt or train?
+        lines.append(f"  prompted baseline: {outcome.prompting[bug.fingerprint]}")
     if bug.witness:
         lines.append(f"  rule chain: {' -> '.join(bug.witness)}")
     affirm, other = _sides(bug.evidence)
@@ -154,6 +156,8 @@ def terminal_summary(terminalreporter: Any) -> None:
         + (f"; {out.candidates_held_back} candidates held back (--bdbg-include-candidates=yes"
            " fails on them too)" if out.candidates_held_back else "")
     )
+    if out.prompting_summary:
+        tr.write_line(f"behaviordbg: {out.prompting_summary}")
     unshown = [b for b in out.bugs if b.fingerprint not in out.used]
     if unshown:
         tr.write_line(f"behaviordbg: {len(unshown)} bug(s) outside the selected checks: "

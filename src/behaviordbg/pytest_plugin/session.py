@@ -66,6 +66,9 @@ class Outcome:
     baseline: str | None = None
     used: set[str] = field(default_factory=set)  # fingerprints some selected item reported
     candidates_held_back: int = 0  # weak-evidence contradictions not turned into failures
+    # --bdbg-prompted-baseline: fingerprint -> its verdict in words, and the pair's summary
+    prompting: dict[str, str] = field(default_factory=dict)
+    prompting_summary: str = ""
 
     def why_known(self, bug: Bug) -> str | None:
         if bug.status in QUIET_STATUSES:
@@ -241,9 +244,20 @@ def _execute(settings: Settings, suites: list[Suite], claims: set[str],
         baseline, known = (_baseline_bugs(store, settings.baseline) if settings.baseline
                            else (None, {}))
         run_opts = replace(settings.run, suites=suites, claims=claims)
-        # check() = run_probes + analyze_run, sharing one embedded server with an llm judge
-        run, analysis = pipeline.check(store, run_opts, settings.analyze, progress("probing"),
-                                       progress("judging"))
+        prompting: dict[str, str] = {}
+        prompting_summary = ""
+        if settings.prompted_baseline:  # the same queries again with the manifest's prompt
+            from ..pipeline.baseline import check_pair
+
+            pair = check_pair(store, run_opts, settings.analyze, None, progress("probing"),
+                              progress("probing (prompted)"), progress("judging"))
+            run, analysis = pair.runs.base, pair.base
+            prompting = {v.fingerprint: v.describe() for v in pair.comparison.verdicts}
+            prompting_summary = pair.comparison.summary_line()
+        else:
+            # check() = run_probes + analyze_run, sharing one embedded server with an llm judge
+            run, analysis = pipeline.check(store, run_opts, settings.analyze,
+                                           progress("probing"), progress("judging"))
         bugs = store.bugs_for_analysis(analysis.analysis_id) or list(analysis.bugs)
         held = store.candidates_for_analysis(analysis.analysis_id)
         if settings.include_candidates:  # opted in: candidates fail their items like bugs
@@ -259,6 +273,7 @@ def _execute(settings: Settings, suites: list[Suite], claims: set[str],
         cache_hits=run.cache_hits, errors=run.errors, bugs=bugs, rules_of=rules_of,
         answers=dict(answers), known=known, db=settings.db, baseline=baseline,
         candidates_held_back=0 if settings.include_candidates else len(held),
+        prompting=prompting, prompting_summary=prompting_summary,
     )
 
 

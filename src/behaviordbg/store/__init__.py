@@ -25,6 +25,7 @@ from .batches import BatchResults, BatchTables
 from .bugs import BugTables
 from .connection import database_error, new_run_id, now_iso
 from .labels import HUMAN_STANCES, LabelRecord, LabelTables, NewLabel, answer_key
+from .links import LinkTables, RunLink
 from .reads import BUG_SORTS, DashboardReads
 from .records import (
     AnalysisRecord,
@@ -42,8 +43,7 @@ from .values import ValueTables
 
 
 class Store(RunTables, TurnTables, AnalysisTables, ValueTables, BugTables, BatchTables,
-            BatchResults,
-            LabelTables, DashboardReads):
+            BatchResults, LabelTables, DashboardReads, LinkTables):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
 
@@ -60,6 +60,7 @@ __all__ = [
     "NewLabel",
     "Run",
     "RunCounts",
+    "RunLink",
     "Store",
     "TopError",
     "answer_key",

@@ -257,6 +257,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0009_run_links",
+        """
+        CREATE TABLE run_links (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id), -- the prompted twin
+            base_run_id TEXT NOT NULL REFERENCES runs(id), -- the same queries as configured
+            kind TEXT NOT NULL DEFAULT 'prompted_baseline',
+            prompt_sha256 TEXT NOT NULL,                 -- sha256 of prompt_text (UTF-8)
+            prompt_text TEXT NOT NULL,                   -- put before each suite's system prompt
+            prompt_source TEXT NOT NULL,                 -- manifest:<name>, or the file it came from
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX run_links_base ON run_links(base_run_id);
+        """,
+    ),
+    (
         "0008_open_values",
         """
         CREATE TABLE answer_values (

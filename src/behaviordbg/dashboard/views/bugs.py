@@ -32,6 +32,16 @@ page_no = int(f6.number_input("Page", min_value=1, max_value=pages, key="bugs_pa
 table, total = ui.load(data.bugs_table, analysis, flt, ui.PAGE_SIZE, (page_no - 1) * ui.PAGE_SIZE)
 st.caption(f"{total} bugs match; page {page_no} of {pages}. Select rows to export them; the "
            "first selected row opens below.")
+prompting = ui.load(data.prompt_verdicts, run)  # a prompted baseline: fixed by a prompt, or not?
+if prompting is not None:
+    table = data.with_prompting(table, prompting.labels)
+    verdict_counts = ", ".join(f"{n} {k.replace('_', ' ')}"
+                               for k, n in prompting.counts.items() if n)
+    st.caption(f"Prompted baseline: twin run {prompting.prompted_run}, system prompt"
+               f" {prompting.prompt_sha256[:12]} ({prompting.prompt_source}): "
+               f"{prompting.pending or verdict_counts or 'no bugs either way'}. A bug that survives"
+               " prompting needs training data; `behaviordbg bugs RUN --survives-prompting`"
+               " lists them.")
 
 event = st.dataframe(
     table, hide_index=True, width="stretch", key="bugs_table", on_select="rerun",
@@ -117,6 +127,8 @@ if bug.summary:
     ui.untrusted("Summary", bug.summary)
 if bug.evidence_note:
     st.text(f"evidence: {bug.evidence_note}")
+if prompting is not None and bug.fingerprint in prompting.lines:
+    st.text(f"prompted baseline: {prompting.lines[bug.fingerprint]}")
 if bug.verification:
     st.text(f"verification: {bug.verification.get('outcome')} by {bug.verification.get('judge')}")
 

@@ -15,6 +15,22 @@ if len(runs) < 2:
 
 current = ui.current_run() or runs[0]
 before = ui.load(data.previous_run, current) or runs[min(1, len(runs) - 1)]
+prompting = ui.load(data.prompt_verdicts, current)
+if prompting is not None:  # the run and its prompted twin: fixed by a prompt, or not?
+    st.subheader("Prompted baseline")
+    st.caption(f"Run {prompting.base_run} as configured vs its twin {prompting.prompted_run},"
+               f" asked the same queries with the system prompt {prompting.prompt_sha256[:12]}"
+               f" ({prompting.prompt_source}) first. Fixed and reduced need a significant drop"
+               " (Fisher's exact test, one-sided, p < 0.05); fixed also needs 5 decisive answers"
+               " in every cell. Survives prompting: a prompt is not enough; training is the fix.")
+    if prompting.pending:
+        st.info(prompting.pending)
+    else:
+        for col, (name, n) in zip(st.columns(len(prompting.counts)), prompting.counts.items()):
+            col.metric(name.replace("_", " "), n)
+        st.dataframe(prompting.table, hide_index=True, width="stretch", key="prompting_table")
+    st.divider()
+    before, current = prompting.base_run, prompting.prompted_run
 c1, c2 = st.columns(2)
 run_a = c1.selectbox("Baseline run (a)", runs, index=runs.index(before), key="compare_a")
 run_b = c2.selectbox("Compared run (b)", runs, index=runs.index(current), key="compare_b")
