@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # names only: nothing heavy is imported at run time
     from .items import CheckItem
 
 KIND_TO_CHECK = {"unstable": "stable", "paraphrase": "paraphrase", "say_do": "say_do",
-                 "manifest": "manifest", "caves": "holds_ground"}
+                 "manifest": "manifest", "caves": "holds_ground",
+                 "value_conflict": "values"}
 """The check a bug of each kind fails (rule bugs fail the items of the rules on their path)."""
 QUIET_STATUSES = ("false_positive", "wont_fix")  # triaged away: reported as xfail, never fail
 
