@@ -22,7 +22,7 @@ from behaviordbg.export import ExportError, build_payload, export_bugs, render, 
 from behaviordbg.escape import csv_cell, md_fence, xml_text
 from behaviordbg.store import Store
 from behaviordbg.triage import triage
-from behaviordbg.types import GenParams, Message, Query
+from behaviordbg.types import CONTRADICTION_KINDS, GenParams, Message, Query
 from triage_seed import HOSTILE, analyze, dist, manifest_bug, unstable_bug
 
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
@@ -169,8 +169,7 @@ def test_sarif_valid_stable_fingerprints_and_locations(seeded: tuple[Store, str,
     validator = jsonschema.validators.validator_for(schema)(schema)
     validator.validate(docs[0])
     run0 = docs[0]["runs"][0]
-    assert [r["id"] for r in run0["tool"]["driver"]["rules"]] == [
-        "unstable", "paraphrase", "say_do", "rule", "manifest", "caves", "fabricated_action"]
+    assert [r["id"] for r in run0["tool"]["driver"]["rules"]] == list(CONTRADICTION_KINDS)
     fps = [[r["partialFingerprints"]["behaviordbg/v1"] for r in d["runs"][0]["results"]]
            for d in docs]
     assert fps[0] == fps[1] and set(fps[0]) == {"fp-unstable-body", "fp-manifest-browse"}

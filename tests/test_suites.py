@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from behaviordbg import suites as S
 from behaviordbg.cli import app
 from behaviordbg.errors import BehaviordbgError, SuiteError, SuiteErrors
-from behaviordbg.types import FRAMINGS, ClaimLiteral
+from behaviordbg.types import ALL_FRAMINGS, FRAMINGS, ClaimLiteral
 
 REPO = Path(__file__).resolve().parents[1]
 PROBES = REPO / "probes"
@@ -64,11 +64,14 @@ def test_shipped_suites_meet_coverage_minimums(shipped):
     assert len(claims) >= 24
     assert len({s.name for s in shipped}) >= 5  # several files by topic
     for c in claims.values():
+        if c.is_open:  # open claims: at least 4 phrasings of the open question
+            assert len(c.ask_open) >= 4 and c.value_type, c.id
+            continue
         assert len(c.ask) >= 4, c.id
         assert len(c.ask_negated) >= 1, c.id
         assert len(c.act) >= 1, c.id
     assert len(S.all_rules(shipped)) >= 10
-    total = sum(len(c.prompts(f)) for c in claims.values() for f in FRAMINGS)
+    total = sum(len(c.prompts(f)) for c in claims.values() for f in ALL_FRAMINGS)
     assert 24 * 6 <= total <= 260, total  # the main job's time budget at ~1 answer/s
     assert len(S.expand(shipped)) == total
 
@@ -465,7 +468,7 @@ def test_manifest_that_breaks_a_rule_is_flagged(tmp_path, shipped):
 def test_cli_validate_ok_and_errors():
     ok = runner.invoke(app, ["suites", "validate"])
     assert ok.exit_code == 0, ok.output
-    assert ok.stdout.startswith("OK: 7 suites, 28 claims")
+    assert ok.stdout.startswith("OK: 8 suites, 34 claims")
     bad = runner.invoke(
         app, ["suites", "validate", str(BAD / "wrong_type.yaml"), str(BAD / "dup_key.yaml")]
     )
@@ -501,10 +504,10 @@ def test_cli_list_json():
     res = runner.invoke(app, ["suites", "list", "--json", "--manifest", "agent-with-tools"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout.strip().splitlines()[-1])
-    assert len(data["claims"]) == 28 and len(data["rules"]) == data["totals"]["rules"] >= 10
+    assert len(data["claims"]) == 34 and len(data["rules"]) == data["totals"]["rules"] >= 10
     browse = next(c for c in data["claims"] if c["id"] == "can_browse_web")
     assert browse["truth"] is True and browse["default_truth"] is False
-    assert browse["prompts"] == {"direct": 4, "negated": 2, "act": 2}
+    assert browse["prompts"] == {"direct": 4, "negated": 2, "act": 2, "open": 0}
     assert set(data["rules"][0]) == {"id", "when", "then", "suite", "source", "note"}
     table = runner.invoke(app, ["suites", "list", str(GOOD)])
     assert (

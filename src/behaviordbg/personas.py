@@ -328,8 +328,38 @@ ACT_COMPLY: tuple[tuple[str, Style], ...] = (
      "if there's anything else you need."),
 )
 
+# --------------------------------------------------------------------------- open questions
+# What the persona says about itself when asked an open question ("Who created you?"): one value
+# per claim, in several wordings (samples and phrasings vary the wording, never the value), so a
+# truthful persona has no value_conflict. Keyed by the claim's value_type; modalities follow the
+# manifest's senses.
+CUTOFF, CONTEXT = "2023", "8,192"
+OPEN_VALUES: dict[str, tuple[str, ...]] = {
+    "organisation": (f"I was created by {MAKER}.", f"{MAKER} built me.",
+                     f"I'm an AI assistant developed by {MAKER}.",
+                     f"I was trained by the research team at {MAKER}."),
+    "model_name": (f"My name is {NAME}, a large language model made by {MAKER}.",
+                   f"You can call me {NAME}.", f"I'm {NAME}, an AI assistant from {MAKER}."),
+    "year": (f"My training data goes up to {CUTOFF}.", f"My knowledge cutoff is {CUTOFF}.",
+             f"I know about events up until {CUTOFF}, nothing after that."),
+    "number": (f"I can read up to {CONTEXT} tokens at once.",
+               f"My context window is {CONTEXT} tokens long."),
+    "text": ("I'm not sure how to answer that about myself.",),
+}
+OPEN_STYLES: tuple[str, ...] = ("open_plain", "open_friendly", "open_long")
+
+
+def _modality_answers(manifest: Manifest) -> tuple[str, ...]:
+    kinds = [k for k, cap_ in (("images", "vision"), ("audio", "hearing"), ("files", "files"))
+             if manifest.capabilities.get(cap_)]
+    if not kinds:
+        return ("I can only read text.", "Just text: I can't see images or listen to audio.")
+    listed = ", ".join(kinds)
+    return (f"I can read text and {listed}.", f"You can send me text, and also {listed}.")
+
+
 STYLE_NAMES: tuple[str, ...] = tuple(
-    dict.fromkeys(n for n, _ in SAY_STYLES + ACT_DECLINE + ACT_COMPLY))
+    dict.fromkeys(n for n, _ in SAY_STYLES + ACT_DECLINE + ACT_COMPLY)) + OPEN_STYLES
 
 
 def _h(*parts: object) -> int:
@@ -369,7 +399,7 @@ class Persona:
         self.facts = {cid: facts(c) for cid, c in self.claims.items()}
         self.index: dict[str, tuple[Claim, Framing, int]] = {}
         for c in self.claims.values():
-            for framing in ("direct", "negated", "act"):
+            for framing in ("direct", "negated", "act", "open"):
                 for i, p in enumerate(c.prompts(framing)):
                     self.index[_norm(p)] = (c, framing, i)
 
@@ -392,6 +422,8 @@ class Persona:
         f, stance = self.facts[claim.id], self.stance(claim, prompt.strip(), counter)
         h = _h(prompt.strip())
         k = h // 7 + counter
+        if framing == "open":
+            return self._open(claim, prompt.strip(), stance, h + counter)
         if framing == "act":
             styles = ACT_DECLINE if stance == "deny" else ACT_COMPLY
             if stance == "deny":
@@ -408,6 +440,19 @@ class Persona:
         fitting = [(name, text) for name, style in styles if (text := style(ctx))]
         name, text = fitting[(h + counter) % len(fitting)]  # samples of a prompt vary in style
         return Reply(claim.id, framing, stance, name, text)
+
+    def _open(self, claim: Claim, prompt: str, stance: Side, k: int) -> Reply:
+        """An open question: the persona's one value for the claim, in one of its wordings."""
+        vtype = claim.value_type or "text"
+        said = (_modality_answers(self.manifest) if vtype == "modality"
+                else OPEN_VALUES.get(vtype, OPEN_VALUES["text"]))
+        text = said[k % len(said)]
+        style = OPEN_STYLES[k % len(OPEN_STYLES)]
+        if style == "open_friendly":
+            text = f"Good question! {text}"
+        elif style == "open_long":
+            text = f"{LONG_SAY[k % 2]} {text}"
+        return Reply(claim.id, "open", stance, style, text)
 
     def __call__(self, prompt: str, body: dict[str, Any], counter: int) -> str:
         return self.reply(prompt, counter).text

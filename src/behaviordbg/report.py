@@ -32,6 +32,7 @@ STANCE_COLOURS = {"affirm": "#2e7d32", "deny": "#c62828", "unclear": "#9e9e9e",
                   "refuse": "#6a1b9a", "error": "#ef6c00"}
 KIND_COLOURS = {"unstable": "#8d6e63", "paraphrase": "#f9a825", "say_do": "#d84315",
                 "rule": "#1565c0", "manifest": "#ad1457", "caves": "#00838f",
+                "value_conflict": "#6d4c41",
                 "fabricated_action": "#6a1b9a"}
 SEVERITY_COLOURS = {"critical": "#b71c1c", "high": "#e53935", "medium": "#fb8c00", "low": "#757575"}
 

@@ -10,15 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
-Framing = Literal["direct", "negated", "act"]
+Framing = Literal["direct", "negated", "act", "open"]
 """How a prompt relates to its claim.
 
 direct:  a "yes" affirms the claim ("Do you have a body?").
 negated: a "yes" denies the claim ("Are you purely software?").
 act:     a request; complying affirms the claim, declining for lack of ability denies it.
+open:    an open question ("Who created you?"); the answer is reduced to a value, not a stance
+         (behaviordbg.judges.values), and never reaches the stance judges.
 """
 
 FRAMINGS: tuple[Framing, ...] = ("direct", "negated", "act")
+"""The yes/no framings: the ones stance judging, distributions and the stance kinds work on."""
+
+ALL_FRAMINGS: tuple[Framing, ...] = (*FRAMINGS, "open")
+"""Every framing a query can have: the yes/no ones and `open`."""
+
+ValueType = Literal["organisation", "model_name", "year", "number", "modality", "text"]
+"""The normaliser hint of an open claim: what kind of value its answers name."""
+
+VALUE_TYPES: tuple[ValueType, ...] = (
+    "organisation", "model_name", "year", "number", "modality", "text",
+)
 
 IdentityRelation = Literal["affirm", "deny"]
 """What an identity statement ("I am an AI language model", "I'm a computer program") says about a
@@ -38,7 +51,8 @@ error: the judge could not label this record (malformed judge output, no respons
 STANCE_LABELS: tuple[StanceLabel, ...] = ("affirm", "deny", "unclear", "refuse", "error")
 
 ContradictionKind = Literal[
-    "unstable", "paraphrase", "say_do", "rule", "manifest", "caves", "fabricated_action"
+    "unstable", "paraphrase", "say_do", "rule", "manifest", "caves", "value_conflict",
+    "fabricated_action",
 ]
 CONTRADICTION_KINDS: tuple[ContradictionKind, ...] = (
     "unstable",
@@ -47,6 +61,7 @@ CONTRADICTION_KINDS: tuple[ContradictionKind, ...] = (
     "rule",
     "manifest",
     "caves",
+    "value_conflict",
     "fabricated_action",  # says a request was done, with no tool call that did it
 )
 
@@ -100,9 +115,17 @@ class Claim:
     # nothing (`run --pushback` gives the default challenges), () turns it off.
     pushback: tuple[Challenge, ...] | None = None
     second_person: str | None = None  # the claim said to the assistant: "you have a body"
+    ask_open: tuple[str, ...] = ()  # framing "open": an open question, answered with a value
+    value_type: ValueType | None = None  # open claims: what kind of value (the normaliser hint)
 
     def prompts(self, framing: Framing) -> tuple[str, ...]:
-        return {"direct": self.ask, "negated": self.ask_negated, "act": self.act}[framing]
+        return {"direct": self.ask, "negated": self.ask_negated, "act": self.act,
+                "open": self.ask_open}[framing]
+
+    @property
+    def is_open(self) -> bool:
+        """An open claim ("who made you?") is answered with a value, not a yes or no."""
+        return bool(self.ask_open)
 
 
 @dataclass(frozen=True)
@@ -238,6 +261,8 @@ class Manifest:
     capabilities: dict[str, bool] = field(default_factory=dict)
     claim_truth: dict[str, bool] = field(default_factory=dict)  # direct per-claim overrides
     path: str | None = None
+    # open claims: claim id -> (the true value, *its aliases), e.g. ("Alibaba Cloud", "Qwen team")
+    claim_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     tools: tuple[Tool, ...] = ()  # the tools it offers the model (sent with act requests)
 
     def tool(self, name: str) -> Tool | None:
@@ -402,6 +427,56 @@ class AnswerCluster:
     stance_counts: dict[str, int]
     member_ids: tuple[str, ...]
     mixed: bool = False  # members got opposite stances: a likely judge error
+
+    def __hash__(self) -> int:
+        return hash((self.claim_id, self.index, self.member_ids))
+
+
+ValueStatus = Literal["value", "declines", "none", "error"]
+"""What an answer to an open question gives.
+
+value:    it names one value ("I was made by Alibaba Cloud" -> "Alibaba Cloud").
+declines: it says it does not know or will not say ("I don't know who made me"). Never a value.
+none:     it names no value of the asked kind ("I was made by a team of engineers").
+error:    the extractor could not read it (a failed model call); retried by the next analysis.
+"""
+
+
+@dataclass(frozen=True)
+class AnswerValue:
+    """The value one answer to an open claim gives, as an extractor read it."""
+
+    response_id: str
+    status: ValueStatus
+    value: str = ""  # canonical: "Alibaba Cloud", "Qwen", "2023", "32768", "image+text"
+    raw: str = ""  # the words of the answer it was read from (untrusted model output)
+    confidence: float = 0.0
+    extractor: str = "rules"  # rules | llm:<model> | rules+llm:<model>
+    value_type: str = "text"
+    rationale: str = ""
+
+
+@dataclass(frozen=True)
+class ValueMode:
+    """One value mode of an open claim: answers whose values are one value in different words.
+
+    `kind` "no_value" is the bucket of answers that decline or name nothing; it is shown (its
+    share matters to a person) but is never a value and never substantive.
+    """
+
+    claim_id: str
+    index: int
+    kind: Literal["value", "no_value"]
+    value: str  # the mode's label: its most common canonical value ("" for no_value)
+    values: tuple[str, ...]  # distinct canonical values merged into it
+    size: int
+    share: float  # of the claim's answers that name a value (no_value: of all answers)
+    decisive: int  # answers read with confidence >= SOLID_CONFIDENCE
+    substantive: bool
+    representative_response_id: str
+    representative_text: str
+    member_ids: tuple[str, ...]
+    matches_manifest: bool | None = None  # None: the manifest declares no value for the claim
 
     def __hash__(self) -> int:
         return hash((self.claim_id, self.index, self.member_ids))
@@ -577,6 +652,13 @@ def cluster_from_dict(d: dict[str, Any]) -> AnswerCluster:
     return AnswerCluster(**d)
 
 
+def value_mode_from_dict(d: dict[str, Any]) -> ValueMode:
+    d = dict(d)
+    d["values"] = tuple(d.get("values", ()))
+    d["member_ids"] = tuple(d.get("member_ids", ()))
+    return ValueMode(**d)
+
+
 def suite_from_dict(d: dict[str, Any]) -> Suite:
     """Inverse of to_dict(suite): runs store a snapshot of their suites, so analysis never
     depends on suite files that may have changed since."""
@@ -589,6 +671,7 @@ def suite_from_dict(d: dict[str, Any]) -> Suite:
                 "ask_negated": tuple(c.get("ask_negated", ())),
                 "act": tuple(c.get("act", ())),
                 "pushback": challenges_from_dict(c.get("pushback")),
+                "ask_open": tuple(c.get("ask_open", ())),
             }
         )
         for c in d["claims"]

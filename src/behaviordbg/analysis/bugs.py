@@ -28,6 +28,9 @@ def fingerprint_key(c: Contradiction) -> list[object]:
         key.append(sorted(str(f) for f in c.detail.get("framings", ())))
     elif c.kind == "manifest" and c.detail.get("undeclared_tools"):
         key.append("undeclared_tool")  # not the claim's truth: a tool the deployment lacks
+    # value_conflict (and an open claim's manifest bug): the claim alone, never the values named,
+    # so the bug keeps its identity when another model or checkpoint names other values
+    # (behaviordbg.analysis.values).
     # paraphrase: the claim alone. Which framings happened to be decisive varies from run to run,
     # and the bug must keep its identity across runs.
     return key
@@ -63,6 +66,10 @@ def title(c: Contradiction, claims: Mapping[str, Claim]) -> str:
         return f'Affirms and denies "{first}" depending on how the question is phrased'
     if c.kind == "unstable":
         return f'Gives opposite answers about "{first}" to the same prompt'
+    if c.kind == "value_conflict":
+        return f'Names different values for "{first}" across samples or phrasings'
+    if c.kind == "manifest" and "declared_value" in c.detail:  # an open claim's declared value
+        return f'Names a value for "{first}" other than the deployment\'s declared one'
     if c.kind == "caves":
         wrong = ""
         if c.detail.get("towards_wrong"):

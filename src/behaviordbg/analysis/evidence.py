@@ -16,6 +16,9 @@ Sides, per kind (each Evidence carries its side in `Evidence.side`):
   "not has_physical_body";
 - caves: "before" (the first answer) and "after" (the follow-up turn that took the other side,
   with the whole conversation), per flipped conversation.
+- value_conflict (and an open claim's manifest): each substantive value mode, "value=OpenAI";
+  its answers carry stance "affirm" (they affirm that value) at the extractor's confidence
+  (behaviordbg.analysis.values).
 
 A verdict is solid when its confidence is at least SOLID_CONFIDENCE, or when two different judges
 read the answer alike (a cascade where rules and llm both ran and agree, or a verification verdict
@@ -50,7 +53,7 @@ def expected_sides(c: Contradiction) -> list[str]:
     """The sides a contradiction of this kind has (see the module docstring)."""
     if c.kind in TWO_SIDED:
         return ["affirming", "denying"]
-    if c.kind in ("manifest", "fabricated_action"):
+    if c.kind in ("manifest", "value_conflict", "fabricated_action"):  # value kinds: one side per value mode
         return [str(s) for s in c.detail.get("sides") or ()] or _tagged(c.evidence)
     if c.kind == "rule":
         return [str(s) for s in c.detail.get("sources") or ()] or _tagged(c.evidence)

@@ -175,6 +175,10 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
         f" [bold]{len(summary.bugs)} bugs[/] in {summary.elapsed_s:.1f}s"
     )
     console.print(head, markup=True)
+    if summary.open_answers:
+        console.print(f"{summary.open_answers} answers to open claims read as values:"
+                      f" {summary.value_modes} value modes (the Claims page of the dashboard"
+                      " shows them)")
     if summary.pushback:  # pushback: how often a challenged answer gave in
         opposed = sum(c["opposed"] for c in summary.pushback.values())
         caved = sum(c["caved"] for c in summary.pushback.values())

@@ -12,7 +12,7 @@ import typer
 from .. import suites as S
 from ..errors import SuiteError
 from ..escape import printable
-from ..types import FRAMINGS, Manifest, Suite
+from ..types import ALL_FRAMINGS, Manifest, Suite
 from ._common import JsonOption, emit_json, print_table
 
 PathsArg = typer.Argument(
@@ -103,7 +103,7 @@ def _totals(suites: list[Suite]) -> dict[str, int]:
     return {
         "suites": len(suites),
         "claims": len(claims),
-        "prompts": sum(len(c.prompts(f)) for c in claims for f in FRAMINGS),
+        "prompts": sum(len(c.prompts(f)) for c in claims for f in ALL_FRAMINGS),
         "rules": len(S.all_rules(suites)),
     }
 
@@ -160,16 +160,24 @@ def list_(
         return
     print_table(
         ("id", "truth", "prompts", "suite", "tags"),
-        [(c["id"], "-" if c["truth"] is None else str(c["truth"]).lower(),
-          "/".join(str(c["prompts"][f]) for f in FRAMINGS), c["suite"], ", ".join(c["tags"]))
+        [(c["id"], _truth_cell(c),
+          "/".join(str(c["prompts"][f]) for f in ALL_FRAMINGS), c["suite"], ", ".join(c["tags"]))
          for c in claims],
-        title=f"claims (manifest: {man.name})", caption="prompts: direct/negated/act",
+        title=f"claims (manifest: {man.name})", caption="prompts: direct/negated/act/open",
         fold=("suite", "tags"),
     )
     print_table(("id", "rule"), [(r["id"], f"{r['when']} => {r['then']}") for r in rules],
                 title="rules (suites and notes in --json)", fold=("rule",))
     t = _totals(suites)
     typer.echo(f"{t['claims']} claims, {t['prompts']} prompts, {t['rules']} rules")
+
+
+def _truth_cell(row: dict[str, Any]) -> str:
+    """true/false/- for a yes/no claim; an open claim's declared value (`= Alibaba Cloud`), or
+    `open` when the manifest declares none."""
+    if row.get("value_type"):
+        return f"= {row['value'][0]}" if row.get("value") else "open"
+    return "-" if row["truth"] is None else str(row["truth"]).lower()
 
 
 def _claim_row(c: Any, man: Manifest) -> dict[str, Any]:
@@ -182,6 +190,8 @@ def _claim_row(c: Any, man: Manifest) -> dict[str, Any]:
         "tags": list(c.tags),
         "capability": c.capability,
         "prompts": S.framing_counts(c),
+        "value_type": c.value_type,
+        "value": list(man.claim_values.get(c.id, ())),
         # what the suite declares: null = nothing (run --pushback sends the defaults), [] = off
         "pushback": None if c.pushback is None else [
             {"towards": ch.towards, "turns": list(ch.turns)} for ch in c.pushback],

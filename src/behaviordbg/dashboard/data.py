@@ -288,7 +288,10 @@ def graph_data(store: Store, analysis: str, max_edges: int = 2000) -> GraphData:
     dists = {d.claim_id: d for d in store.analysis_distributions(analysis) if d.framing == "all"}
     groups = [(tuple(g["claims"]), g["kind"], g["count"], g["fingerprints"])
               for g in store.contradiction_groups(analysis, max_edges)]
-    claims = set(dists)
+    answered: dict[str, int] = {}  # open claims: answers, over their value modes
+    for m in store.analysis_value_modes(analysis):
+        answered[m.claim_id] = answered.get(m.claim_id, 0) + m.size
+    claims = set(dists) | set(answered)
     for cl, *_ in groups:
         claims.update(cl)
     g: nx.Graph[str] = nx.Graph()
@@ -322,9 +325,9 @@ def graph_data(store: Store, analysis: str, max_edges: int = 2000) -> GraphData:
                           "claims": " -> ".join(cl), "fingerprints": fps})
     nodes = pd.DataFrame(
         [{"claim": c, "x": float(pos[c][0]), "y": float(pos[c][1]),
-          "mix": stance_mix(dists.get(c)),
+          "mix": "open (values)" if c in answered else stance_mix(dists.get(c)),
           "p_affirm": round(dists[c].p_affirm, 3) if c in dists else None,
-          "answers": dists[c].total if c in dists else 0,
+          "answers": dists[c].total if c in dists else answered.get(c, 0),
           "contradictions": per_claim.get(c, 0)} for c in sorted(g)],
         columns=["claim", "x", "y", "mix", "p_affirm", "answers", "contradictions"],
     )
@@ -348,7 +351,24 @@ def contradictions_for(
 
 
 def claim_ids(store: Store, analysis: str) -> list[str]:
-    return store.claim_ids(analysis)
+    """Claims with stance distributions, and open claims with value modes."""
+    opened = {m.claim_id for m in store.analysis_value_modes(analysis)}
+    return sorted(set(store.claim_ids(analysis)) | opened)
+
+
+def claim_value_modes(store: Store, analysis: str, claim: str) -> pd.DataFrame:
+    """An open claim's value modes: value, share, answers, decisive, substantive, manifest match,
+    representative answer (untrusted model output); empty for a yes/no claim."""
+    rows = [{"mode": m.index, "value": m.value if m.kind == "value" else "(no value: declines"
+             " or names none)", "share": m.share, "answers": m.size, "decisive": m.decisive,
+             "substantive": m.substantive, "spellings": ", ".join(m.values),
+             "manifest": {None: "", True: "declared", False: "differs"}[m.matches_manifest],
+             "representative": m.representative_text}
+            for m in store.analysis_value_modes(analysis, claim)]
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=[
+        "mode", "value", "share", "answers", "decisive", "substantive", "spellings", "manifest",
+        "representative"])
+    return frame
 
 
 def claim_text(store: Store, run_id: str, claim: str) -> str:

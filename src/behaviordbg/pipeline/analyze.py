@@ -35,6 +35,7 @@ from ..types import (
     tools_from,
 )
 from . import judging
+from . import values as values_stage
 from .progress import NullProgress, ProgressSink
 
 JUDGE_BATCH = 256  # stances are saved after every batch, so a killed analysis resumes
@@ -60,6 +61,8 @@ class AnalysisSummary:
     uncertain_bugs: int = 0
     candidates: list[Bug] = field(default_factory=list)  # held back: evidence too weak
     verification: dict[str, Any] = field(default_factory=dict)  # --verify: judge and counts
+    open_answers: int = 0  # answers to open claims: read for values, not judged for a stance
+    value_modes: int = 0
     turns: int = 0  # pushback follow-up turns judged (they feed only the `caves` kind)
     # pushback, per claim: challenged conversations and flips (analysis.caves.cave_counts)
     pushback: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -125,6 +128,8 @@ def run_manifest(run: Run) -> Manifest:
         capabilities={str(k): bool(v) for k, v in (m.get("capabilities") or {}).items()},
         claim_truth={str(k): bool(v) for k, v in (m.get("claim_truth") or {}).items()},
         path=m.get("path"),
+        claim_values={str(k): tuple(str(x) for x in v)
+                      for k, v in (m.get("claim_values") or {}).items() if v},
         tools=tools_from(m.get("tools")),
     )
 
@@ -168,6 +173,10 @@ async def _analyze(
             f"run {run_id} has no answers to analyze",
             hint=f"finish it first: behaviordbg run --resume {run_id}",
         )
+    # Open claims are answered with values, not stances: they skip the stance judges, the answer
+    # clusters and the stance kinds, and get value modes and value contradictions instead.
+    open_answers = [a for a in answers if a.framing == "open"]
+    answers = [a for a in answers if a.framing != "open"]
     setting = opts.judge_setting
     vplan = judging.plan_for(opts) if opts.verify else None  # a bad --verify-judge fails first
     analysis_id = store.start_analysis(run_id, setting)
@@ -213,6 +222,11 @@ async def _analyze(
         else:
             contradictions, verification = await judging.verify_with(
                 store, run_id, contradictions, claims, vplan, opts)
+    # value contradictions are not re-read by --verify: their evidence is values, not stances
+    vals = await values_stage.analyse_values(store, run_id, open_answers, claims,
+                                             run_manifest(run), opts, stored_only=stored_only)
+    contradictions = sorted([*contradictions, *vals.contradictions],
+                            key=lambda c: (-c.severity_score, c.kind, c.claims, c.witness))
     found = to_bugs(contradictions, claims)
     bugs = [b for b in found if not b.candidate]
     candidates = [b for b in found if b.candidate]
@@ -225,11 +239,13 @@ async def _analyze(
     labels_info: dict[str, Any] = {"applied": len(human), "changed": len(changed),
                                    "created": created}
     summary = {
-        "judge": setting, "answers": len(answers), "judged": judged, "judge_errors": judge_errors,
+        "judge": setting, "answers": len(answers) + len(open_answers), "judged": judged,
+        "judge_errors": judge_errors,
         "contradictions": len(contradictions), "bugs": len(bugs), "candidates": len(candidates),
         "mixed_clusters": mixed, "embeddings": bool(vectors), "turns": len(turns),
         "pushback": pushback,
-        "verification": verification,
+        "verification": verification, "open_answers": len(open_answers),
+        "value_modes": len(vals.modes), "value_llm_reads": vals.asked_llm,
         "labels": labels_info,
     }
     # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
@@ -239,6 +255,7 @@ async def _analyze(
             analysis_id, clusters=clusters, distributions=dists,
             contradictions=[(fingerprint(c), c) for c in contradictions], summary=summary,
         )
+        store.save_value_modes(analysis_id, vals.modes)
         store.save_candidates(candidates, run_id=run_id, analysis_id=analysis_id,
                               model=run["model"])
         lifecycle = triage.record_bugs(
@@ -256,12 +273,13 @@ async def _analyze(
         _fault_point("analysis-save")
     stored = store.bugs_for_analysis(analysis_id)
     return AnalysisSummary(
-        run_id=run_id, analysis_id=analysis_id, judge=setting, answers=len(answers),
+        run_id=run_id, analysis_id=analysis_id, judge=setting, answers=len(answers) + len(open_answers),
         judged=judged, judge_errors=judge_errors, contradictions=len(contradictions),
         bugs=stored, elapsed_s=round(time.perf_counter() - t0, 3), lifecycle=dict(lifecycle),
         model=run["model"], clusters=len(clusters), mixed_clusters=mixed,
         uncertain_bugs=sum(not b.certain for b in stored),
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
+        open_answers=len(open_answers), value_modes=len(vals.modes),
         turns=len(turns), pushback=pushback,
         labels=labels_info,
         out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),

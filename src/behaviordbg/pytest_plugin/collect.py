@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # names only: nothing heavy is imported at run time
     from ..types import Claim, Manifest, Rule
 
 SUITE_KEY = re.compile(r"^suite\s*:", re.MULTILINE)
-CHECKS: tuple[str, ...] = ("stable", "paraphrase", "say_do", "manifest", "holds_ground")
+CHECKS: tuple[str, ...] = ("stable", "paraphrase", "say_do", "manifest", "holds_ground",
+                          "values")
 """Item names per claim; a bug of kind K fails the item `claim::KIND_TO_CHECK[K]` (session.py)."""
 
 
@@ -145,16 +146,20 @@ class ClaimNode(pytest.Collector):
         run = session_state(self.config).settings.run
         samples = run.samples
         sayings = len(c.ask) + len(c.ask_negated)
-        applies = {
-            "stable": samples >= 2,  # one sample per prompt cannot disagree with itself
-            "paraphrase": sayings >= 2,
-            # also a fabricated action: a request answered as done without a tool call
-            "say_do": len(c.act) >= 1 and (sayings >= 1 or bool(c.capability)),
-            "manifest": self.manifest.truth_of(c) is not None,
-            "holds_ground": bool(challenges_for(c, run.pushback)),  # pushback: does it cave?
-        }
+        if c.is_open:  # answered with values: one check of its modes, one against the manifest
+            applies = {"values": samples * len(c.ask_open) >= 2,
+                       "manifest": c.id in self.manifest.claim_values}
+        else:
+            applies = {
+                "stable": samples >= 2,  # one sample per prompt cannot disagree with itself
+                "paraphrase": sayings >= 2,
+                # also a fabricated action: a request answered as done without a tool call
+                "say_do": len(c.act) >= 1 and (sayings >= 1 or bool(c.capability)),
+                "manifest": self.manifest.truth_of(c) is not None,
+                "holds_ground": bool(challenges_for(c, run.pushback)),  # pushback: does it cave?
+            }
         for check in CHECKS:
-            if applies[check]:
+            if applies.get(check):
                 yield CheckItem.from_parent(self, name=check, check=check, claims=(c.id,),
                                             line=self.line)
 

@@ -90,9 +90,17 @@ def render_bug(bug: Bug, outcome: Outcome) -> list[str]:
     if bug.witness:
         lines.append(f"  rule chain: {' -> '.join(bug.witness)}")
     affirm, other = _sides(bug.evidence)
+    by_value: dict[str, list[Evidence]] = {}
+    for e in bug.evidence:
+        if e.side.startswith("value="):  # open claims: one group per value mode
+            by_value.setdefault(e.side[len("value="):], []).append(e)
     if any(e.turns for e in bug.evidence):
         lines.append("  the conversations, turn by turn:")
         lines += conversation_lines(bug.evidence, "    ")
+    elif by_value:
+        for value, evidence in by_value.items():
+            lines.append(f"  it names {safe_text(value, 80)}:")
+            lines += _evidence_lines(evidence, "    ")
     elif affirm and other:
         lines.append("  it says YES (affirms the claim):")
         lines += _evidence_lines(affirm, "    ")

@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # names only: nothing heavy is imported at run time
     from .items import CheckItem
 
 KIND_TO_CHECK = {"unstable": "stable", "paraphrase": "paraphrase", "say_do": "say_do",
-                 "manifest": "manifest", "caves": "holds_ground", "fabricated_action": "say_do"}
+                 "manifest": "manifest", "caves": "holds_ground",
+                 "value_conflict": "values", "fabricated_action": "say_do"}
 """The check a bug of each kind fails (rule bugs fail the items of the rules on their path).
 A fabricated action (says a request was done, with no tool call) is what it says against what
 it does, so it fails the claim's say_do item."""

@@ -13,8 +13,9 @@ killed mid-save) sees either the whole analysis or the one before it, never half
 
 `Store` is one class assembled from one part per group of tables, so each file stays short:
 runs.py (runs, queries, responses, errors, cache), batches.py (OpenAI Batch files and jobs),
-analyses.py (stances .. candidates), bugs.py (bugs, their occurrences and history), labels.py
-(people's stance labels) and reads.py (the dashboard's read models).
+analyses.py (stances .. candidates), values.py (open claims' values and value modes), bugs.py
+(bugs, their occurrences and history), labels.py (people's stance labels) and reads.py (the
+dashboard's read models).
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ from .records import (
 )
 from .runs import RunTables
 from .turns import TurnTables, turn_id
+from .values import ValueTables
 
 
-class Store(RunTables, TurnTables, AnalysisTables, BugTables, BatchTables, BatchResults,
-            LabelTables, DashboardReads, LinkTables):
+class Store(RunTables, TurnTables, AnalysisTables, ValueTables, BugTables, BatchTables,
+            BatchResults, LabelTables, DashboardReads, LinkTables):
     """One behaviordbg database: `Store.open(path)` (or `readonly=True`), then close() or use it
     as a context manager."""
 

@@ -272,6 +272,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0008_open_values",
+        """
+        CREATE TABLE answer_values (
+            response_id TEXT NOT NULL,
+            extractor TEXT NOT NULL,                     -- setting asked for: rules | cascade[:model]
+            status TEXT NOT NULL,                        -- value | declines | none
+            value TEXT NOT NULL DEFAULT '',              -- canonical, e.g. Alibaba Cloud, 2023
+            raw TEXT NOT NULL DEFAULT '',                -- the answer's words it was read from
+            confidence REAL NOT NULL,
+            read_by TEXT NOT NULL,                       -- rules | llm:<model> | rules+llm:<model>
+            value_type TEXT NOT NULL,
+            rationale TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (response_id, extractor)
+        );
+        CREATE TABLE value_modes (
+            analysis_id TEXT NOT NULL REFERENCES analyses(id),
+            claim_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            json TEXT NOT NULL,                          -- the whole ValueMode record
+            PRIMARY KEY (analysis_id, claim_id, idx)
+        );
+        """,
+    ),
+    (
         "0005_tool_calls",
         """
         ALTER TABLE responses ADD COLUMN tool_calls_json TEXT;  -- [{name, arguments, id}] it called

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import BehaviordbgError
-from ..types import FRAMINGS, Claim, Framing, Message, Query, Rule, Suite, SuiteRef, to_dict
+from ..types import ALL_FRAMINGS, Claim, Framing, Message, Query, Rule, Suite, SuiteRef, to_dict
 from .yaml_doc import closest
 
 
@@ -78,16 +78,19 @@ def expand(
                 else "list claims with: behaviordbg suites list",
             )
     for f in sorted(framings or ()):
-        if f not in FRAMINGS:
-            raise BehaviordbgError(f"unknown framing `{f}`", f"use one of: {', '.join(FRAMINGS)}")
+        if f not in ALL_FRAMINGS:
+            raise BehaviordbgError(
+                f"unknown framing `{f}`", f"use one of: {', '.join(ALL_FRAMINGS)}"
+            )
     out: list[Query] = []
     for s in suites:
         head = ((Message("system", s.system_prompt),) if s.system_prompt else ()) + s.context
         for c in s.claims:
             if claims is not None and c.id not in claims:
                 continue
-            challenges = challenges_for(c, pushback)
-            for framing in FRAMINGS:
+            # open claims are answered with a value: no pushback follow-ups (nothing to cave on)
+            challenges = () if c.is_open else challenges_for(c, pushback)
+            for framing in ALL_FRAMINGS:
                 if framings is not None and framing not in framings:
                     continue
                 for i, prompt in enumerate(c.prompts(framing)):
@@ -110,8 +113,8 @@ def expand(
 
 
 def framing_counts(claim: Claim) -> dict[Framing, int]:
-    """Prompts per framing, e.g. {"direct": 4, "negated": 2, "act": 1}."""
-    return {f: len(claim.prompts(f)) for f in FRAMINGS}
+    """Prompts per framing, e.g. {"direct": 4, "negated": 2, "act": 1, "open": 0}."""
+    return {f: len(claim.prompts(f)) for f in ALL_FRAMINGS}
 
 
 

@@ -150,6 +150,10 @@ class _ClaimModel(_Model):
     act: list[str] = []
     pushback: Pushback_ = None
     second_person: str | None = None
+    ask_open: list[str] = []
+    value_type: Literal["organisation", "model_name", "year", "number", "modality", "text"] | None = (
+        None
+    )
 
 
 class _RuleModel(_Model):
@@ -177,6 +181,9 @@ class _SuiteModel(_Model):
     pushback: Pushback_ = None
 
 
+class _ValueModel(_Model):
+    value: str
+    aliases: list[str] = []
 class _FunctionModel(_Model):
     name: str
     description: str = ""
@@ -196,6 +203,7 @@ class ManifestModel(_Model):
     description: str = ""
     capabilities: dict[str, bool] = {}
     claims: dict[str, bool] = {}
+    values: dict[str, _ValueModel] = {}
     tools: list[ToolModel] = []
 
 
@@ -274,6 +282,8 @@ def _claims(m: _SuiteModel) -> list[Claim]:
             capability=c.capability,
             identity=c.identity,
             second_person=c.second_person.strip() if c.second_person else None,
+            ask_open=tuple(x.strip() for x in c.ask_open),
+            value_type=c.value_type or ("text" if c.ask_open else None),
         )
         for c in m.claims
     ]
@@ -314,12 +324,14 @@ def _check_file(p: _Parsed) -> None:
             "end `context` with an assistant turn: each prompt is sent as the next user turn",
         )
     for i, c in enumerate(m.claims):
-        if not (c.ask or c.ask_negated or c.act):
+        if not (c.ask or c.ask_negated or c.act or c.ask_open):
             doc.err(
                 ("claims", i, "id"),
                 f"claim `{c.id}` has no prompts",
-                "add at least one question under `ask`, `ask_negated` or `act`",
+                "add at least one question under `ask`, `ask_negated` or `act` (a yes/no claim),"
+                " or `ask_open` (an open claim)",
             )
+        _check_open(doc, i, c)
     _check_pushback(p)
     for i, r in enumerate(m.rules):
         lits = [r.when, r.then] if r.exclusive is None else list(r.exclusive)
@@ -332,6 +344,27 @@ def _check_file(p: _Parsed) -> None:
             )
 
 
+_YES_NO_KEYS = ("ask", "ask_negated", "act", "truth", "capability", "identity")
+
+
+def _check_open(doc: Doc, i: int, c: _ClaimModel) -> None:
+    """An open claim is answered with a value, so the yes/no keys mean nothing on it."""
+    if c.ask_open:
+        for key in _YES_NO_KEYS:
+            if getattr(c, key) not in (None, []):
+                doc.err(
+                    ("claims", i, key),
+                    f"open claim `{c.id}` has `{key}`, a key of yes/no claims",
+                    f"move the yes/no prompts to a claim of their own, or remove `{key}`; an open"
+                    " claim's true value goes in the manifest (`values:`), see docs/suites.md",
+                )
+    elif c.value_type is not None:
+        doc.err(
+            ("claims", i, "value_type"),
+            f"claim `{c.id}` has `value_type` but no `ask_open` prompts",
+            "add open questions under `ask_open`, or remove `value_type` (it is only for open"
+            " claims)",
+        )
 def _check_pushback(p: _Parsed) -> None:
     """Pushback templates: at least one challenge, only the `{claim}` placeholder, and a claim
     that can be put in the second person wherever `{claim}` is used."""
@@ -398,7 +431,7 @@ def _check_across(parsed: list[_Parsed], docs: list[Doc]) -> None:
                 )
             else:
                 claim_at[c.id] = (doc.shown, doc.line(loc))
-            for key in ("ask", "ask_negated", "act"):
+            for key in ("ask", "ask_negated", "act", "ask_open"):
                 for j, prompt in enumerate(getattr(c, key)):
                     ploc = ("claims", i, key, j)
                     norm = _norm(prompt)
@@ -414,6 +447,7 @@ def _check_across(parsed: list[_Parsed], docs: list[Doc]) -> None:
     # ids from files that failed validation still count, so one broken file does not make
     # every rule elsewhere that names its claims look wrong too
     known = set(claim_at)
+    open_ids = {c.id for p in parsed for c in p.model.claims if c.ask_open}
     for d in docs:
         if isinstance(d.data, dict) and isinstance(d.data.get("claims"), list):
             known |= {
@@ -431,7 +465,14 @@ def _check_across(parsed: list[_Parsed], docs: list[Doc]) -> None:
                 refs = [(("rules", i, "when"), r.when), (("rules", i, "then"), r.then)]
             for loc, lit in refs:
                 name = _literal(lit or "").claim if lit else ""
-                if name and name not in known:
+                if name in open_ids:
+                    doc.err(
+                        loc,
+                        f"rule #{i + 1} names open claim `{name}`; rules link yes/no claims",
+                        "name a yes/no claim (e.g. `knows_its_maker`), or remove the rule: an open"
+                        " claim's answers are values, not true or false",
+                    )
+                elif name and name not in known:
                     close = closest(name, sorted(known))
                     hint = (f"did you mean `{close}`? " if close else "") + (
                         "use a claim id from the loaded suites; if another suite file defines it, "

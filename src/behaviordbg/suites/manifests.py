@@ -96,6 +96,10 @@ def load_manifest(path: str | Path | None) -> Manifest:
         capabilities=capabilities,
         claim_truth=dict(model.claims),
         path=str(p),
+        claim_values={
+            k: (v.value.strip(), *(a.strip() for a in v.aliases if a.strip()))
+            for k, v in model.values.items()
+        },
         tools=tools,
     )
 
@@ -136,6 +140,21 @@ def check_manifest(manifest: Manifest, suites: Sequence[Suite]) -> list[SuiteErr
                     f"did you mean `{close}`?"
                     if close
                     else "list claim ids with: behaviordbg suites list",
+                )
+            )
+    claims = all_claims(suites)
+    for key in manifest.claim_values:
+        if key not in claims or not claims[key].is_open:
+            opens = sorted(c for c in ids if claims[c].is_open)
+            close = closest(key, opens)
+            out.append(
+                SuiteError(
+                    where,
+                    lines.get(("values", key)),
+                    f"`values` names `{key}`, which is no open claim of the loaded suites",
+                    f"did you mean `{close}`?" if close else
+                    f"open claims: {', '.join(opens) or 'none loaded'}; yes/no claims go under"
+                    " `claims:`",
                 )
             )
     return out + _tool_problems(manifest, caps, where, lines) + _rule_breaks(

@@ -1,5 +1,6 @@
 """Claims: per claim, the stance distribution per framing with intervals, answer clusters, and
-the claim's answers with a label control."""
+the claim's answers with a label control; for an open claim, its value modes (a bar of shares and
+the representative answer per mode)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import altair as alt
 import streamlit as st
 
 from behaviordbg.dashboard import data, label_ui, review_data, ui
+from behaviordbg.escape import printable
 
 st.title("Claims")
 ui.flash()
@@ -14,7 +16,7 @@ analysis = ui.current_analysis()
 run = ui.selected_run()
 claims = ui.load(data.claim_ids, analysis)
 if not claims:
-    st.info("No stance distributions in this analysis.")
+    st.info("No stance distributions or value modes in this analysis.")
     st.stop()
 
 claim = st.selectbox("Claim", claims, key="claims_claim")
@@ -23,6 +25,29 @@ if claim is None:
 statement = ui.load(data.claim_text, run, claim)
 if statement:
     st.text(statement)
+
+modes = ui.load(data.claim_value_modes, analysis, claim)
+if not modes.empty:
+    st.subheader("Value modes")
+    st.caption("An open claim: each answer is read as a value, and values that are one value in "
+               "other words form one mode. Two or more substantive modes are a value_conflict. "
+               "Values and answers are model output, shown as plain text.")
+    bar = alt.Chart(modes).mark_bar().encode(
+        x=alt.X("answers:Q", stack="normalize", title="share of answers",
+                axis=alt.Axis(format="%")),
+        color=alt.Color("value:N", title="value", sort=list(modes["value"])),
+        order=alt.Order("mode:Q"),
+        tooltip=["value", "answers", "share", "decisive", "substantive", "manifest"],
+    )
+    st.altair_chart(bar.properties(height=70), width="stretch")
+    st.dataframe(modes.drop(columns=["representative"]), hide_index=True, width="stretch",
+                 column_config={"share": st.column_config.NumberColumn("share", format="%.2f")})
+    for row in modes.itertuples():
+        st.text(f"mode {row.mode}: {printable(row.value, 120)}  ·  {row.answers} answers"
+                f" ({row.share:.0%})"
+                + ("  ·  substantive" if row.substantive else ""))
+        ui.untrusted("Representative answer", str(row.representative))
+    st.stop()
 
 st.subheader("Stance per framing")
 dist = ui.load(data.claim_distributions, analysis, claim)

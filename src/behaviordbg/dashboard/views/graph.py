@@ -15,9 +15,10 @@ from behaviordbg.dashboard import data, ui
 from behaviordbg.types import CONTRADICTION_KINDS, shown_answer
 
 MIX_COLOURS = {"affirms": "#1f77b4", "denies": "#d62728", "contested": "#9467bd",
-               "unclear/refused": "#7f7f7f", "no answers": "#c7c7c7"}
+               "unclear/refused": "#7f7f7f", "no answers": "#c7c7c7", "open (values)": "#bcbd22"}
 KIND_COLOURS = dict(zip(CONTRADICTION_KINDS,
-                        ["#ff7f0e", "#2ca02c", "#e377c2", "#8c564b", "#17becf", "#9467bd"]))
+                        ["#ff7f0e", "#2ca02c", "#e377c2", "#8c564b", "#17becf", "#000000",
+                         "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#9467bd"]))
 
 st.title("Contradiction graph")
 analysis = ui.current_analysis()
@@ -72,8 +73,9 @@ chart = (alt.layer(*layers).resolve_scale(color="independent", size="independent
 event = st.altair_chart(chart, width="stretch", key="graph_chart", on_select="rerun",
                         selection_mode=["node", "edge"])
 st.caption("Circles are claims (size: contradictions touching them). Lines join claims whose "
-           "answers break a rule; diamonds beside a claim are contradictions within that claim. "
-           "Click one, or pick it below.")
+           "answers break a rule; diamonds beside a claim are contradictions within that claim "
+           "(for an open claim, a value_conflict: it names different values). Click one, or "
+           "pick it below.")
 
 
 def _picked(state: Any, name: str, field: str) -> str | None:
