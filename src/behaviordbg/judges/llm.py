@@ -387,9 +387,16 @@ class LLMJudge:
 
     async def _ask(self, ep: _Endpoint, messages: list[dict[str, Any]], task: Task) -> str:
         """One judge call, through the cache when a store is given."""
+        return await self._ask_with(ep, messages, schema_for(task))
+
+    async def _ask_with(
+        self, ep: _Endpoint, messages: list[dict[str, Any]], schema: dict[str, Any]
+    ) -> str:
+        """One call asking for `schema` (plainly once the server rejects structured output),
+        through the cache when a store is given. Shared by every judge built on this one."""
         from ..cache import request_key
 
-        fmt = schema_for(task) if self._use_schema else None
+        fmt = schema if self._use_schema else None
         key = request_key(
             "judge",
             {

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..types import AnswerValue
-from ..urls import redact_url
 from .llm import LLMJudge, _Endpoint
 from .values import LLM, ValueInput, canonical
 
@@ -113,28 +112,7 @@ class LLMValueExtractor(LLMJudge):
         return list(await asyncio.gather(*(one(i) for i in items)))
 
     async def _ask_value(self, ep: _Endpoint, messages: list[dict[str, Any]]) -> str:
-        from ..cache import request_key
-
-        fmt = _schema() if self._use_schema else None
-        key = request_key("judge", {
-            "model": ep.model, "base_url": redact_url(ep.base_url), "messages": messages,
-            "params": {"temperature": 0.0, "max_tokens": self.max_tokens, "format": fmt},
-        })
-        if self.store is not None:
-            hit = self.store.cache_get(key)
-            if hit is not None and isinstance(hit.get("text"), str):
-                return str(hit["text"])
-        try:
-            text = await ep.chat(messages, fmt)
-        except Exception as exc:
-            if fmt is not None and getattr(exc, "status_code", None) in (400, 422):
-                self._use_schema = False  # no structured output on this server: ask plainly
-                text = await ep.chat(messages, None)
-            else:
-                raise
-        if self.store is not None and not self.store.readonly:
-            self.store.cache_put(key, "judge", {"text": text})
-        return text
+        return await self._ask_with(ep, messages, _schema())
 
     async def _extract_one(self, ep: _Endpoint, item: ValueInput) -> AnswerValue:
         from ..errors import EndpointAuthError

@@ -28,6 +28,7 @@ from ..store import Run, Store, TopError
 from ..types import GenParams, Manifest, Message, Query, Response, SuiteRef, tool_calls_from
 from ..urls import check_base_url, redact_url
 from . import endpoint, tool_turns
+from ._workers import in_parallel
 from .progress import NullProgress, ProgressSink
 
 if TYPE_CHECKING:  # the openai SDK is slow to import: load it only when a run asks a model
@@ -411,23 +412,10 @@ class _Prober:
         opts: RunOptions
     ) -> None:
         """Ask every group of first turns, `opts.concurrency` at a time."""
-        if groups:
-            work = iter(list(groups.values()))  # suite order
-
-            async def worker() -> None:
-                for group in work:
-                    await self._ask(sorted(group, key=lambda item: item[0].sample_idx))
-
-            tasks = [asyncio.ensure_future(worker()) for _ in range(min(opts.concurrency, len(groups)))]
-            try:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-                for task in done:
-                    if task.exception() is not None:
-                        raise task.exception()  # type: ignore[misc]
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+        await in_parallel(  # suite order
+            list(groups.values()), opts.concurrency,
+            lambda group: self._ask(sorted(group, key=lambda item: item[0].sample_idx)),
+        )
 
     def _from_cache(self, query: Query, key: str) -> bool:
         hit = self.store.cache_get(key)

@@ -10,7 +10,6 @@ is missing: a branch restarts from its last stored answer, and a stored turn is 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from ..cache import probe_key
 from ..config import RunOptions
 from ..store import Store
 from ..types import Challenge, Message, Query
+from ._workers import in_parallel
 
 if TYPE_CHECKING:
     from .probe import _Prober
@@ -61,22 +61,7 @@ async def ask_followups(prober: _Prober, planned: Sequence[tuple[Query, str]],
     if not todo:
         return
     done = prober.store.answered_turns(prober.run_id)
-    work = iter(todo)
-
-    async def worker() -> None:
-        for branch in work:
-            await _branch(prober, branch, done, opts)
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(min(opts.concurrency, len(todo)))]
-    try:
-        finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in finished:
-            if task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await in_parallel(todo, opts.concurrency, lambda branch: _branch(prober, branch, done, opts))
 
 
 async def _branch(prober: _Prober, b: Branch, done: dict[tuple[str, str, int], str],

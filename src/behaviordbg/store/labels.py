@@ -36,25 +36,6 @@ def key_of(a: Answer) -> str:
     return answer_key(a.claim_id, a.framing, a.prompt, a.text)
 
 
-class LabelRecord(TypedDict):
-    """One row of answer_labels: who read which answer how, and when."""
-
-    id: int
-    answer_key: str
-    response_id: str
-    run_id: str
-    claim_id: str
-    claim: str
-    identity: str | None
-    framing: str
-    prompt: str
-    response: str
-    stance: str  # "" when the row clears the label (the judge decides again)
-    note: str
-    author: str
-    created_at: str
-
-
 class NewLabel(TypedDict):
     """What `add_labels` writes (the key is computed here, never passed in)."""
 
@@ -66,9 +47,17 @@ class NewLabel(TypedDict):
     framing: str
     prompt: str
     response: str
-    stance: str
+    stance: str  # "" when the row clears the label (the judge decides again)
     note: str
     author: str
+
+
+class LabelRecord(NewLabel):
+    """One row of answer_labels: who read which answer how, and when."""
+
+    id: int
+    answer_key: str
+    created_at: str
 
 
 class LabelledVerdict(TypedDict):
