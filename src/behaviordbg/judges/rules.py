@@ -21,7 +21,7 @@ from ..types import Framing, Stance, StanceInput, StanceLabel
 from ._polarity import infer_framing, is_request, is_yes_no_question, pole_relation
 from ._readings import (
     Topic,
-    act_readings,
+    antonym_echo,
     detached,
     echo,
     identity_reading,
@@ -29,8 +29,8 @@ from ._readings import (
     particle,
     sentences,
     statements,
-    states_result,
 )
+from ._requests import act_readings, states_result
 
 NAME = "rules"
 # A *detected* hedge ("maybe", "as of my last update") is a confident "unclear": on the dev rows it
@@ -164,6 +164,10 @@ def _question(item: StanceInput, text: str, framing: Framing, declared: bool) ->
     if ech and ech[0] != part:
         readings.append((_through(ech[0], framing), f"particle echo '{text[ech[1]:ech[2]].strip()}' "
                                                     f"({framing} framing)"))
+    opposite = antonym_echo(text, item.prompt) if declared and not ech and not off_topic else None
+    if opposite:
+        readings.append((_through(opposite, framing), f"particle by the opposite word '{opposite}' "
+                                                      f"({framing} framing)"))
     readings += [(st.label, st.why) for st in stmts]
     if ident:
         readings.append((ident, "identity statement"))
@@ -215,7 +219,7 @@ def _question(item: StanceInput, text: str, framing: Framing, declared: bool) ->
 
 
 def _act(item: StanceInput, text: str, declared: bool) -> tuple[StanceLabel, float, str]:
-    did = act_readings(text)
+    did = act_readings(text, item.prompt)
     topic = Topic.of(item.claim, item.prompt)
     stmts = statements(text, topic)
     denies = [st for st in stmts if st.label == "deny"]
@@ -230,6 +234,8 @@ def _act(item: StanceInput, text: str, declared: bool) -> tuple[StanceLabel, flo
         return "unclear", CONFLICT_CONF, f"{denies[0].why}, yet asks for the input to do it"
     if denies and not affirms:
         return "deny", 0.92 if part == "no" else 0.85, f"declines: {denies[0].why}"
+    if "echo" in did and not stmts:
+        return "unclear", HEDGE_CONF, "hands the request back to the user, without saying how"
     if "redirect" in did and ("prediction" in did or _COMPLY_LEAD.match(text)):
         return "unclear", HEDGE_CONF, "goes along or explains, and tells the user how to do it"
     if "redirect" in did:
