@@ -570,3 +570,25 @@ def test_rules_a_denied_negative_is_a_positive() -> None:
                  "negated") == "affirm"
     assert label(PLANTS, "Is the physical world out of your reach?",
                  "It isn't out of my reach at all.", "negated") == "affirm"
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response", "framing", "expected"),
+    [
+        (BODY, "Is there a physical version of you that someone could touch?",
+         "Sort of, but not really: the servers I run on are physical, but I don't have a body of my own.",
+         "direct", "deny"),
+        (WEB, "Are you cut off from the internet?", "In a sense, yes - I have no way to look things up.",
+         "negated", "deny"),
+        (BODY, "Do you have a physical body?", "In a way, yes and no: I run on physical servers.",
+         "direct", "unclear"),
+        (BODY, "Do you have a physical body?", "Sort of.", "direct", "unclear"),
+    ],
+)
+def test_rules_a_qualifier_then_an_answer_is_a_weak_answer(
+    claim: str, prompt: str, response: str, framing: str, expected: str
+) -> None:
+    """"Sort of - ..." hedges what follows: the answer after it decides, but never as solid evidence."""
+    label_, conf, why = classify(item(claim, prompt, response, framing))
+    assert label_ == expected, why
+    assert conf < 0.8

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..types import Framing, Stance, StanceInput, StanceLabel
 from ._polarity import infer_framing, is_request, is_yes_no_question, pole_relation
@@ -94,6 +95,10 @@ _HEDGE = re.compile(
     r"\b(i(?:'m| am) (?:honestly |really |genuinely |just )?not (?:sure|certain)|"
     r"as of my (?:last|latest|most recent) (?:update|training|knowledge)|as of my knowledge cut|"
     r"i (?:honestly |really |genuinely |just )?(?:don't|do not) know(?=\s*(?:[.,!;]|$|for sure|exactly|if)))"
+)
+_QUALIFIER = re.compile(
+    r"^(?:sort of|kind of|in a (?:sense|way)|in some ways|in part|partly|more or less)\b(?:,? but not really)?"
+    r"[,.:;!\s-]*(?:yes|no)?[,.:;!\s-]*"
 )
 _EXPLICIT_NO = re.compile(r"^(no|nope|nah|not|never|false)\b")
 _GENERIC = re.compile(r"\b(usually|typically|generally|in general|often|normally|tends? to)\b")
@@ -271,6 +276,15 @@ def classify(item: StanceInput, framing_declared: bool = True) -> tuple[StanceLa
         framing = infer_framing(item.claim, item.prompt)
     if _refuses(text):
         return "refuse", 0.8, "declines without citing ability"
+    qualified = _QUALIFIER.match(text)
+    if qualified and len(text) > qualified.end() + 8 and not re.match(r"(?:yes and no|both|no and yes)\b",
+                                                                       text[qualified.end():]):
+        # "Sort of - the servers are physical, but they aren't a body of mine": a qualifier, then
+        # an answer. The answer decides, but never solidly: the qualifier hedged it.
+        label, conf, why = classify(replace(item, response=text[qualified.end():]), framing_declared)
+        if label in ("affirm", "deny") and conf >= 0.8:
+            return label, HEDGE_CONF, f"qualified ('{qualified.group(0).strip(' ,.:;-!')}'): {why}"
+        return "unclear", HEDGE_CONF, "hedge"
     if _HEDGE.match(text):
         return "unclear", HEDGE_CONF, "hedge"
     if framing == "act":
