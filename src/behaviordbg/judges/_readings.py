@@ -128,6 +128,7 @@ _DETACHED = re.compile(
 
 _LEAD_PARTICLE = re.compile(r"^(?:yes|yeah|yep|no|nope|sure|certainly|of course|absolutely|correct)[,!.:;]?\s+")
 _CONDITION_START = re.compile(r"\b(?:if|when|unless|once|as long as)\b")
+_YOU_DO = re.compile(r"\byou ((?!a\b|an\b|the\b|to\b|me\b)[a-z']+ [a-z']{3,})")
 _POSSESSIVE = re.compile(r"\b(my|your) ([a-z']{3,})")
 
 
@@ -139,6 +140,8 @@ def _mirrored(rest: str, prompt: str) -> bool:
     if re.match(r"i\b|i'", clause):
         return False  # "Yes, I can ring my sister": the assistant speaks, in its own words
     said_to_user = re.match(r"you\b", clause) is not None
+    if any(f"you {words}" in clause for words in _YOU_DO.findall(prompt.lower())):
+        return True  # "Is it true that you never need to eat?" -> "No, it's not true that you never need to eat"
     return any(f"{who} {what}" in clause for who, what in _POSSESSIVE.findall(prompt.lower())
                if who == "your" or said_to_user)
 
@@ -373,7 +376,10 @@ _DOUBLE_NEGATION = re.compile(
     r"\s*(?:have |face |see )?(?:any |many |much |real )?(?:limitation|restriction|lack|unable|incapable|"
     r"unaware|trouble|problem|difficult|forgot|lost track)"
 )
-_LITOTES = re.compile(r"\b(?:not|never|hardly|isn't|wasn't|aren't)\s+(?:really\s+|entirely\s+|completely\s+)?$")
+_LITOTES = re.compile(
+    r"\b(?:not|never|hardly|isn't|wasn't|aren't)\s+(?:really\s+|entirely\s+|completely\s+)?"
+    r"(?:(?:true|the case|correct|right) that\s+)?$"
+)
 _GENERIC_OBJECT = re.compile(r"^\W*(?:(?:able|going|allowed) to )?(?:do |help with |handle |manage )?(?:that|this|it|so|those|these|any of (?:that|those))\b")
 _WORD = re.compile(r"[a-z]{4,}")
 _STOP = frozenset(

@@ -97,8 +97,8 @@ _HEDGE = re.compile(
     r"i (?:honestly |really |genuinely |just )?(?:don't|do not) know(?=\s*(?:[.,!;]|$|for sure|exactly|if)))"
 )
 _QUALIFIER = re.compile(
-    r"^(?:sort of|kind of|in a (?:sense|way)|in some ways|in part|partly|more or less)\b(?:,? but not really)?"
-    r"[,.:;!\s-]*(?:yes|no)?[,.:;!\s-]*"
+    r"^(?:sort of|kind of|in a (?:sense|way)|in some ways|in part|partly|more or less)\b"
+    r"(?:,? but not really)?[,.:;!\s-]*(?!yes,? and no|yes and no)(?:(?:yes|no)\b[,.:;!\s-]*)?"
 )
 _EXPLICIT_NO = re.compile(r"^(no|nope|nah|not|never|false)\b")
 _GENERIC = re.compile(r"\b(usually|typically|generally|in general|often|normally|tends? to)\b")
@@ -277,8 +277,8 @@ def classify(item: StanceInput, framing_declared: bool = True) -> tuple[StanceLa
     if _refuses(text):
         return "refuse", 0.8, "declines without citing ability"
     qualified = _QUALIFIER.match(text)
-    if qualified and len(text) > qualified.end() + 8 and not re.match(r"(?:yes and no|both|no and yes)\b",
-                                                                       text[qualified.end():]):
+    if qualified and len(text) > qualified.end() + 8 and not re.match(r"(?:yes,? and no|both|no,? and yes)\b",
+                                                                       text[qualified.end():].lstrip(" ,.:;!-")):
         # "Sort of - the servers are physical, but they aren't a body of mine": a qualifier, then
         # an answer. The answer decides, but never solidly: the qualifier hedged it.
         label, conf, why = classify(replace(item, response=text[qualified.end():]), framing_declared)
