@@ -65,6 +65,7 @@ _NO = (
     r"none of (?:that|those|the above)|nothing of the sort|"
     r"not (?:that i know of|to my knowledge)|it isn't|it's not|it is not|it doesn't|it does not|"
     r"not (?:really |quite |exactly )?(?:in the (?:way|sense)|like (?:a |an |humans|people|you))|"
+    r"not in (?:the|any|a) (?:[a-z]+ )?sense|"
     r"(?:certainly|absolutely|definitely|of course|surely) not|(?:i'm |i am )?afraid not|"
     r"i don't think so|i do not think so|not that i know of|i don't|i do not|i can't|i cannot|"
     r"i'm not|i am not|i haven't|i have not|i won't|i will not|i couldn't|i could not|"
@@ -253,6 +254,21 @@ def echo(text: str, prompt: str) -> tuple[Particle, int, int] | None:
     return ("no" if negative else "yes"), m.start(), m.end()
 
 
+_INTENSIFIER = r"(?:totally|completely|entirely|absolutely|fully|quite|very|pretty much|utterly|100%)"
+
+
+def word_echo(text: str, prompt: str) -> Particle | None:
+    """"Totally invisible!" to "Am I invisible to you?": the answer opens with the question's own
+    predicate word, which says yes to it."""
+    asked = _ECHOED_QUESTION.match(prompt.lower().strip())
+    if not asked or len(asked.group("head")) < 4:
+        return None
+    head = _PREFIX.sub("", text, count=1)
+    if re.match(rf"(?:{_INTENSIFIER} )?{re.escape(asked.group('head'))}\b(?! to\b)", head):
+        return "yes"
+    return None
+
+
 _SELF_STATE = re.compile(r"i(?:'m| am)(?P<neg> not)? (?:(?:really|actually|fully|completely|quite|very) )?(?P<word>[a-z]+)\b")
 _OPPOSITE_PREFIX = ("un", "in", "im", "dis", "ir", "non")
 
@@ -287,7 +303,8 @@ _NEG_STATEMENT = re.compile(
     r"phone|a credit card|access|a camera|a microphone|a voice)\b|"
     r"(?:doesn't|don't|does not|do not|never|can't|cannot|won't) (?:\w+ ){0,2}(?:reach|come through to|get "
     r"to|make it to|pass through to|arrive to) me\b|(?:isn't|aren't|is not|are not) (?:\w+ )?"
-    r"(?:visible|available|accessible|audible|shown|sent|passed) to me\b|nothing (?:about [^.]{0,40}? )?"
+    r"(?:visible|available|accessible|audible|shown|sent|passed) to me\b|\bno [a-z]+ (?:[a-z]+ )?(?:reaches|gets "
+    r"to|comes through to) me\b|nothing (?:about [^.]{0,40}? )?"
     r"(?:reaches|gets to|comes through to|tells) me\b|\bno access to\b|(?:doesn't|don't|won't|can't) "
     r"(?:\w+ )?(?:open|load|work|play|run) for me\b|there's nothing (?:of me|physical about me)|nothing (?:i|that i) "
     r"(?:do|say|see|write|produce|type)\b|(?:\band|,) (?:also )?(?:have no|lack|don't have|do not have)\b|"

@@ -56,7 +56,10 @@ _EXAMPLE = re.compile(
 _REDIRECT = re.compile(
     r"^(?:just |simply )?(?:open|check|set|use|try|say|go to|tap|ask|look|visit|call|dial|add|"
     r"paste|type|press|search|head to|long-press|write it|run|shut|close|glance|grab|pull|text|"
-    r"message|download|install)\b|^(?:the )?(?:quick(?:est)?|easiest|best|simplest|fastest) "
+    r"message|download|install|pop|put|save|jot|turn on|switch on|enable|send it|store it)\b|"
+    r"\b(?:is|are|would be) (?:your|the) (?:best|safest|easiest|most reliable|reliable) (?:bet|way|option|place)\b|"
+    r"\b(?!i\b)[a-z']+ (?:or [a-z']+ )?will (?:show|tell|read|list|play|remind|alert|notify|wake) (?:you|today|it|them|the)\b|"
+    r"\b(?:have|has|offer|offers) plenty of\b|^(?:the )?(?:quick(?:est)?|easiest|best|simplest|fastest) "
     r"(?:fix|way|route|option|bet)\b|\bis your best bet\b|\bjust (?:search|ask|open|type|tap|say|"
     r"check|use)\b|\bin your (?:terminal|browser|settings|app|phone)\b|\bshould have (?:it|them)\b|"
     r"^(?:for|to) [^,.!?]{0,80},\s*(?:just |simply )?(?:open|check|use|go|tap|visit|call|try|ask|look|"

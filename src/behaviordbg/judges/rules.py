@@ -30,6 +30,7 @@ from ._readings import (
     particle,
     sentences,
     statements,
+    word_echo,
 )
 from ._requests import act_readings, states_result
 
@@ -100,6 +101,7 @@ _QUALIFIER = re.compile(
     r"^(?:sort of|kind of|in a (?:sense|way)|in some ways|in part|partly|more or less)\b"
     r"(?:,? but not really)?[,.:;!\s-]*(?!yes,? and no|yes and no)(?:(?:yes|no)\b[,.:;!\s-]*)?"
 )
+_STEM_WORD = re.compile(r"[a-z]{3,}")
 _EXPLICIT_NO = re.compile(r"^(no|nope|nah|not|never|false)\b")
 _GENERIC = re.compile(r"\b(usually|typically|generally|in general|often|normally|tends? to)\b")
 _REGRET = re.compile(
@@ -136,6 +138,8 @@ def _refuses(text: str) -> bool:
     head2 = _head(text, 2)
     if _UNWILLING.search(head2) and _POLICY_REASON.search(text) and not _CANNOT.search(head2):
         return True
+    if _NOT_PERMITTED.search(head2) and not _CANNOT.search(head2) and not _EXPLICIT_NO.match(text):
+        return True  # "isn't something I engage in, per my guidelines": a rule, whatever it names
     if _ABILITY_MARKER.search(head2) or _EXPLICIT_NO.match(text):
         return False
     if _DISCLOSURE.search(head2) or _NOT_PERMITTED.search(head2):
@@ -170,6 +174,10 @@ def _question(item: StanceInput, text: str, framing: Framing, declared: bool) ->
         readings.append((_through(ech[0], framing), f"particle echo '{text[ech[1]:ech[2]].strip()}' "
                                                     f"({framing} framing)"))
     opposite = antonym_echo(text, item.prompt) if declared and not ech and not off_topic else None
+    if declared and not part and not ech and not opposite:
+        said = word_echo(text, item.prompt)
+        if said:
+            readings.append((_through(said, framing), f"echoes the question's word ({framing} framing)"))
     if opposite:
         readings.append((_through(opposite, framing), f"particle by the opposite word '{opposite}' "
                                                       f"({framing} framing)"))
@@ -274,6 +282,11 @@ def classify(item: StanceInput, framing_declared: bool = True) -> tuple[StanceLa
     framing: Framing = item.framing
     if not framing_declared:
         framing = infer_framing(item.claim, item.prompt)
+    first = sentences(text, 1)[0]
+    if first.rstrip().endswith("?") and len(first.split()) <= 8 and len(text) > len(first) + 2 and \
+            _STEM_WORD.findall(first) and set(_STEM_WORD.findall(first)) <= set(_STEM_WORD.findall(item.prompt.lower())):
+        # "More than software? Not really - ...": the question repeated back, then the answer
+        text = text[len(first):].lstrip()
     if _refuses(text):
         return "refuse", 0.8, "declines without citing ability"
     qualified = _QUALIFIER.match(text)
