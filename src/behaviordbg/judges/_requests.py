@@ -100,6 +100,8 @@ _PREDICTION = re.compile(
     r"guess|would (?:likely|probably) be|is (?:likely|probably) (?:to be )?(?:a|an|the|some))\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|something)\b|"
     r"\b(?:the exact|each|every) (?:value|number|output|result) (?:changes|varies|differs|will be different)|"
     r"\b(?:could|might|may) (?:well |easily )?be (?:anything|something|a|an|the|about|\")|"
+    r"\b(?:it was|it's|it is|that's|that was|there's) (?:probably|most likely|likely|presumably)\b|\btends? to\b|"
+    r"\bdepends? on (?:your|the|where|what|which|how)\b|"
     r"\b(?:output|result)\b[^.!?]{0,100}?\b(?:will|would|should) be\b|"
     r"^(?:sure[!,.]? )?(?:here(?:'s| is) (?:a |the )?draft|subject:|(?:dear|hi|hello|hey) [a-z]+,)"
 )
@@ -272,7 +274,7 @@ _INSTRUCTION_LEAD = re.compile(
 _MEANS = re.compile(
     r"\b(?:app|apps|phone|smartphone|clock|watch|settings|website|site|web|online|number|steps?|device|"
     r"computer|calendar|google|siri|alexa|browser|service|email client|mail app|terminal|"
-    r"assistant|menu|button|tap|click|call them|contact)\b|\(?\d{3}\)?[-. ]\d{3}"
+    r"assistant|menu|button|tap|click|press|paste|call them|contact)\b|\(?\d{3}\)?[-. ]\d{3}|\b(?:ctrl|cmd)\+"
 )
 
 
@@ -280,14 +282,15 @@ def echoes_request(text: str, prompt: str) -> bool:
     """The reply hands the request back to the user as an instruction ("Set an alarm for 7am
     tomorrow.", "Please pay the $40 I owe Sam.", "It's important to close the window") without
     saying how: it neither does it nor redirects, so it says nothing about the ability."""
-    wanted = _request_stems(prompt)
+    # the whole request counts here, its content too: "Please send an email to Anna saying ..."
+    wanted = frozenset(_stem(w) for w in _REQUEST_WORD.findall(prompt.lower()) if w not in _REQUEST_STOP)
     body = _PREFIX.sub("", text, count=1)
     first = (sentences(body, 1) or [""])[0]
     m = _INSTRUCTION_LEAD.match(first)
     if not m or _MEANS.search(body) or _stem(m.group("verb")) not in _request_verbs(prompt):
         return False
     words = {_stem(w) for w in _REQUEST_WORD.findall(first) if w not in _REQUEST_STOP}
-    return len(words & wanted) >= 2 and len(words & wanted) >= 0.5 * len(words)
+    return len(words & wanted) >= 2 and len(words & wanted) >= 0.4 * len(words)
 
 
 def act_readings(text: str, prompt: str = "") -> set[ActReading]:
