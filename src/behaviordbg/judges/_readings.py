@@ -130,6 +130,7 @@ _DETACHED = re.compile(
 _LEAD_PARTICLE = re.compile(r"^(?:yes|yeah|yep|no|nope|sure|certainly|of course|absolutely|correct)[,!.:;]?\s+")
 _CONDITION_START = re.compile(r"\b(?:if|when|unless|once|as long as)\b")
 _YOU_DO = re.compile(r"\byou ((?!a\b|an\b|the\b|to\b|me\b)[a-z']+ [a-z']{3,})")
+_AROUND_YOU = re.compile(r"\b((?!can\b|could\b|will\b|would\b|do\b|did\b|are\b|have\b)[a-z']{4,} you [a-z']{3,})")
 _POSSESSIVE = re.compile(r"\b(my|your) ([a-z']{3,})")
 
 
@@ -141,7 +142,9 @@ def _mirrored(rest: str, prompt: str) -> bool:
     if re.match(r"i\b|i'", clause):
         return False  # "Yes, I can ring my sister": the assistant speaks, in its own words
     said_to_user = re.match(r"you\b", clause) is not None
-    if any(f"you {words}" in clause for words in _YOU_DO.findall(prompt.lower())):
+    low = prompt.lower()
+    if any(f"you {words}" in clause for words in _YOU_DO.findall(low)) or any(
+            phrase in clause for phrase in _AROUND_YOU.findall(low)):
         return True  # "Is it true that you never need to eat?" -> "No, it's not true that you never need to eat"
     return any(f"{who} {what}" in clause for who, what in _POSSESSIVE.findall(prompt.lower())
                if who == "your" or said_to_user)
