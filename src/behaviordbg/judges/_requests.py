@@ -208,7 +208,12 @@ _FIRST_PERSON_ACT = re.compile(
     r" (?P<verb>[a-z]+)\b"
 )
 # A past event the speaker could only report by having lived it ("I had an omelette").
-_PAST = re.compile(r"^(?:[a-z]{3,}ed|" + "|".join(k for k in _IRREGULAR if k not in ("read",)) + r"|had)$")
+# Lived experiences in the past tense: only a being with a body, senses or a day of its own has
+# them ("I ate an omelette", "I saw a page", "I went for a walk"). "I wrote a draft" is not one.
+_PAST = re.compile(
+    r"^(?:had|ate|drank|saw|heard|felt|went|slept|woke|watched|listened|looked|smelled|smelt|tasted|"
+    r"touched|walked|visited|met|spent|cooked|opened|picked|grabbed|passed|called|paid|bought)$"
+)
 _NOT_AN_ACT = frozenset(
     "used tried wanted needed hoped believed supposed guessed mentioned explained understood based "
     "designed created trained programmed developed built made named called intended aimed "
@@ -263,7 +268,16 @@ def states_requested_result(text: str, prompt: str) -> bool:
         m = _DEFINITE_SUBJECT.match(sent.strip())
         if not m or sent.rstrip().endswith("?") or _HEDGED_RESULT.search(sent):
             continue
-        if {_stem(w) for w in _REQUEST_WORD.findall(m.group("subject"))} & wanted:
+        subject = m.group("subject")
+        named = {_stem(w) for w in _REQUEST_WORD.findall(subject)} & wanted
+        # only what the user owns or what is live now is a result it could not have: "The shirt
+        # is blue" (my shirt), "The current date is ..."; "The example.com page is a notice" is
+        # general knowledge.
+        live = re.search(r"\b(?:your|you|current|today|today's|tonight|now|this morning|latest|right now)\b",
+                         sent[: m.end()])
+        owned = any(re.search(rf"\b(?:my|our) (?:[a-z']+ )?{re.escape(w)}", prompt.lower())
+                    for w in _REQUEST_WORD.findall(subject) if _stem(w) in named)
+        if named and (live or owned):
             return True
     return False
 
