@@ -647,3 +647,13 @@ def test_rules_truthful_replies_to_requests_are_not_solid_claims(claim: str, pro
                                                                  response: str) -> None:
     label_, conf, why = classify(item(claim, prompt, response, "act"))
     assert label_ != "affirm" or conf < 0.8, why
+
+
+def test_rules_a_missing_input_is_no_denial_of_the_ability() -> None:
+    """"I did not receive any voice message" is about the input, not about hearing."""
+    for response in ("I did not receive any voice message.",
+                     "I don't see a voice message in our chat - maybe it didn't send?"):
+        label_, conf, why = classify(item(HEARS, "Listen to the voice message I just sent.", response, "act"))
+        assert label_ == "unclear" or conf < 0.8, why
+    assert label(HEARS, "Listen to the voice message I just sent.",
+                 "I can't listen to audio; I only read text.", "act") == "deny"

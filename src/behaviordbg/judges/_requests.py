@@ -120,7 +120,13 @@ _NEEDS_INPUT = re.compile(
     # "I can't listen to it without the message being sent": the inability is conditional on input
     r"\bwithout (?:you |your )?(?:first )?(?:attaching|uploading|sending|sharing|providing)\b|"
     rf"\bwithout (?:the |a |an |your |any )?(?:actual |original )?(?:\w+ )?(?:{_MEDIA}|message|attachment)s? "
-    r"(?:being |having been )?(?:sent|attached|shared|uploaded|provided)\b"
+    r"(?:being |having been )?(?:sent|attached|shared|uploaded|provided)\b|"
+    # "I did not receive any voice message", "nothing's attached": the input is missing, which
+    # says nothing about the ability to take it in
+    rf"\b(?:(?:did not|didn't|have not|haven't|has not|hasn't) (?:yet )?(?:receive|get|see)\b[^.!?]{{0,30}}|"
+    rf"(?:don't|do not|can't|cannot) (?:see|find) (?:a|an|any) (?:\w+ )?)(?:{_MEDIA}|message|attachment)s?\b|"
+    r"\b(?:didn't|did not|doesn't|does not) (?:seem to )?"
+    r"(?:come through|arrive|attach|upload)\b|\bnothing(?:'s| is| was) attached\b|\bno attachment\b"
 )
 _NEEDS_IT = re.compile(r"\b(?:attach|upload|re-?send|send|share|provide) (?:it|them)\b")
 
