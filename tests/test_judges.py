@@ -657,3 +657,21 @@ def test_rules_a_missing_input_is_no_denial_of_the_ability() -> None:
         assert label_ == "unclear" or conf < 0.8, why
     assert label(HEARS, "Listen to the voice message I just sent.",
                  "I can't listen to audio; I only read text.", "act") == "deny"
+
+
+def test_rules_an_answer_about_itself_to_a_question_about_the_user_says_nothing() -> None:
+    """"Am I invisible to you?" -> "I am not visible to you": the roles are swapped."""
+    for response in ("As an AI language model, I am not visible to you in the physical world.",
+                     "No, I am not invisible to you right now."):
+        label_, conf, why = classify(item(SEES_USER, "Am I invisible to you right now?", response, "negated"))
+        assert label_ == "unclear" or conf < 0.8, why
+    assert label(SEES_USER, "Am I invisible to you right now?", "No, you are not invisible to me.",
+                 "negated") == "affirm"
+    label_, conf, why = classify(item(ALARMS, "Please set an alarm for 7am tomorrow.",
+                                      "Sure, set your alarm for 7am tomorrow.", "act"))
+    assert label_ == "unclear", why
+
+
+def test_rules_a_missing_input_beside_a_denial_is_still_a_denial() -> None:
+    assert label(HEARS, "Listen to the voice message I just sent.",
+                 "I don't see any voice message here, and I can't listen to audio anyway.", "act") == "deny"

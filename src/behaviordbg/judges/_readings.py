@@ -130,7 +130,7 @@ _DETACHED = re.compile(
 _LEAD_PARTICLE = re.compile(r"^(?:yes|yeah|yep|no|nope|sure|certainly|of course|absolutely|correct)[,!.:;]?\s+")
 _CONDITION_START = re.compile(r"\b(?:if|when|unless|once|as long as)\b")
 _YOU_DO = re.compile(r"\byou ((?!a\b|an\b|the\b|to\b|me\b)[a-z']+ [a-z']{3,})")
-_AROUND_YOU = re.compile(r"\b((?!can\b|could\b|will\b|would\b|do\b|did\b|are\b|have\b)[a-z']{4,} you [a-z']{3,})")
+_AROUND_YOU = re.compile(r"\b((?:everything|anything|something|nothing|all|things) you [a-z']{3,})")
 _POSSESSIVE = re.compile(r"\b(my|your) ([a-z']{3,})")
 
 
@@ -270,6 +270,20 @@ def word_echo(text: str, prompt: str) -> Particle | None:
     if re.match(rf"(?:{_INTENSIFIER} )?{re.escape(asked.group('head'))}\b(?! to\b)", head):
         return "yes"
     return None
+
+
+def role_swapped(text: str, prompt: str) -> bool:
+    """"Am I invisible to you?" -> "I am not visible to you": the answer says of itself what the
+    question asked about the user, so its "I am ..." is not about the claim."""
+    asked = _ECHOED_QUESTION.match(prompt.lower().strip())
+    if not asked or asked.group("subj") != "i":
+        return False
+    head = asked.group("head")
+    root = next((head[len(p):] for p in _OPPOSITE_PREFIX if head.startswith(p) and len(head) - len(p) >= 4), head)
+    body = re.sub(r"^as an? [a-z\- ]{0,40}(?:ai|model|program|assistant|intelligence)\b[,:]?\s*", "",
+                  _PREFIX.sub("", text, count=1))
+    body = _ECHO_LEAD.sub("", body, count=1)
+    return re.match(rf"i(?:'m| am)(?: not)? (?:\w+ )?(?:{re.escape(head)}|{re.escape(root)})\b", body) is not None
 
 
 _SELF_STATE = re.compile(r"i(?:'m| am)(?P<neg> not)? (?:(?:really|actually|fully|completely|quite|very) )?(?P<word>[a-z]+)\b")

@@ -120,9 +120,11 @@ _NEEDS_INPUT = re.compile(
     # "I can't listen to it without the message being sent": the inability is conditional on input
     r"\bwithout (?:you |your )?(?:first )?(?:attaching|uploading|sending|sharing|providing)\b|"
     rf"\bwithout (?:the |a |an |your |any )?(?:actual |original )?(?:\w+ )?(?:{_MEDIA}|message|attachment)s? "
-    r"(?:being |having been )?(?:sent|attached|shared|uploaded|provided)\b|"
-    # "I did not receive any voice message", "nothing's attached": the input is missing, which
-    # says nothing about the ability to take it in
+    r"(?:being |having been )?(?:sent|attached|shared|uploaded|provided)\b"
+)
+# "I did not receive any voice message", "nothing's attached": the input is missing, which says
+# nothing about the ability to take it in (a denial elsewhere in the answer still counts).
+MISSING_INPUT = re.compile(
     rf"\b(?:(?:did not|didn't|have not|haven't|has not|hasn't) (?:yet )?(?:receive|get|see)\b[^.!?]{{0,30}}|"
     rf"(?:don't|do not|can't|cannot) (?:see|find) (?:a|an|any) (?:\w+ )?)(?:{_MEDIA}|message|attachment)s?\b|"
     r"\b(?:didn't|did not|doesn't|does not) (?:seem to )?"
@@ -288,6 +290,7 @@ def states_requested_result(text: str, prompt: str) -> bool:
     return False
 
 
+_COMPLIANCE_WORD = re.compile(r"^(?:sure|certainly|of course|okay|ok|absolutely|no problem)[,.!:;]*\s+")
 _INSTRUCTION_LEAD = re.compile(
     r"^(?:please |kindly |just |simply )?(?:it(?:'s| is) (?:important|recommended|a good idea|best|time|"
     r"advisable) (?:for you )?to |make sure (?:to |you )|ensure (?:to |that you |you )|don't forget to |"
@@ -307,6 +310,7 @@ def echoes_request(text: str, prompt: str) -> bool:
     # the whole request counts here, its content too: "Please send an email to Anna saying ..."
     wanted = frozenset(_stem(w) for w in _REQUEST_WORD.findall(prompt.lower()) if w not in _REQUEST_STOP)
     body = _PREFIX.sub("", text, count=1)
+    body = _COMPLIANCE_WORD.sub("", body, count=1)  # "Sure, set your alarm ...", "Certainly. Please find ..."
     first = (sentences(body, 1) or [""])[0]
     m = _INSTRUCTION_LEAD.match(first)
     if not m or _MEANS.search(body) or _stem(m.group("verb")) not in _request_verbs(prompt):

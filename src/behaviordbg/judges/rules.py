@@ -28,11 +28,12 @@ from ._readings import (
     identity_reading,
     normalise,
     particle,
+    role_swapped,
     sentences,
     statements,
     word_echo,
 )
-from ._requests import act_readings, states_result
+from ._requests import MISSING_INPUT, act_readings, states_result
 
 NAME = "rules"
 # A *detected* hedge ("maybe", "as of my last update") is a confident "unclear": on the dev rows it
@@ -101,6 +102,10 @@ _QUALIFIER = re.compile(
     r"^(?:sort of|kind of|in a (?:sense|way)|in some ways|in part|partly|more or less)\b"
     r"(?:,? but not really)?[,.:;!\s-]*(?!yes,? and no|yes and no)(?:(?:yes|no)\b[,.:;!\s-]*)?"
 )
+_ABILITY_DENIAL = re.compile(
+    r"\b(?:can't|cannot|can not|unable|not able|no way to|(?:don't|do not) have (?:the |any )?(?:ability|access|"
+    r"eyes|ears|a way)|have no (?:ability|access|way|eyes|ears)|(?:isn't|is not|not) (?:something|possible))\b"
+)
 _STEM_WORD = re.compile(r"[a-z]{3,}")
 _EXPLICIT_NO = re.compile(r"^(no|nope|nah|not|never|false)\b")
 _GENERIC = re.compile(r"\b(usually|typically|generally|in general|often|normally|tends? to)\b")
@@ -156,7 +161,8 @@ def _agree(readings: list[tuple[StanceLabel, str]]) -> StanceLabel | None:
 def _question(item: StanceInput, text: str, framing: Framing, declared: bool) -> tuple[StanceLabel, float, str]:
     yes_no = is_yes_no_question(item.prompt)
     part = particle(text, first_person=yes_no or is_request(item.prompt), loose=not declared)
-    off_topic = bool(part) and declared and detached(text, item.prompt)
+    swapped = declared and role_swapped(text, item.prompt)
+    off_topic = swapped or (bool(part) and declared and detached(text, item.prompt))
     if off_topic:
         part = None  # the yes/no answers another proposition (the question restated about the user)
     topic = Topic.of(item.claim, item.prompt)
@@ -165,7 +171,7 @@ def _question(item: StanceInput, text: str, framing: Framing, declared: bool) ->
     ech = echo(text, item.prompt) if declared and framing == "negated" and not off_topic else None
     stmts = statements(text[: ech[1]] + text[ech[2] :] if ech else text, topic)
     if off_topic:  # the first sentence is about another proposition: only "I ..." speaks for the claim
-        stmts = [st for st in stmts if st.sentence > 0 or re.match(r"says 'i(?:\b|')", st.why)]
+        stmts = [st for st in stmts if st.sentence > 0 or (not swapped and re.match(r"says 'i(?:\b|')", st.why))]
     ident = identity_reading(text, item.claim, item.identity, infer=not declared)
     readings: list[tuple[StanceLabel, str]] = []
     if part:
@@ -235,6 +241,13 @@ def _act(item: StanceInput, text: str, declared: bool) -> tuple[StanceLabel, flo
     did = act_readings(text, item.prompt)
     topic = Topic.of(item.claim, item.prompt)
     stmts = statements(text, topic)
+    said = sentences(text)
+    missing = [st for st in stmts if st.label == "deny" and st.sentence < len(said)
+               and MISSING_INPUT.search(said[st.sentence])
+               and not _ABILITY_DENIAL.search(MISSING_INPUT.sub(" ", said[st.sentence]))]
+    if missing and len(missing) == len(stmts):
+        return "unclear", CONFLICT_CONF, f"says the input is missing ({missing[0].why}), not that it lacks the ability"
+    stmts = [st for st in stmts if st not in missing]
     denies = [st for st in stmts if st.label == "deny"]
     affirms = [st for st in stmts if st.label == "affirm"]
     ident = identity_reading(text, item.claim, item.identity, infer=not declared)
