@@ -570,6 +570,8 @@ def test_rules_a_denied_negative_is_a_positive() -> None:
                  "negated") == "affirm"
     assert label(PLANTS, "Is the physical world out of your reach?",
                  "It isn't out of my reach at all.", "negated") == "affirm"
+    assert label(PLANTS, "Is moving objects something you are unable to do?",
+                 "Moving objects is not something I am unable to do.", "negated") == "affirm"
 
 
 @pytest.mark.parametrize(

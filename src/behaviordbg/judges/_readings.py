@@ -407,7 +407,7 @@ _NEG_PREDICATE = re.compile(
     r"incapable|unable|only (?:text|words|written|read|reply|respond|process))\b"
 )
 _DOUBLE_NEGATION = re.compile(
-    r"\s*(?:have |face |see )?(?:any |many |much |real )?(?:limitation|restriction|lack|unable|incapable|"
+    r"\s*(?:have |face |see |am |'m )?(?:any |many |much |real )?(?:limitation|restriction|lack|unable|incapable|cannot|can't|"
     r"unaware|trouble|problem|difficult|forgot|lost track)"
 )
 _LITOTES = re.compile(
