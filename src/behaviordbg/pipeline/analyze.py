@@ -73,6 +73,8 @@ class AnalysisSummary:
     labels: dict[str, Any] = field(default_factory=dict)
     # with a manifest that declares tools: answers offered them, calls made, calls written as text
     tool_calls: dict[str, Any] = field(default_factory=dict)
+    # run --clarify: forced-choice follow-ups, decisive replies, unclear stances they settled
+    clarify: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -192,6 +194,13 @@ async def _analyze(
     # an act answer that called a tool providing the claim did it: the call, not the text, decides
     # (people's labels still have the last word)
     judged_stances = {**judged_stances, **call_stances(answers, claims, manifest)}
+    # run --clarify: an unclear answer whose forced yes/no follow-up was decisive takes its stance
+    from . import clarify as clarify_stage
+
+    replies = store.clarify_replies(run_id)
+    clarify_info: dict[str, int] = {}
+    if replies:
+        judged_stances, clarify_info = clarify_stage.apply(answers, judged_stances, replies)
     human = {rid: HumanLabel(lab["stance"], lab["author"], lab["note"])
              for rid, lab in store.labels_for_answers(answers).items()}
     stances, changed = apply_labels(judged_stances, human)
@@ -209,6 +218,8 @@ async def _analyze(
     dists = distributions(answers, stances)
     contradictions = find_contradictions(suites, manifest, answers, stances,
                                          turns=turns, turn_stances=turn_stances)
+    if replies:
+        contradictions = clarify_stage.with_conversations(contradictions, answers, replies)
     pushback = _cave_counts(answers, stances, turns, turn_stances) if turns else {}
     removed, created = _label_effect(suites, run, answers, judged_stances, contradictions, claims,
                                      changed, turns=turns, turn_stances=turn_stances)
@@ -246,7 +257,7 @@ async def _analyze(
         "pushback": pushback,
         "verification": verification, "open_answers": len(open_answers),
         "value_modes": len(vals.modes), "value_llm_reads": vals.asked_llm,
-        "labels": labels_info,
+        "labels": labels_info, "clarify": clarify_info,
     }
     # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
     # not at all, even if the process is killed mid-save.
@@ -281,7 +292,7 @@ async def _analyze(
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
         open_answers=len(open_answers), value_modes=len(vals.modes),
         turns=len(turns), pushback=pushback,
-        labels=labels_info,
+        labels=labels_info, clarify=clarify_info,
         out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
         tool_calls=call_counts(answers, manifest, ("direct", "negated", "act")
                                if run["params"].get("tools_on_questions") else ("act",)),
