@@ -143,6 +143,52 @@ def report(rows: list[dict[str, Any]], todo_n: int, by_framing: Counter[str],
     return fig
 
 
+def bug_effect(rows: list[dict[str, Any]], meta: dict[str, Any],
+               replies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bugs and candidates from the rules judge's stances, without and with the clarified ones
+    (at CONFIDENCE, and as if they were solid), against the gold bugs (every answer at its gold
+    stance), as eval/bug_precision.py counts them."""
+    from dataclasses import replace
+
+    from bug_precision import gold_stances, load_suites_and_manifest, to_answers
+
+    from behaviordbg.analysis.bugs import to_bugs
+    from behaviordbg.analysis.evidence import SOLID_CONFIDENCE
+    from behaviordbg.analysis.graph import find_contradictions
+    from behaviordbg.judges.clarify import CONFIDENCE, clarified
+
+    suites, manifest = load_suites_and_manifest(meta, None, None)
+    claims = {c.id: c for s in suites for c in s.claims}
+    answers = to_answers(rows, meta["run_id"])
+    judge = RulesJudge()
+    rules = {a.response_id: judge.judge_one(StanceInput(
+        claim=claims[a.claim_id].text, prompt=a.prompt, response=a.text, framing=a.framing,
+        claim_id=a.claim_id, response_id=a.response_id, identity=claims[a.claim_id].identity))
+        for a in answers}
+
+    def found(stances: dict[str, Any]) -> tuple[set[str], set[str]]:
+        bugs = to_bugs(find_contradictions(suites, manifest, answers, stances), claims)
+        return ({b.fingerprint for b in bugs if not b.candidate},
+                {b.fingerprint for b in bugs if b.candidate})
+
+    gold_bugs, _ = found(gold_stances(rows))
+    out: dict[str, Any] = {"gold_bugs": len(gold_bugs)}
+    for name, conf in (("rules", None), (f"rules+clarify@{CONFIDENCE}", CONFIDENCE),
+                       (f"rules+clarify@{SOLID_CONFIDENCE}(solid)", SOLID_CONFIDENCE)):
+        stances = dict(rules)
+        if conf is not None:
+            for x in replies:
+                v = clarified(x["response_id"], x["framing"], x["reply"] or "")
+                if v is not None and stances[x["response_id"]].label == "unclear":
+                    stances[x["response_id"]] = replace(v, confidence=conf)
+        bugs, cands = found(stances)
+        out[name] = {"bugs": len(bugs), "bugs_in_gold": len(bugs & gold_bugs),
+                     "precision": round(len(bugs & gold_bugs) / len(bugs), 3) if bugs else None,
+                     "recall": round(len(bugs & gold_bugs) / len(gold_bugs), 3) if gold_bugs else None,
+                     "candidates": len(cands), "candidates_in_gold": len(cands & gold_bugs)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DATA)
@@ -178,6 +224,7 @@ def main() -> None:
         wall = time.perf_counter() - t0
         sent = len(replies)
     fig = report(rows, len(todo), by_framing, replies, wall, sent)
+    fig["bug_level"] = bug_effect(rows, meta, replies)
     if args.out:
         args.out.write_text("".join(json.dumps({k: v for k, v in x.items() if k != "particle"},
                                                ensure_ascii=False) + "\n" for x in replies),

@@ -188,6 +188,8 @@ def test_only_unclear_answers_are_followed_up_in_the_same_conversation(
     md = render("markdown", payload)
     html = MarkdownIt("commonmark").enable("table").render(md)
     assert "Did you actually do it?" in md and "<script" not in html
+    assert "Stance after the yes/no follow-up: **affirm**" in md
+    assert "affirm after the yes/no follow-up]" in render("junit", payload)
     doc = json.loads(render("json", payload))
     turns = [e["turns"] for b in doc["bugs"] for e in b["evidence"] if e["judge"] == JUDGE]
     assert turns and all(len(t) == 4 for t in turns)
