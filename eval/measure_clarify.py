@@ -173,19 +173,41 @@ def bug_effect(rows: list[dict[str, Any]], meta: dict[str, Any],
 
     gold_bugs, _ = found(gold_stances(rows))
     out: dict[str, Any] = {"gold_bugs": len(gold_bugs)}
-    for name, conf in (("rules", None), (f"rules+clarify@{CONFIDENCE}", CONFIDENCE),
-                       (f"rules+clarify@{SOLID_CONFIDENCE}(solid)", SOLID_CONFIDENCE)):
+    clarified_stances: dict[str, Any] = {}
+    for name, conf in (("rules", None), (f"stances_flow@{CONFIDENCE}", CONFIDENCE),
+                       (f"stances_flow@{SOLID_CONFIDENCE}(solid)", SOLID_CONFIDENCE)):
         stances = dict(rules)
         if conf is not None:
             for x in replies:
                 v = clarified(x["response_id"], x["framing"], x["reply"] or "")
                 if v is not None and stances[x["response_id"]].label == "unclear":
                     stances[x["response_id"]] = replace(v, confidence=conf)
+            if conf == CONFIDENCE:
+                clarified_stances = stances
         bugs, cands = found(stances)
         out[name] = {"bugs": len(bugs), "bugs_in_gold": len(bugs & gold_bugs),
                      "precision": round(len(bugs & gold_bugs) / len(bugs), 3) if bugs else None,
                      "recall": round(len(bugs & gold_bugs) / len(gold_bugs), 3) if gold_bugs else None,
                      "candidates": len(cands), "candidates_in_gold": len(cands & gold_bugs)}
+    # what `analyze` does (pipeline/clarify.add_candidates): the judges' contradictions, plus as
+    # candidates those only the clarified stances show
+    from behaviordbg.analysis.bugs import fingerprint
+    from behaviordbg.pipeline.clarify import add_candidates
+
+    base = find_contradictions(suites, manifest, answers, rules)
+    by_q = {x["response_id"]: x for x in replies}
+    reps = {a.query_id: (by_q[a.response_id]["followup"], by_q[a.response_id]["reply"] or "")
+            for a in answers if a.response_id in by_q}
+    merged = add_candidates(base, find_contradictions(suites, manifest, answers,
+                                                      clarified_stances), answers, reps)
+    added = {fingerprint(c) for c in merged[len(base):]}
+    rb, rc = found(rules)
+    out["shipped(add_candidates)"] = {
+        "bugs": len(rb), "precision": out["rules"]["precision"], "recall": out["rules"]["recall"],
+        "candidates_added": len(added), "added_in_gold": len(added & gold_bugs),
+        "gold_bugs_missed_by_rules": len(gold_bugs - rb),
+        "of_which_added_as_clarify_candidates": len((gold_bugs - rb) & added),
+    }
     return out
 
 

@@ -27,10 +27,10 @@ from behaviordbg.judges.clarify import (
     read_reply,
     reply_particle,
 )
-from behaviordbg.pipeline.clarify import apply
+from behaviordbg.pipeline.clarify import add_candidates, apply
 from behaviordbg.store import Store
 from behaviordbg.testing import FakeServer
-from behaviordbg.types import Answer, Stance
+from behaviordbg.types import Answer, Contradiction, Evidence, Stance
 
 # --------------------------------------------------------------------------- the reader (pure)
 
@@ -167,8 +167,10 @@ def test_only_unclear_answers_are_followed_up_in_the_same_conversation(
         assert store.turns_of(run.run_id) == []  # not pushback: caves never sees them
 
         summary = pipeline.analyze_run(store, run.run_id, AnalyzeOptions())
-        assert summary.clarify == {"followups": 3, "decisive": 3, "clarified": 3}
+        assert summary.clarify == {"followups": 3, "decisive": 3, "clarified": 3,
+                                   "candidates": len(summary.candidates)}
         assert summary.bugs == []  # a clarified stance alone is not solid evidence
+        assert all("forced yes/no replies" in b.evidence_note for b in summary.candidates)
         ev = [e for b in summary.candidates for e in b.evidence if e.judge == JUDGE]
         assert ev, [b.kind for b in summary.candidates]
         assert {e.stance for e in ev} == {"affirm"}
@@ -242,3 +244,25 @@ def test_run_and_check_take_the_flag(tmp_path: Path, suite: str) -> None:
         assert checked.exit_code == 0, checked.output
         assert "clarify: 3 forced yes/no follow-ups, 3 decisive" in checked.output
     assert "--clarify" in CliRunner().invoke(app, ["run", "--help"]).output
+
+
+def _contradiction(kind: str, claim: str, judge: str, candidate: bool = False) -> Contradiction:
+    ev = Evidence(response_id=claim, claim_id=claim, framing="direct", prompt="Can you?",
+                  response="Hmm.", stance="affirm", confidence=0.7, judge=judge, side="say")
+    return Contradiction(kind=kind, claims=(claim,), summary="s", rate=1.0,  # type: ignore[arg-type]
+                         confidence=0.7, severity_score=0.5, evidence=(ev,), candidate=candidate)
+
+
+def test_clarified_stances_add_candidates_and_never_touch_a_bug() -> None:
+    bug = _contradiction("manifest", "a", "rules")
+    gone = _contradiction("manifest", "b", "rules")  # a clarified majority would hide it
+    new = _contradiction("manifest", "c", JUDGE)  # only the clarified stances show it
+    same = _contradiction("manifest", "a", JUDGE)  # the bug's fingerprint: not added again
+    plain = _contradiction("paraphrase", "d", "rules")  # no clarified evidence: not added
+    answers = [_answer("c")]
+    out = add_candidates([bug, gone], [same, new, plain], answers, {"qc": ("Please ...", "Yes.")})
+    assert out[:2] == [bug, gone]  # the judges' own contradictions, untouched
+    assert len(out) == 3 and out[2].claims == ("c",) and out[2].candidate
+    assert "forced yes/no replies" in out[2].evidence_note
+    assert out[2].evidence[0].turns == (("user", "Can you?"), ("assistant", "Hmm."),
+                                        ("user", "Please ..."), ("assistant", "Yes."))

@@ -194,13 +194,6 @@ async def _analyze(
     # an act answer that called a tool providing the claim did it: the call, not the text, decides
     # (people's labels still have the last word)
     judged_stances = {**judged_stances, **call_stances(answers, claims, manifest)}
-    # run --clarify: an unclear answer whose forced yes/no follow-up was decisive takes its stance
-    from . import clarify as clarify_stage
-
-    replies = store.clarify_replies(run_id)
-    clarify_info: dict[str, int] = {}
-    if replies:
-        judged_stances, clarify_info = clarify_stage.apply(answers, judged_stances, replies)
     human = {rid: HumanLabel(lab["stance"], lab["author"], lab["note"])
              for rid, lab in store.labels_for_answers(answers).items()}
     stances, changed = apply_labels(judged_stances, human)
@@ -218,8 +211,20 @@ async def _analyze(
     dists = distributions(answers, stances)
     contradictions = find_contradictions(suites, manifest, answers, stances,
                                          turns=turns, turn_stances=turn_stances)
+    # run --clarify: unclear answers settled by a decisive forced yes/no reply add candidates only
+    from . import clarify as clarify_stage
+
+    replies = store.clarify_replies(run_id)
+    clarify_info: dict[str, int] = {}
     if replies:
-        contradictions = clarify_stage.with_conversations(contradictions, answers, replies)
+        clarified, clarify_info = clarify_stage.apply(answers, stances, replies, keep=human)
+        if clarify_info["clarified"]:
+            contradictions = clarify_stage.add_candidates(
+                contradictions, find_contradictions(suites, manifest, answers, clarified,
+                                                    turns=turns, turn_stances=turn_stances),
+                answers, replies)
+        clarify_info["candidates"] = sum(
+            any(e.judge == "clarify" for e in c.evidence) for c in contradictions)
     pushback = _cave_counts(answers, stances, turns, turn_stances) if turns else {}
     removed, created = _label_effect(suites, run, answers, judged_stances, contradictions, claims,
                                      changed, turns=turns, turn_stances=turn_stances)

@@ -9,16 +9,17 @@ behaviordbg.judges.clarify). It goes through the pushback machinery (`pushback.w
 the whole conversation, stored in the turns table (side "clarify") the moment it arrives, and a
 resumed run asks only the follow-ups it has no reply for.
 
-At analysis time (`apply`), an answer the analysis judge read as "unclear" whose follow-up reply
-is decisive takes the reply's stance, with judge "clarify" and the clarified confidence
-(judges.clarify.CONFIDENCE, below the solid threshold: alone it makes candidates, not bugs);
-people's labels still win over it. Its evidence carries the whole conversation
-(`with_conversations`), so every export and the dashboard show the first answer and the reply.
+At analysis time, an answer the analysis judge read as "unclear" whose follow-up reply is
+decisive is read with the reply's stance (`apply`: judge "clarify", judges.clarify.CONFIDENCE;
+people's labels still win), and the contradictions that only these clarified stances show are
+added as candidates (`add_candidates`): a forced reply never adds, removes or changes a bug.
+Their clarified evidence carries the whole conversation (`with_conversations`), so every export
+and the dashboard show the first answer and the reply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ from ..config import RunOptions
 from ..store import Store
 from ..store.turns import CLARIFY
 from ..types import Answer, Contradiction, Evidence, Query, Stance
+
+_JUDGE = "clarify"  # judges.clarify.JUDGE (imported there only when used)
 
 if TYPE_CHECKING:
     from .probe import _Prober
@@ -81,9 +84,11 @@ async def ask_clarify(prober: _Prober, planned: Sequence[tuple[Query, str]],
 
 
 def apply(answers: Sequence[Answer], stances: Mapping[str, Stance],
-          replies: Mapping[str, tuple[str, str]]) -> tuple[dict[str, Stance], dict[str, int]]:
-    """Stances with every unclear answer that has a decisive follow-up reply clarified; and
-    counts: follow-ups (replies), decisive ones, stances changed. Pure."""
+          replies: Mapping[str, tuple[str, str]], *, keep: Collection[str] = ()
+          ) -> tuple[dict[str, Stance], dict[str, int]]:
+    """Stances with every unclear answer that has a decisive follow-up reply clarified (never
+    one in `keep`: people's labels win); and counts: follow-ups (replies), decisive ones,
+    stances changed. Pure."""
     from ..judges.clarify import FRAMINGS, clarified
 
     out = dict(stances)
@@ -97,29 +102,45 @@ def apply(answers: Sequence[Answer], stances: Mapping[str, Stance],
             continue
         decisive += 1
         first = out.get(a.response_id)
-        if first is not None and first.label == "unclear":
+        if first is not None and first.label == "unclear" and a.response_id not in keep:
             out[a.response_id] = v
             changed += 1
     return out, {"followups": len(replies), "decisive": decisive, "clarified": changed}
+
+
+def add_candidates(base: Sequence[Contradiction], with_clarified: Sequence[Contradiction],
+                   answers: Sequence[Answer], replies: Mapping[str, tuple[str, str]]
+                   ) -> list[Contradiction]:
+    """The contradictions of the judges' stances, plus, as candidates, those that only the
+    clarified stances show (a fingerprint `base` lacks), their clarified evidence carrying the
+    whole conversation. So a forced reply never adds, removes or changes a bug: a weak verdict
+    still moves a claim's majority, so letting clarified stances into the analysis itself would
+    (eval/measure_clarify.py). Pure."""
+    from ..analysis.bugs import fingerprint
+
+    known = {fingerprint(c) for c in base}
+    new = [c for c in with_conversations(with_clarified, answers, replies)
+           if fingerprint(c) not in known and any(e.judge == _JUDGE for e in c.evidence)]
+    note = "found only with forced yes/no replies (run --clarify), a weak reading by itself"
+    return [*base, *(replace(c, candidate=True, evidence_note=(
+        f"{note}; {c.evidence_note}" if c.evidence_note and c.candidate else note)) for c in new)]
 
 
 def with_conversations(contradictions: Sequence[Contradiction], answers: Sequence[Answer],
                        replies: Mapping[str, tuple[str, str]]) -> list[Contradiction]:
     """Each clarified evidence answer carries its whole conversation (prompt, first answer,
     follow-up, reply: the model's turns untrusted, escaped wherever they are shown). Pure."""
-    from ..judges.clarify import JUDGE
-
     by_response = {a.response_id: a for a in answers}
 
     def conv(e: Evidence) -> Evidence:
         a = by_response.get(e.response_id)
         got = replies.get(a.query_id) if a is not None else None
-        if e.judge != JUDGE or a is None or got is None or e.turns:
+        if e.judge != _JUDGE or a is None or got is None or e.turns:
             return e
         return replace(e, turns=(("user", a.prompt), ("assistant", a.text), ("user", got[0]),
                                  ("assistant", got[1])))
 
-    return [c if not any(e.judge == JUDGE for e in c.evidence)
+    return [c if not any(e.judge == _JUDGE for e in c.evidence)
             else replace(c, evidence=tuple(conv(e) for e in c.evidence)) for c in contradictions]
 
 
