@@ -184,7 +184,8 @@ ClarifyOption = typer.Option(
     " <question>\"; requests: \"Did you actually do it? ...\") and let a decisive reply settle"
     " the answer's stance (judge 'clarify'; alone it makes candidates, not bugs). Cached and"
     " resumable like pushback. Off by default: on the embedded model it asked 1 extra request per"
-    " 5 answers; see docs/judging.md, Forced-choice follow-up.",
+    " 5 answers, took longer than the run itself and the forced replies matched the hand labels"
+    " only 68% of the time; see docs/judging.md, Forced-choice follow-up.",
 )
 
 

@@ -25,11 +25,17 @@ FRAMINGS: tuple[Framing, ...] = ("direct", "negated", "act")
 QUESTION_FOLLOWUP = "Please answer with just yes or no: {question}"
 ACT_FOLLOWUP = "Did you actually do it? Please answer with just yes or no."
 
-CONFIDENCE = 0.7
-"""The confidence of a clarified stance: below analysis.evidence.SOLID_CONFIDENCE (0.8), so a
-clarified answer alone only makes candidates. Measured with eval/measure_clarify.py on the
-hand-labelled embedded-model run (eval/embedded_check_run3.jsonl): see docs/judging.md,
-"Forced-choice follow-up", and BENCHMARKS.md for the figures that set it."""
+CONFIDENCE = 0.6
+"""The confidence of a clarified stance. Measured with eval/measure_clarify.py on the embedded
+model's hand-labelled run (eval/embedded_check_run3.jsonl, replies in eval/clarify_run3.jsonl):
+every one of the 118 forced replies was a bare yes or no, but where the person's label of the
+first answer is affirm or deny the reply agreed only 19 of 28 times (0.68, 95% CI 0.49-0.82;
+"Yes." to a negated question after "No, I can ..."), and 90 of the 118 first answers were
+unclear to the person too, so the reply made a stance up (66 of those 90 said "yes"). That is
+below the llm judge's 0.75 readings (right 0.69 of the time) and far below the rules judge's
+solid verdicts (0.98 at >= 0.8), so a clarified stance is never solid; on top of that the
+analysis lets it add candidates only (pipeline/clarify.add_candidates). Docs: docs/judging.md,
+"Forced-choice follow-up"."""
 
 _LEAD = re.compile(r"^[\s*_\"'`>#(\[-]*")  # markdown, quotes, bullets before the first word
 _PARTICLE = re.compile(r"^(yes|yeah|yep|yup|no|nope|nah)(?![a-z'])")
