@@ -230,7 +230,13 @@ def main() -> None:
     by_framing = Counter(r["framing"] for r, _ in todo)
     wall: float | None = None
     if args.replies:
-        replies = [json.loads(x) for x in args.replies.read_text(encoding="utf-8").splitlines() if x.strip()]
+        want = {r["response_id"] for r, _ in todo}  # the judge of today decides what is asked
+        replies = [x for x in (json.loads(line) for line in args.replies.read_text(
+            encoding="utf-8").splitlines() if line.strip()) if x["response_id"] in want]
+        missing = len(want) - len(replies)
+        if missing:
+            print(f"{missing} unclear answers have no reply in {args.replies}: ask the model"
+                  " again (without --replies) to measure them", file=sys.stderr)
         sent = 0
     else:
         t0 = time.perf_counter()
