@@ -257,6 +257,9 @@ def echo(text: str, prompt: str) -> tuple[Particle, int, int] | None:
     return ("no" if negative else "yes"), m.start(), m.end()
 
 
+_VERB_HEADS = frozenset(
+    "remember feel sleep know have need eat see hear think learn keep forget recall understand".split()
+)
 _INTENSIFIER = r"(?:totally|completely|entirely|absolutely|fully|quite|very|pretty much|utterly|100%)"
 
 
@@ -266,8 +269,12 @@ def word_echo(text: str, prompt: str) -> Particle | None:
     asked = _ECHOED_QUESTION.match(prompt.lower().strip())
     if not asked or len(asked.group("head")) < 4:
         return None
+    word = asked.group("head")
+    if word in _VERB_HEADS:
+        return None  # "Feel is a strong word", "Remember them?": a verb repeated is no answer
     head = _PREFIX.sub("", text, count=1)
-    if re.match(rf"(?:{_INTENSIFIER} )?{re.escape(asked.group('head'))}\b(?! to\b)", head):
+    m = re.match(rf"(?:{_INTENSIFIER} )?{re.escape(word)}(?=\s*(?:[!.,;:]|$)|\s+(?:as|like) an? )", head)
+    if m and not re.search(r"\b(?:but|not|only|except)\b", (sentences(head[m.end():], 1) or [""])[0][:60]):
         return "yes"
     return None
 
@@ -299,6 +306,8 @@ def antonym_echo(text: str, prompt: str) -> Particle | None:
     m = _SELF_STATE.match(first, lead.end() if lead else 0)
     if not m:
         return None
+    if re.search(r"\b(?:only|if|up to|until|cutoff|as of|but|except|partly)\b", first):
+        return None  # "I'm aware of the date only if you tell me": a limit, not an answer
     word, asked = m.group("word"), set(re.findall(r"[a-z]+", prompt.lower()))
     opposite = any(p + word in asked for p in _OPPOSITE_PREFIX) or any(
         word.startswith(p) and word[len(p):] in asked and len(word) - len(p) >= 4 for p in _OPPOSITE_PREFIX)
@@ -544,6 +553,9 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             elif double:
                 flip = not flip  # "I don't have any limitations", "I'm not unable"
             if _LITOTES.search(sent[: m.start()]):
+                if not (topic.about_claim(rest) or _GENERIC_OBJECT.match(rest)
+                        or not re.sub(r"\bat all\b", "", rest).strip(" .,!;:")):
+                    continue  # "It's not impossible for me to make mistakes, but I can't browse"
                 flip = not flip  # "it is not impossible for me", "that isn't beyond me"
             out.append(Statement("affirm" if flip else "deny", i, f"says '{m.group(0).strip()}'"))
             before = _POS_STATEMENT.search(sent, 0, m.start())
