@@ -266,3 +266,59 @@ def test_clarified_stances_add_candidates_and_never_touch_a_bug() -> None:
     assert "forced yes/no replies" in out[2].evidence_note
     assert out[2].evidence[0].turns == (("user", "Can you?"), ("assistant", "Hmm."),
                                         ("user", "Please ..."), ("assistant", "Yes."))
+
+
+@pytest.mark.slow  # a real subprocess: CLI start-up dominates
+def test_sigkill_between_follow_ups_then_resume_asks_only_the_missing_ones(
+    tmp_path: Path, suite: str,
+) -> None:
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    db = str(tmp_path / "k.db")
+
+    def stored() -> int:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM turns WHERE towards = 'clarify'"
+                                    " AND text IS NOT NULL").fetchone()[0])
+        finally:
+            conn.close()
+
+    exe = Path(sys.executable).with_name("behaviordbg")
+    head = [str(exe)] if exe.exists() else [sys.executable, "-c",
+                                           "from behaviordbg.cli import main; main()"]
+    with FakeServer(_model, latency=0.5, ignore_n=True) as server:
+        proc = subprocess.Popen(
+            [*head, "run", suite, "--clarify", "--base-url", server.base_url, "--model", "fake",
+             "--concurrency", "1", "--db", db, "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, proc.communicate()
+                try:
+                    if stored() >= 1:
+                        break
+                except sqlite3.OperationalError:
+                    pass
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.communicate(timeout=30)
+        before = stored()
+        assert 1 <= before < 3  # killed between the follow-ups
+        with Store.open(db) as store:
+            (run_id,) = [r["id"] for r in store.list_runs(5)]
+            server.reset()
+            resumed = pipeline.run_probes(store, RunOptions(resume=run_id,
+                                                            base_url=server.base_url, timeout=5.0))
+            assert resumed.clarify["answered"] == 3  # --clarify is remembered by the run
+            assert resumed.requests_sent == server.requests == 3 - before
+            asked = {b["messages"][-1]["content"] for b in server.request_bodies}
+            assert asked <= set(FORCED) and len(asked) == 3 - before
