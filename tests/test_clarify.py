@@ -243,6 +243,7 @@ def test_run_and_check_take_the_flag(tmp_path: Path, suite: str) -> None:
         checked = CliRunner().invoke(app, ["check", *base, "--clarify"])
         assert checked.exit_code == 0, checked.output
         assert "clarify: 3 forced yes/no follow-ups, 3 decisive" in checked.output
+        assert "candidates only they show (never bugs)" in checked.output
     assert "--clarify" in CliRunner().invoke(app, ["run", "--help"]).output
 
 

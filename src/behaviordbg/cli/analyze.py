@@ -190,7 +190,8 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
         c = summary.clarify
         console.print(f"clarify: {c['followups']} forced yes/no follow-ups, {c['decisive']}"
                       f" decisive, {c['clarified']} unclear answers settled by them (judge"
-                      " 'clarify'; alone they make candidates, not bugs)")
+                      f" 'clarify'), {c.get('candidates', 0)} candidates only they show (never"
+                      " bugs)")
     for kind, why in summary.out_of_reach.items():  # "no unstable bugs" is not "stable"
         console.print(f"[yellow]not looked for: {escape(kind)} bugs ({escape(why)})[/]", markup=True)
     _print_held_back(summary, db)
