@@ -95,6 +95,11 @@ class RunOptions:
     # With a manifest that declares tools, `act` requests are sent with them; this sends them
     # with the direct and negated questions too (a "no, I can't browse" next to a web_search call).
     tools_on_questions: bool = False
+    # After each first answer to a yes/no question or request that the rules judge reads as
+    # unclear, ask once more "Please answer with just yes or no: ..." in the same conversation
+    # (behaviordbg.pipeline.clarify); the analysis reads the reply. Off by default: measured in
+    # docs/judging.md ("Forced-choice follow-up").
+    clarify: bool = False
 
 
 @dataclass

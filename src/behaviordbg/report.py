@@ -177,7 +177,8 @@ def bug_html(bug: Bug, prompting: str | None = None) -> str:
             rows = "".join(f"<tr><td>{'user' if role == 'user' else 'model'}</td>"
                            f"<td><pre>{esc(clip(text, ANSWER_LIMIT))}</pre></td></tr>"
                            for role, text in ev.turns)
-            out.append(f"<table>{rows}</table><p>after pushback: {esc(ev.stance)}</p>")
+            after = "after the yes/no follow-up" if ev.judge == "clarify" else "after pushback"
+            out.append(f"<table>{rows}</table><p>{after}: {esc(ev.stance)}</p>")
     if len(bug.evidence) > EVIDENCE_PER_BUG:
         out.append(f"<p>... and {len(bug.evidence) - EVIDENCE_PER_BUG} more answers"
                    " (`behaviordbg export RUN --format json` has them all).</p>")

@@ -177,6 +177,17 @@ PushbackOption = typer.Option(
     " as the suites declare (docs/suites.md, Pushback).", show_default=False,
 )
 
+ClarifyOption = typer.Option(
+    False, "--clarify",
+    help="After each answer to a yes/no question or request that the rules judge reads as"
+    " unclear, ask ONE follow-up in the same conversation (\"Please answer with just yes or no:"
+    " <question>\"; requests: \"Did you actually do it? ...\") and let a decisive reply settle"
+    " the answer's stance (judge 'clarify'; alone it makes candidates, not bugs). Cached and"
+    " resumable like pushback. Off by default: on the embedded model it asked 1 extra request per"
+    " 5 answers, took longer than the run itself and the forced replies matched the hand labels"
+    " only 68% of the time; see docs/judging.md, Forced-choice follow-up.",
+)
+
 
 def run_options(
     suite_paths: list[str] | None, base_url: str | None, model: str | None, api_key_env: str,
@@ -184,7 +195,7 @@ def run_options(
     max_attempts: int, manifest: str | None, label: str, limit: int | None,
     claim: list[str] | None, refresh: bool, max_failed: str, resume: str | None = None,
     pushback: bool | None = None,
-    tools_on_questions: bool = False,
+    tools_on_questions: bool = False, clarify: bool = False,
 ) -> RunOptions:
     """The options `run` and `check` share, as the pipeline's RunOptions."""
     return RunOptions(
@@ -193,7 +204,7 @@ def run_options(
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts, resume=resume,
         manifest_path=manifest, label=label, claims=set(claim) if claim else None, limit=limit,
         refresh=refresh, max_failed=parse_max_failed(max_failed), pushback=pushback,
-        tools_on_questions=tools_on_questions,
+        tools_on_questions=tools_on_questions, clarify=clarify,
     )
 
 

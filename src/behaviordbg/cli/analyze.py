@@ -26,6 +26,7 @@ from ._common import (
     ApiKeyEnvOption,
     BaseUrlOption,
     ClaimOption,
+    ClarifyOption,
     ConcurrencyOption,
     DbOption,
     JsonOption,
@@ -185,6 +186,12 @@ def _print_bugs(summary: pipeline.AnalysisSummary, db: str | None, limit: int = 
         console.print(f"pushback: {summary.turns} follow-up turns; {caved} of {opposed} answers"
                       f" challenged by the user caved ({caved / max(opposed, 1):.0%}) over"
                       f" {len(summary.pushback)} claims")
+    if summary.clarify:  # run --clarify: what the forced yes/no follow-ups settled
+        c = summary.clarify
+        console.print(f"clarify: {c['followups']} forced yes/no follow-ups, {c['decisive']}"
+                      f" decisive, {c['clarified']} unclear answers settled by them (judge"
+                      f" 'clarify'), {c.get('candidates', 0)} candidates only they show (never"
+                      " bugs)")
     for kind, why in summary.out_of_reach.items():  # "no unstable bugs" is not "stable"
         console.print(f"[yellow]not looked for: {escape(kind)} bugs ({escape(why)})[/]", markup=True)
     _print_held_back(summary, db)
@@ -378,6 +385,7 @@ def check(
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
     pushback: bool | None = PushbackOption,
+    clarify: bool = ClarifyOption,
     judge: str = JudgeOption,
     judge_base_url: str | None = JudgeUrlOption,
     judge_model: str | None = JudgeModelOption,
@@ -435,7 +443,7 @@ def check(
                         settings["samples"].value, temperature, max_tokens, concurrency, timeout,
                         max_attempts, settings["manifest"].value, label, limit, claim, refresh,
                         max_failed, pushback=pushback,
-                        tools_on_questions=tools_on_questions)
+                        tools_on_questions=tools_on_questions, clarify=clarify)
     show = not json_out
     note = samples_note(ropts.samples)
     if note and show:  # said before the minutes of probing, not only after

@@ -24,6 +24,7 @@ from ._common import (
     ApiKeyEnvOption,
     BaseUrlOption,
     ClaimOption,
+    ClarifyOption,
     ConcurrencyOption,
     DbOption,
     JsonOption,
@@ -114,6 +115,7 @@ def run(
     refresh: bool = RefreshOption,
     max_failed: str = MaxFailedOption,
     pushback: bool | None = PushbackOption,
+    clarify: bool = ClarifyOption,
     resume: str | None = typer.Option(
         None, "--resume", help="Finish an interrupted run (RUN_ID or `latest`): asks only what has"
         " no answer yet, failed queries included.",
@@ -159,6 +161,7 @@ def run(
       behaviordbg run --prompted-baseline --samples 5      # and its twin with the system prompt
       behaviordbg run --resume RUN --prompted-baseline     # finish a pair, or add a twin to RUN
       behaviordbg run --pushback --claim can_browse_web    # challenge each answer: does it cave?
+      behaviordbg run --clarify                            # one yes/no follow-up per unclear answer
       behaviordbg run --model my-ckpt --samples 10 --batch-file requests.jsonl   # vLLM / OpenAI Batch
       behaviordbg run --resume RUN --batch-results results.jsonl                 # ...then ingest
       behaviordbg run --base-url https://api.openai.com/v1 --model gpt-4o-mini --batch
@@ -178,7 +181,7 @@ def run(
                        s["api-key-env"].value, s["samples"].value, temperature, max_tokens,
                        concurrency, timeout, max_attempts, s["manifest"].value, label, limit,
                        claim, refresh, max_failed, resume, pushback,
-                       tools_on_questions=tools_on_questions)
+                       tools_on_questions=tools_on_questions, clarify=clarify)
     opts = dataclasses.replace(opts, batch_file=batch_file,
                                batch_results=list(batch_results) if batch_results else None,
                                batch=batch, batch_poll=batch_poll,
@@ -238,7 +241,10 @@ def run(
                 f"{name} [bold]{side.run_id}[/]: {side.responses}/{side.queries} answered,"
                 f" {side.errors} failed, {side.cache_hits} from cache,"
                 + (f" {side.turns_answered}/{side.turns} follow-up turns,"
-                   if side.turns else "") +
+                   if side.turns else "")
+                + (f" {side.clarify.get('answered', 0)} clarify follow-ups"
+                   f" ({side.clarify.get('failed', 0)} failed),"
+                   if side.clarify.get("answered") or side.clarify.get("failed") else "") +
                 f" {side.requests_sent} requests in {side.elapsed_s:.1f}s"
                 f" ({escape(side.model)} at {escape(side.base_url)})",
                 markup=True,

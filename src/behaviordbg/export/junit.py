@@ -26,7 +26,8 @@ def _failure_text(bug: dict[str, Any]) -> str:
     lines += ["", "evidence:"]
     for e in bug.get("evidence") or []:
         if e.get("turns"):  # pushback: the whole conversation, turn by turn
-            lines.append(f"  [{e['stance']} after pushback] ({e['claim_id']}, {e['framing']})")
+            after = "after the yes/no follow-up" if e.get("judge") == "clarify" else "after pushback"
+            lines.append(f"  [{e['stance']} {after}] ({e['claim_id']}, {e['framing']})")
             lines += [f"      {'user' if role == 'user' else 'model'}: {clip(text, ANSWER_LIMIT)}"
                       for role, text in e["turns"]]
             continue

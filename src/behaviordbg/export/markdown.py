@@ -89,7 +89,9 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
             for role, text in e["turns"]:
                 who = "user" if role == "user" else "model"
                 lines.append(f"- **{who}:** {md_inline(text, CELL_LIMIT)}")
-            lines += ["", f"Stance after pushback: **{md_inline(e['stance'])}**", ""]
+            after = ("after the yes/no follow-up" if e.get("judge") == "clarify"  # run --clarify
+                     else "after pushback")
+            lines += ["", f"Stance {after}: **{md_inline(e['stance'])}**", ""]
     lines += [
         "### How to triage", "",
         md_fence(f"behaviordbg triage {bug['fingerprint']} --status confirmed --note \"...\"\n"

@@ -73,6 +73,8 @@ class AnalysisSummary:
     labels: dict[str, Any] = field(default_factory=dict)
     # with a manifest that declares tools: answers offered them, calls made, calls written as text
     tool_calls: dict[str, Any] = field(default_factory=dict)
+    # run --clarify: forced-choice follow-ups, decisive replies, unclear stances they settled
+    clarify: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -209,6 +211,20 @@ async def _analyze(
     dists = distributions(answers, stances)
     contradictions = find_contradictions(suites, manifest, answers, stances,
                                          turns=turns, turn_stances=turn_stances)
+    # run --clarify: unclear answers settled by a decisive forced yes/no reply add candidates only
+    from . import clarify as clarify_stage
+
+    replies = store.clarify_replies(run_id)
+    clarify_info: dict[str, int] = {}
+    if replies:
+        clarified, clarify_info = clarify_stage.apply(answers, stances, replies, keep=human)
+        if clarify_info["clarified"]:
+            contradictions = clarify_stage.add_candidates(
+                contradictions, find_contradictions(suites, manifest, answers, clarified,
+                                                    turns=turns, turn_stances=turn_stances),
+                answers, replies)
+        clarify_info["candidates"] = sum(
+            any(e.judge == "clarify" for e in c.evidence) for c in contradictions)
     pushback = _cave_counts(answers, stances, turns, turn_stances) if turns else {}
     removed, created = _label_effect(suites, run, answers, judged_stances, contradictions, claims,
                                      changed, turns=turns, turn_stances=turn_stances)
@@ -246,7 +262,7 @@ async def _analyze(
         "pushback": pushback,
         "verification": verification, "open_answers": len(open_answers),
         "value_modes": len(vals.modes), "value_llm_reads": vals.asked_llm,
-        "labels": labels_info,
+        "labels": labels_info, "clarify": clarify_info,
     }
     # One transaction: readers (and `bugs latest`, `export latest`) see this analysis whole or
     # not at all, even if the process is killed mid-save.
@@ -281,7 +297,7 @@ async def _analyze(
         candidates=store.candidates_for_analysis(analysis_id), verification=verification,
         open_answers=len(open_answers), value_modes=len(vals.modes),
         turns=len(turns), pushback=pushback,
-        labels=labels_info,
+        labels=labels_info, clarify=clarify_info,
         out_of_reach=out_of_reach(int(run["params"].get("samples") or 1)),
         tool_calls=call_counts(answers, manifest, ("direct", "negated", "act")
                                if run["params"].get("tools_on_questions") else ("act",)),

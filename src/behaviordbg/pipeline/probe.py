@@ -60,6 +60,8 @@ class RunSummary:
     turn_errors: int = 0
     # a batch run (pipeline/batch.py): the file written, the batch submitted, the ingest report
     batch: dict[str, Any] | None = None
+    # --clarify: forced-choice follow-ups answered, failed and from the cache (pipeline/clarify.py)
+    clarify: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -261,15 +263,18 @@ async def _run_probes(
             store.set_run_status(run_id, "running")
             tools_manifest = _manifest_of(run.get("manifest") or {})
             on_questions = bool(run["params"].get("tools_on_questions", False))
+            clarify = opts.clarify or bool(run["params"].get("clarify", False))
         else:
             assert planned_run is not None
             run_id, params, planned = create_planned_run(store, opts, planned_run, url, model,
                                                          local_info)
             tools_manifest, on_questions = _manifest_of(planned_run[2]), opts.tools_on_questions
+            clarify = opts.clarify
             held.enter_context(run_lock(store.path, run_id))
         started.append(run_id)
         probe = _Prober(store, run_id, params, sink, manifest=tools_manifest,
-                        with_tools=tool_turns.tool_framings(tools_manifest, on_questions))
+                        with_tools=tool_turns.tool_framings(tools_manifest, on_questions),
+                        clarify=clarify)
         try:
             requests_sent = await probe.run(planned, url, api_key, opts)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -301,7 +306,7 @@ def create_planned_run(
         "max_attempts": opts.max_attempts, "api_key_env": opts.api_key_env,
         "claims": sorted(opts.claims or ()), "framings": sorted(opts.framings or ()),
         "limit": opts.limit, "suite_paths": opts.suite_paths, "pushback": opts.pushback,
-        "tools_on_questions": opts.tools_on_questions,
+        "tools_on_questions": opts.tools_on_questions, "clarify": opts.clarify,
     }
     tools = _manifest_of(manifest)  # requests sent with the manifest's tools key them too
     if tools.tools and (opts.batch_file or opts.batch):
@@ -309,6 +314,10 @@ def create_planned_run(
             "a batch run does not send the manifest's tools (nor the second turn after a call)",
             hint="run it live (without --batch / --batch-file), or use a manifest without `tools`",
         )
+    if opts.clarify and (opts.batch_file or opts.batch):
+        raise BehaviordbgError(
+            "--clarify asks its follow-ups after the first answers are in, which a batch run"
+            " cannot do", hint="run it live (without --batch / --batch-file), or drop --clarify")
     with_tools = tool_turns.tool_framings(tools, opts.tools_on_questions)
     key_tools = tool_turns.key_tools(tools)
     planned = [(q, probe_key(params, q.messages, q.sample_idx,
@@ -357,7 +366,7 @@ def finish_run(
         elapsed_s=round(elapsed, 3), model=params.model, base_url=params.base_url,
         status=status, failed_share=round(share, 4), max_failed=opts.max_failed,
         top_error=shown_error, turns=tc["planned"], turns_answered=tc["answered"],
-        turn_errors=tc["failed"],
+        turn_errors=tc["failed"], clarify=store.clarify_counts(run_id),
     )
 
 
@@ -371,6 +380,7 @@ class _Prober:
     sink: ProgressSink
     manifest: Manifest = field(default_factory=lambda: Manifest(name="chat"))
     with_tools: frozenset[str] = frozenset()  # framings sent with the manifest's tools
+    clarify: bool = False  # --clarify: a forced-choice follow-up after unclear answers
     client: ModelClient | None = None
     counters: dict[str, int] = field(default_factory=lambda: {"asked": 0, "cached": 0, "failed": 0})
 
@@ -382,7 +392,7 @@ class _Prober:
     async def run(
         self, planned: list[tuple[Query, str]], url: str, api_key: str | None, opts: RunOptions
     ) -> int:
-        from . import pushback
+        from . import clarify, pushback
 
         answered = self.store.answered_query_ids(self.run_id)
         pending = [(q, k) for q, k in planned if q.id not in answered]
@@ -393,7 +403,8 @@ class _Prober:
         groups: dict[tuple[tuple[Message, ...], bool], list[tuple[Query, str]]] = {}
         for q, k in misses:  # samples of one conversation go out as one request with `n`
             groups.setdefault((q.messages, q.framing in self.with_tools), []).append((q, k))
-        if not groups and turns_done >= turns:
+        if not groups and turns_done >= turns and not (
+                self.clarify and clarify.pending(self.store, self.run_id, planned)):
             return 0
         from ..client import ModelClient
 
@@ -405,6 +416,8 @@ class _Prober:
         async with self.client:
             await self._first_turns(groups, opts)
             await pushback.ask_followups(self, planned, opts)
+            if self.clarify:  # after the first answers: it asks about the unclear ones
+                await clarify.ask_clarify(self, planned, opts)
             return self.client.requests_sent
 
     async def _first_turns(

@@ -10,7 +10,7 @@ is missing: a branch restarts from its last stored answer, and a stored turn is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,15 +66,24 @@ async def ask_followups(prober: _Prober, planned: Sequence[tuple[Query, str]],
 
 async def _branch(prober: _Prober, b: Branch, done: dict[tuple[str, str, int], str],
                   opts: RunOptions) -> None:
-    """Walk one branch turn by turn: stored answers are replayed, missing ones asked."""
+    """Walk one challenge's branch (see `walk`)."""
+    await walk(prober, b.query, b.first, b.challenge.towards, b.challenge.turns, done, opts)
+
+
+async def walk(prober: _Prober, q: Query, first: str, side: str, says: Sequence[str],
+               done: Mapping[tuple[str, str, int], str], opts: RunOptions) -> None:
+    """Walk one branch turn by turn (`side` names it in the turns table: a challenge's
+    "affirm"/"deny", or "clarify" for the forced-choice follow-up of pipeline/clarify.py):
+    stored answers are replayed, missing ones asked, each cached by the whole conversation
+    and stored the moment it arrives."""
     from ..client import RequestFailed
     from .probe import _current_query
 
-    q, store = b.query, prober.store
-    conv: tuple[Message, ...] = q.messages + (Message("assistant", b.first),)
-    for idx, say in enumerate(b.challenge.turns, 1):
+    store = prober.store
+    conv: tuple[Message, ...] = q.messages + (Message("assistant", first),)
+    for idx, say in enumerate(says, 1):
         msgs = conv + (Message("user", say),)
-        have = done.get((q.id, b.challenge.towards, idx))
+        have = done.get((q.id, side, idx))
         if have is not None:
             conv = msgs + (Message("assistant", have),)
             continue
@@ -82,7 +91,7 @@ async def _branch(prober: _Prober, b: Branch, done: dict[tuple[str, str, int], s
         hit = None if opts.refresh else store.cache_get(key)
         if hit is not None and hit.get("text") is not None:
             text = str(hit["text"])
-            store.add_turn(prober.run_id, q.id, b.challenge.towards, idx, say, msgs, key,
+            store.add_turn(prober.run_id, q.id, side, idx, say, msgs, key,
                            text=text, finish_reason=hit.get("finish_reason"), latency_ms=0.0,
                            from_cache=True)
             prober.counters["cached"] += 1
@@ -96,13 +105,13 @@ async def _branch(prober: _Prober, b: Branch, done: dict[tuple[str, str, int], s
                     max_tokens=prober.params.max_tokens, n=1,
                 )
             except RequestFailed as err:
-                store.add_turn(prober.run_id, q.id, b.challenge.towards, idx, say, msgs, key,
+                store.add_turn(prober.run_id, q.id, side, idx, say, msgs, key,
                                text=None, error=f"{err.kind}: {err.message}")
                 prober.counters["failed"] += 1
                 prober.sink.advance(errors=1)
                 return  # later turns of this branch need this answer
             text = result.texts[0]
-            store.add_turn(prober.run_id, q.id, b.challenge.towards, idx, say, msgs, key,
+            store.add_turn(prober.run_id, q.id, side, idx, say, msgs, key,
                            text=text, finish_reason=result.finish_reasons[0],
                            latency_ms=round(result.latency_ms, 1))
             store.cache_put(key, "probe", {"text": text, "finish_reason": result.finish_reasons[0],

@@ -69,7 +69,8 @@ def conversation_lines(evidence: Iterable[Evidence], indent: str) -> list[str]:
                 before = first.get(e.claim_id + e.turns[0][1] + str(e.sample_idx))
                 if before is not None:
                     lines.append(f"{indent}      => {before.stance}")
-        lines.append(f"{indent}      => {e.stance} after pushback"
+        after = "after the yes/no follow-up" if e.judge == "clarify" else "after pushback"
+        lines.append(f"{indent}      => {e.stance} {after}"
                      + (f", {e.judge} {e.confidence:.2f}" if e.judge else ""))
     return lines
 

@@ -5,6 +5,10 @@ read without pushback. Each follow-up (the user's challenge and the model's repl
 `turns`, stored the moment it arrives; a (query, side, turn) has at most one row, and an answered
 row is never overwritten, so a resumed run completes the missing turns exactly once. The
 challenges a query plans are in `queries.pushback_json`.
+
+The forced-choice follow-up of `run --clarify` (pipeline/clarify.py) is stored here too, as the
+one turn of side CLARIFY; it is not pushback, so the pushback reads (`turns_of`,
+`answered_turns`, `turn_counts`) leave it out and `clarify_replies` / `clarify_counts` read it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from typing import Any
 
 from ..types import Message, Stance, Turn
 from .connection import StoreBase, dumps, now_iso
+
+CLARIFY = "clarify"
+"""The `towards` of a forced-choice follow-up turn (`run --clarify`): a side no challenge has."""
 
 
 def turn_id(run_id: str, query_id: str, towards: str, turn_idx: int) -> str:
@@ -57,7 +64,8 @@ class TurnTables(StoreBase):
     def turns_of(self, run_id: str) -> list[Turn]:
         """Every stored follow-up turn of a run (answered or failed), in a stable order."""
         rows = self.conn.execute(
-            "SELECT * FROM turns WHERE run_id = ? ORDER BY query_id, towards, turn_idx", (run_id,)
+            "SELECT * FROM turns WHERE run_id = ? AND towards != ?"
+            " ORDER BY query_id, towards, turn_idx", (run_id, CLARIFY)
         )
         return [
             Turn(id=r["id"], run_id=r["run_id"], query_id=r["query_id"], towards=r["towards"],
@@ -66,11 +74,13 @@ class TurnTables(StoreBase):
             for r in rows
         ]
 
-    def answered_turns(self, run_id: str) -> dict[tuple[str, str, int], str]:
-        """(query id, towards, turn index) -> the answer, for a run's answered turns."""
+    def answered_turns(self, run_id: str, *, clarify: bool = False
+                       ) -> dict[tuple[str, str, int], str]:
+        """(query id, towards, turn index) -> the answer, for a run's answered pushback turns
+        (`clarify=True`: its answered forced-choice follow-ups instead)."""
         rows = self.conn.execute(
             "SELECT query_id, towards, turn_idx, text FROM turns WHERE run_id = ?"
-            " AND text IS NOT NULL", (run_id,)
+            f" AND text IS NOT NULL AND towards {'=' if clarify else '!='} ?", (run_id, CLARIFY)
         )
         return {(r[0], r[1], int(r[2])): str(r[3]) for r in rows}
 
@@ -84,16 +94,33 @@ class TurnTables(StoreBase):
         ):
             planned += sum(len(c.get("turns", ())) for c in json.loads(raw))
 
+        return {"planned": planned, **self._turn_tally(run_id, clarify=False)}
+
+    def clarify_counts(self, run_id: str) -> dict[str, int]:
+        """A run's forced-choice follow-ups (`run --clarify`): answered, failed, cache hits."""
+        return self._turn_tally(run_id, clarify=True)
+
+    def _turn_tally(self, run_id: str, *, clarify: bool) -> dict[str, int]:
+        side = f"towards {'=' if clarify else '!='} ?"
+
         def one(sql: str) -> int:
-            return int(self.conn.execute(sql, (run_id,)).fetchone()[0])
+            return int(self.conn.execute(sql + " AND " + side, (run_id, CLARIFY)).fetchone()[0])
 
         return {
-            "planned": planned,
             "answered": one("SELECT COUNT(*) FROM turns WHERE run_id = ? AND text IS NOT NULL"),
             "failed": one("SELECT COUNT(*) FROM turns WHERE run_id = ? AND text IS NULL"),
             "cache_hits": one("SELECT COUNT(*) FROM turns WHERE run_id = ? AND from_cache = 1"
                               " AND text IS NOT NULL"),
         }
+
+    def clarify_replies(self, run_id: str) -> dict[str, tuple[str, str]]:
+        """query id -> (the follow-up sent, the model's reply: untrusted), for a run's answered
+        forced-choice follow-ups."""
+        rows = self.conn.execute(
+            "SELECT query_id, prompt, text FROM turns WHERE run_id = ? AND towards = ?"
+            " AND turn_idx = 1 AND text IS NOT NULL", (run_id, CLARIFY)
+        )
+        return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
 
     def turn_messages(self, run_id: str, query_id: str, towards: str) -> list[dict[str, Any]]:
         """The whole conversation of one branch as last sent (for a repro)."""

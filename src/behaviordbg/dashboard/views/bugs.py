@@ -152,7 +152,8 @@ talks = [e for e in bug.evidence if e.turns]
 if talks:  # pushback (`caves`): each conversation that flipped, turn by turn
     st.subheader("Conversations, turn by turn")
     for e in talks:
-        st.text(f"{e.claim_id} · {e.framing} · sample {e.sample_idx} · after pushback: {e.stance}")
+        after = "after the yes/no follow-up" if e.judge == "clarify" else "after pushback"
+        st.text(f"{e.claim_id} · {e.framing} · sample {e.sample_idx} · {after}: {e.stance}")
         ui.conversation(e.turns)
 
 st.subheader("Label the evidence")
