@@ -109,7 +109,12 @@ _ABILITY_DENIAL = re.compile(
 )
 _STEM_WORD = re.compile(r"[a-z]{3,}")
 _EXPLICIT_NO = re.compile(r"^(no|nope|nah|not|never|false)\b")
-_GENERIC = re.compile(r"\b(usually|typically|generally|in general|often|normally|tends? to)\b")
+# Words of a general answer, about things of the kind asked for rather than the user's own.
+_GENERIC = re.compile(
+    r"\b(usually|typically|generally|in general|often|normally|tends? to|vary|varies|many|most people|"
+    r"works? best|helps? (?:keep|you|to)|is a (?:classic|popular|common|standard)|mechanically|technically|"
+    r"from a technical|in principle|as a rule|something tells me)\b"
+)
 _REGRET = re.compile(
     r"^(?:(?:i'm |i am )?afraid|sadly|unfortunately|regrettably|(?:i'm |i am )?sorry)\b"
 )
