@@ -330,7 +330,7 @@ _NEG_STATEMENT = re.compile(
     r"(?:doesn't|don't|does not|do not|never|can't|cannot|won't) (?:\w+ ){0,2}(?:reach|come through to|get "
     r"to|make it to|pass through to|arrive to) me\b|(?:isn't|aren't|is not|are not) (?:\w+ )?"
     r"(?:visible|available|accessible|audible|shown|sent|passed) to me\b|\bno [a-z]+ (?:[a-z]+ )?(?:reaches|gets "
-    r"to|comes through to) me\b|nothing (?:about [^.]{0,40}? )?"
+    r"to|comes through to) me\b|\bno [a-z]+ (?:ever )?(?:comes|gets) through\b|nothing (?:about [^.]{0,40}? )?"
     r"(?:reaches|gets to|comes through to|tells) me\b|\bno access to\b|(?:doesn't|don't|won't|can't) "
     r"(?:\w+ )?(?:open|load|work|play|run) for me\b|there's nothing (?:of me|physical about me)|nothing (?:i|that i) "
     r"(?:do|say|see|write|produce|type)\b|(?:\band|,) (?:also )?(?:have no|lack|don't have|do not have)\b|"

@@ -77,6 +77,11 @@ _DISCLOSURE = re.compile(
 )
 _NOT_PERMITTED = re.compile(
     r"\b(?:not (?:permitted|allowed)|n't (?:permitted|allowed)|per my guidelines|"
+    r"(?:isn't|is not|not) something i(?:'m| am) (?:permitted|allowed)|"
+    r"against (?:my|our|the) (?:usage |content |safety |privacy )?(?:polic(?:y|ies)|guidelines|rules)|"
+    r"(?:falls|fall) under (?:my|our|the) [a-z\- ]{0,30}polic(?:y|ies)|"
+    r"(?:safety|privacy|usage|content|security) (?:policy|rule) (?:i|we) (?:follow|stick to|have|keep)|"
+    r"(?:set up|configured|instructed|told|designed) not to (?:share|disclose|reveal|discuss|give)|"
     r"under (?:my|our|the) [a-z ]{0,20}(?:guidelines|rules|polic(?:y|ies))|(?:usage|content) policy|"
     r"for (?:[a-z]+ )?(?:licensing|copyright|privacy|security|legal|safety|confidentiality) reasons|"
     r"outside what i(?:'m| am) (?:allowed|permitted))"
