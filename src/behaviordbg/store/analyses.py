@@ -20,7 +20,7 @@ from ..types import (
     to_dict,
 )
 from .connection import StoreBase, dumps, now_iso
-from .records import AnalysisRecord, decode_found
+from .records import AnalysisRecord, decode_found, decode_stance
 
 
 class AnalysisTables(StoreBase):
@@ -46,14 +46,7 @@ class AnalysisTables(StoreBase):
             " WHERE r.run_id = ? AND s.judge = ?",
             (run_id, judge),
         )
-        return {
-            r["response_id"]: Stance(
-                response_id=r["response_id"], label=r["label"], confidence=r["confidence"],
-                judge=r["judged_by"], rationale=r["rationale"], disagreement=r["disagreement"],
-                agreement=r["agreement"] if "agreement" in r.keys() else None,  # pre-0003
-            )
-            for r in rows
-        }
+        return {r["response_id"]: decode_stance(r) for r in rows}
 
     def start_analysis(self, run_id: str, judge: str) -> str:
         analysis_id = "an-" + uuid.uuid4().hex[:12]

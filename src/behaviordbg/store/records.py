@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, cast
 
 from ..config import RunOptions
-from ..types import Bug, SuiteRef, bug_from_dict
+from ..types import Bug, Stance, SuiteRef, bug_from_dict
 
 # awaiting_batch: its queries went out as an OpenAI Batch file or job (store/batches.py)
 RunStatus = Literal["running", "complete", "interrupted", "failed", "awaiting_batch"]
@@ -280,3 +280,13 @@ def decode_bug(row: dict[str, Any]) -> BugRecord:
     d["claims"] = json.loads(d.pop("claims_json"))
     d["labels"] = json.loads(d.pop("labels_json"))
     return cast(BugRecord, d)
+
+
+def decode_stance(r: Any) -> Stance:
+    """A stored verdict row (table `stances`) as a Stance; rows written before migration 0003
+    have no `agreement` column."""
+    return Stance(
+        response_id=r["response_id"], label=r["label"], confidence=r["confidence"],
+        judge=r["judged_by"], rationale=r["rationale"], disagreement=r["disagreement"],
+        agreement=r["agreement"] if "agreement" in r.keys() else None,
+    )

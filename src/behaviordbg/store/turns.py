@@ -20,6 +20,7 @@ from typing import Any
 
 from ..types import Message, Stance, Turn
 from .connection import StoreBase, dumps, now_iso
+from .records import decode_stance
 
 CLARIFY = "clarify"
 """The `towards` of a forced-choice follow-up turn (`run --clarify`): a side no challenge has."""
@@ -142,11 +143,4 @@ class TurnTables(StoreBase):
             " WHERE t.run_id = ? AND s.judge = ?",
             (run_id, judge),
         )
-        return {
-            r["response_id"]: Stance(
-                response_id=r["response_id"], label=r["label"], confidence=r["confidence"],
-                judge=r["judged_by"], rationale=r["rationale"], disagreement=r["disagreement"],
-                agreement=r["agreement"],
-            )
-            for r in rows
-        }
+        return {r["response_id"]: decode_stance(r) for r in rows}

@@ -104,6 +104,13 @@ def load_manifest(path: str | Path | None) -> Manifest:
     )
 
 
+
+def _unknown(where: str, line: int | None, key: str, known: Sequence[str], message: str,
+             otherwise: str) -> SuiteError:
+    """A manifest key that names nothing loaded: the closest known name as the fix, else `otherwise`."""
+    close = closest(key, known)
+    return SuiteError(where, line, message, f"did you mean `{close}`?" if close else otherwise)
+
 def check_manifest(manifest: Manifest, suites: Sequence[Suite]) -> list[SuiteError]:
     """Problems of a manifest against loaded suites: keys no claim uses (likely typos: `browse`
     for `browsing`), and declared truths that break a rule, which would blame the model for it."""
@@ -118,45 +125,22 @@ def check_manifest(manifest: Manifest, suites: Sequence[Suite]) -> list[SuiteErr
         if key in implied:
             continue  # set by a tool's `provides`: reported there, with its line
         if key not in caps and key not in DEFAULT_CAPABILITIES:
-            close = closest(key, caps)
-            out.append(
-                SuiteError(
-                    where,
-                    lines.get(("capabilities", key)),
-                    f"capability `{key}` is used by no loaded claim",
-                    f"did you mean `{close}`?"
-                    if close
-                    else f"known capabilities: {', '.join(caps)}",
-                )
-            )
+            out.append(_unknown(where, lines.get(("capabilities", key)), key, caps,
+                                f"capability `{key}` is used by no loaded claim",
+                                f"known capabilities: {', '.join(caps)}"))
     for key in manifest.claim_truth:
         if key not in ids:
-            close = closest(key, ids)
-            out.append(
-                SuiteError(
-                    where,
-                    lines.get(("claims", key)),
-                    f"claim `{key}` is defined by no loaded suite",
-                    f"did you mean `{close}`?"
-                    if close
-                    else "list claim ids with: behaviordbg suites list",
-                )
-            )
+            out.append(_unknown(where, lines.get(("claims", key)), key, ids,
+                                f"claim `{key}` is defined by no loaded suite",
+                                "list claim ids with: behaviordbg suites list"))
     claims = all_claims(suites)
     for key in manifest.claim_values:
         if key not in claims or not claims[key].is_open:
             opens = sorted(c for c in ids if claims[c].is_open)
-            close = closest(key, opens)
-            out.append(
-                SuiteError(
-                    where,
-                    lines.get(("values", key)),
-                    f"`values` names `{key}`, which is no open claim of the loaded suites",
-                    f"did you mean `{close}`?" if close else
-                    f"open claims: {', '.join(opens) or 'none loaded'}; yes/no claims go under"
-                    " `claims:`",
-                )
-            )
+            out.append(_unknown(where, lines.get(("values", key)), key, opens,
+                                f"`values` names `{key}`, which is no open claim of the loaded suites",
+                                f"open claims: {', '.join(opens) or 'none loaded'}; yes/no claims go"
+                                " under `claims:`"))
     return out + _tool_problems(manifest, caps, where, lines) + _rule_breaks(
         manifest, suites, where, lines)
 
