@@ -107,8 +107,10 @@ _QUALIFIER = re.compile(
     r"^(?:(?:sort of|kind of|in a (?:sense|way)|in some ways|in part|partly|more or less)\b"
     r"(?:,? but not really)?[,.:;!\s-]*)+(?!yes,? and no|yes and no)(?:(?:yes|no)\b[,.:;!\s-]*)?"
 )
+_CANNOT_WORDS = r"can't|cannot|can not|unable|not able|no way to"
+# An inability stated outright, in any of its usual shapes (wider than _CANNOT below).
 _ABILITY_DENIAL = re.compile(
-    r"\b(?:can't|cannot|can not|unable|not able|no way to|(?:don't|do not) have (?:the |any )?(?:ability|access|"
+    rf"\b(?:{_CANNOT_WORDS}|(?:don't|do not) have (?:the |any )?(?:ability|access|"
     r"eyes|ears|a way)|have no (?:ability|access|way|eyes|ears)|(?:isn't|is not|aren't|are not|not) (?:something|"
     r"possible)|beyond (?:me|my))\b"
 )
@@ -140,7 +142,7 @@ def _through(reading: str, framing: Framing) -> StanceLabel:
     return "affirm" if reading == "yes" else "deny"
 
 
-_CANNOT = re.compile(r"\b(?:can't|cannot|can not|unable|not able|no way to|don't have (?:the |any )?(?:ability|access))\b")
+_CANNOT = re.compile(rf"\b(?:{_CANNOT_WORDS}|don't have (?:the |any )?(?:ability|access))\b")
 _UNWILLING = re.compile(
     r"\b(?:i (?:won't|will not|shouldn't|should not|must decline|decline to|refuse to|avoid|'d rather not|"
     r"would rather not)|i'm not (?:comfortable|going to|allowed to|permitted to)|i am not (?:comfortable|"
