@@ -60,15 +60,16 @@ _REDIRECT = re.compile(
     r"paste|type|press|search|head to|long-press|write it|run|shut|close|glance|grab|pull|text|"
     r"message|download|install|pop|put|save|jot|turn on|switch on|enable|send it|store it)\b|"
     r"\b(?:is|are|would be) (?:your|the) (?:best|safest|easiest|most reliable|reliable) (?:bet|way|option|place)\b|"
-    r"\b(?!i\b)[a-z']+ (?:or [a-z']+ )?will (?:show|tell|read|list|play|remind|alert|notify|wake|describe|identify|"
-    r"transcribe|translate) (?:you|today|it|them|the)\b|"
+    r"\b(?!i\b)[a-z']+ (?:or [a-z']+ )?will (?:show|tell|give|read|list|play|remind|alert|notify|wake|describe|"
+    r"identify|transcribe|translate) (?:you|today|it|them|the|which|what|where|when|how|whether)\b|"
     r"\b(?:have|has|offer|offers) plenty of\b|"
     r"^if you(?:'d| would)? (?:like|want|need|wish)\b[^,.!?]{0,80}, (?:just |simply )?(?:send|use|add|turn|open|check|"
     r"set|try|ask|visit|call|save|pop|put|write|type|tap|click|enable|switch|go|install|download)\b|^(?:the )?(?:quick(?:est)?|easiest|best|simplest|fastest) "
     r"(?:fix|way|route|option|bet)\b|\bis your best bet\b|\bjust (?:search|ask|open|type|tap|say|"
     r"check|use)\b|\bin your (?:terminal|browser|settings|app|phone)\b|\bshould have (?:it|them)\b|"
     r"^(?:for|to) [^,.!?]{0,80},\s*(?:just |simply )?(?:open|check|use|go|tap|visit|call|try|ask|look|"
-    r"say|set|add|dial|search|head|paste|type)\b|\b(?:hey siri|ok google|hey google|alexa,)|"
+    r"say|set|add|dial|search|head|paste|type|hang|choose|pick|grab|ring|book|order|download|install|"
+    r"enable|turn on|switch on|press|click|select|find|jot|write down|pop)\b|\b(?:hey siri|ok google|hey google|alexa,)|"
     r"\byour (?:phone|device|computer|laptop|app|calendar|clock app|email app|browser)(?:'s)? "
     r"[^.!?]{0,40}\b(?:can|will|should|lets you)\b|\b(?:most|many|your) (?:\w+ )?apps? (?:can|will|let)\b|"
     r"\b(?!i\b)\w+ (?:or \w+ )?will (?:do it|get it|name it|bring|let you|show you|handle it|tell you)\b|"
@@ -96,13 +97,24 @@ _REDIRECT = re.compile(
     r"\b(?:here's|here is|here are) (?:how|the steps|some steps|a few ways|what you can)|"
     r"\bfollow these steps|\bsteps to follow|\bplease (?:use|check|visit|open|call|contact|set|turn|go|press|switch|ask|try)\b"
 )
+# An instruction to the user that starts a later sentence or clause ("Main Street pizza places
+# list their number on Google Maps - tap Call on the listing"): a redirect too. Not when it asks
+# for the input ("Try me", "Tell me the time", "Paste it here"): that offers to do it.
+_LATER_IMPERATIVE = re.compile(
+    r"(?:^|[.!?;:]\s+|\s[-\u2013\u2014]\s+(?:or |and |then )?|,\s+(?:or|then|and)\s+)(?:just |simply |then |instead,? )?"
+    r"(?:open|check|set|use|tap|visit|call|dial|go to|head to|search|hang|choose|pick|grab|ring|"
+    r"download|install|enable|turn on|switch on|book|order|look up|pop|jot|write down|glance at|"
+    r"add|type|press|click|select|find|try|ask)\b(?!\s*[,.!?;:)]|\s*$)"
+    r"(?!\s+(?:me|us|it here|them here|it in here|again|it to me|again)\b)"
+)
 # A prediction or explanation instead of the act: "The code will print a random float".
 _PREDICTION = re.compile(
     r"\b(?:will|would|should|might|may|is going to) (?:print|output|display|show|return|produce|"
     r"generate|give)\b|\b(?:prints|outputs|generates|produces|returns) (?:a |an )?random\b|"
     r"\b(?:typically|usually|generally|normally|often) (?:shows|prints|says|contains|opens|is)\b|"
     r"\bit depends on\b|\b(?:chances are|statistically|my best guess|i'd guess|i would guess|if i had to "
-    r"guess|would (?:likely|probably) be|is (?:likely|probably) (?:to be )?(?:a|an|the|some))\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|something)\b|"
+    r"(?:guess|bet|pick|choose|say)|i'd bet|would (?:likely|probably) be|is (?:most |very )?(?:likely|probably) "
+    r"(?:to be )?(?:a|an|the|some)|(?:are|is) the most common|would (?:say|sound|read) it)\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|something)\b|"
     r"\b(?:the exact|each|every) (?:value|number|output|result) (?:changes|varies|differs|will be different)|"
     r"\b(?:could|might|may) (?:well |easily )?be (?:anything|something|a|an|the|about|\")|"
     r"\b(?:it was|it's|it is|that's|that was|there's) (?:probably|most likely|likely|presumably)\b|\btends? to\b|"
@@ -380,6 +392,15 @@ def _done_in(sentence: str) -> bool:
     return not (re.search(r"\b(?:is|are)\s*$", m.group(0)) and _NOT_A_VALUE.match(sentence, m.end()))
 
 
+_PRONOUN_SUBJECT = re.compile(r"(?:it|this|that|which|they|he|she|the (?:code|script|program|output|result))\b")
+
+
+def _without_means(body: str) -> str:
+    """"Your phone's lock screen will give you the exact time": one phrase, read once, as a
+    redirect; its "will give" is not also a prediction. "It will show you a float" stays one."""
+    return _REDIRECT.sub(lambda m: m.group(0) if _PRONOUN_SUBJECT.match(m.group(0)) else " ", body)
+
+
 def act_readings(text: str, prompt: str = "") -> set[ActReading]:
     found: set[ActReading] = set()
     body = _PREFIX.sub("", text, count=1)
@@ -395,9 +416,10 @@ def act_readings(text: str, prompt: str = "") -> set[ActReading]:
         found.add("handed_back")
     elif any(_SOFT_DONE.search(s) for s in stated):
         found.add("soft_done")
-    if _REDIRECT.search(body):
+    if _REDIRECT.search(body) or any(_LATER_IMPERATIVE.search(s) for s in sentences(body, 8)[1:]) \
+            or _LATER_IMPERATIVE.search(sentences(body, 1)[0] if body else "", 1):
         found.add("redirect")
-    if _PREDICTION.search(body):
+    if _PREDICTION.search(_without_means(body)):
         found.add("prediction")
     if _NEEDS_INPUT.search(body) or (_NEEDS_IT.search(body) and re.search(_MEDIA, body)):
         found.add("needs_input")
