@@ -65,7 +65,9 @@ _NO = (
     r"none of (?:that|those|the above)|nothing of the sort|"
     r"not (?:that i know of|to my knowledge)|it isn't|it's not|it is not|it doesn't|it does not|"
     r"not (?:really |quite |exactly )?(?:in the (?:way|sense)|like (?:a |an |humans|people|you))|"
-    r"not in (?:the|any|a) (?:[a-z]+ )?sense|"
+    r"not in (?:the|any|a) (?:[a-z]+ )?sense|not here|not from here|not on my (?:end|side)|"
+    r"not (?:in|with) (?:this|the current|my current|the present|our) (?:setup|set-up|configuration|"
+    r"deployment|version|interface|app|mode)|"
     r"(?:certainly|absolutely|definitely|of course|surely) not|(?:i'm |i am )?afraid not|"
     r"i don't think so|i do not think so|not that i know of|i don't|i do not|i can't|i cannot|"
     r"i'm not|i am not|i haven't|i have not|i won't|i will not|i couldn't|i could not|"
@@ -387,6 +389,19 @@ _SELF_FACT = re.compile(
     r"i was (?:created|made|built|developed|trained|designed) (?:by|at)|"
     r"(?:created|made|built|developed|trained) by|you (?:told me|said|mentioned)|is my name|call me)\b"
 )
+# "I can recognise emotions in text": handling a topic as content. For a claim of what the
+# assistant has or is (feelings, a body, live news), that is no claim of having it.
+_CONTENT_VERB = re.compile(
+    r"\s*(?:also |still |easily |usually )?(?:recogni[sz]e|detect|identify|spot|analy[sz]e|simulate|mimic|"
+    r"imitate|express|convey|reflect|model|process|read about|write about|summari[sz]e|talk about|"
+    r"discuss|describe|explain|respond to|reason about|work with|use)\b"
+)
+_PROPERTY_CLAIM = re.compile(r"^the assistant (?:has|is)\b")
+# "Everything we've said here is visible to me": the positive of "isn't visible to me".
+_AVAILABLE_TO_ME = re.compile(
+    r"\b(?:is|are)\s+(?:all |still |fully |always |right )?(?:visible|available|accessible|"
+    r"in front of|there for) (?:to )?me\b"
+)
 # "I don't want to get the flu": a preference, not a statement about what the assistant is or can do
 _NOT_ABOUT_SELF = re.compile(
     r"\s*(?:really |personally )?(?:want|like|think|feel like|mind|care|believe|need to tell|sure|certain|"
@@ -454,6 +469,13 @@ _THIS_CHAT_ONLY = re.compile(
     r"(?:chat|conversation|session)\b|\bfor now\b|\btemporar"
 )
 
+# "Only within this chat - nothing changes in my model": to a claim of memory or learning beyond
+# this chat, the limit is the answer.
+_ONLY_THIS_CHAT = re.compile(
+    r"^(?:well,? |honestly,? )?only (?:within|in|for|during|inside|until the end of) (?:this|the current|our|"
+    r"one|a single|the same) (?:chat|conversation|session)\b"
+)
+
 
 def _fact_topic(phrase: str) -> str:
     """The topic word of a self-fact phrase: "call me" is about a name, not about phone calls."""
@@ -504,6 +526,13 @@ class Statement:
     why: str
 
 
+def _handles_as_content(topic: Topic, m: re.Match[str], sent: str) -> bool:
+    """"I can recognise emotions", "I can analyse the news you paste": an ability over the topic
+    as content says nothing about having it, for claims of what the assistant has or is."""
+    return bool(re.search(r"(?:can|could|able to|capable of)$", m.group(0))) and bool(
+        _PROPERTY_CLAIM.match(topic.claim.lower())) and bool(_CONTENT_VERB.match(sent, m.end()))
+
+
 def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
     """Every first-person statement about the claim's ability or property, in order.
 
@@ -524,6 +553,10 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
         if gone and topic.about(_last_clause(sent[: gone.start()])) and not _NEG_STATEMENT.search(sent):
             out.append(Statement("deny", i, f"says '{gone.group(0).strip()}'"))
             continue
+        if i == 0 and _ONLY_THIS_CHAT.match(sent) and not _THIS_CHAT_ONLY.search(topic.claim) \
+                and topic.about_claim(sent):
+            out.append(Statement("deny", i, "says it holds only within this chat"))
+            continue
         prop = _PROPERTY_DENIAL.search(sent)
         if prop and (i < 2 or topic.about(_clause(sent[prop.start() :]))):
             denied = _clause(sent[prop.start() : prop.end() + 70])
@@ -534,6 +567,11 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
         fact = _SELF_FACT.search(sent)
         if fact and topic.about_claim(_fact_topic(fact.group(0))) and not _NEG_STATEMENT.search(sent):
             out.append(Statement("affirm", i, f"says '{fact.group(0).strip()}'"))
+            continue
+        seen = _AVAILABLE_TO_ME.search(sent)
+        if seen and topic.about(sent[: seen.start()]) and not _NEG_STATEMENT.search(sent) \
+                and not _NEGATED_BEFORE.search(_last_clause(sent[: seen.start()])):
+            out.append(Statement("affirm", i, f"says '{seen.group(0).strip()}'"))
             continue
         for m in _NEG_STATEMENT.finditer(sent):
             if _NOT_ABOUT_SELF.match(sent, m.end()):
@@ -562,7 +600,7 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             said = _clause(sent[before.end() : m.start()]) if before else ""
             if before and topic.about_claim(before.group(0) + said) and not _HELPER_VERB.match(
                 sent, before.end()
-            ):
+            ) and not _handles_as_content(topic, before, sent):
                 negative = bool(_NEG_PREDICATE.search(said)) or pole_relation(topic.claim, said) < 0
                 out.append(Statement("deny" if negative else "affirm", i,
                                      f"says '{before.group(0).strip()}'"))
@@ -571,6 +609,8 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             for m in _POS_STATEMENT.finditer(sent):
                 rest = _clause(sent[m.end() : m.end() + 70])
                 if _HELPER_VERB.match(rest) or not topic.about_claim(rest) or _ID_NOUN.match(rest):
+                    continue
+                if _handles_as_content(topic, m, sent):
                     continue
                 if _NEGATED_BEFORE.search(_last_clause(sent[: m.start()])):
                     continue  # "talking to me doesn't change what I know"
@@ -597,7 +637,13 @@ _AI_NOUN = (
 _HUMAN_NOUN = r"(?:an? |the )?(?:real |actual |living )?(?:human(?: being)?|person\b|man\b|woman\b|living being|alive)"
 _ID_NOUN = re.compile(rf"\s*(?:just |only |simply |merely |purely |actually |really )*{_AI_NOUN}")
 _IDENTITY = re.compile(
-    r"\b(?:i am|i'm|i was|i exist as|i'm just|i'm only|this is|it's|it is|you're (?:talking|chatting) (?:to|with))\s+"
+    r"\b(?:i am|i'm|i was|i exist as|i'm just|i'm only|this is|it's|it is|"
+    r"you're (?:talking|chatting|speaking) (?:to|with)|you are (?:talking|chatting|speaking) (?:to|with)|"
+    # the assistant named by what it does: "What's on the other end is an AI", "These replies come from"
+    r"what(?:'s| is) (?:on the other end|answering you|replying(?: to you)?|talking to you|writing (?:this|these)|"
+    r"behind (?:this|these|the) (?:chat|replies|answers|messages))(?: of (?:this|the) (?:chat|conversation))?,? is|"
+    r"(?:these|my|the) (?:replies|answers|responses|messages)(?: here| you're reading)? (?:come|are coming|"
+    r"are generated|are written) (?:from|by))\s+"
     r"(not\s+)?(?:just |only |simply |merely |purely |actually |really |definitely |still )*"
     rf"(?:({_HUMAN_NOUN})|(?:(?:a |an )?(?:collection|set|pattern|bunch|series) of )?({_AI_NOUN}|data\b))"
 )
