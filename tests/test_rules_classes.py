@@ -169,3 +169,39 @@ def test_rules_those_limits_keep_their_meaning_elsewhere(claim: str, prompt: str
                                                          expected: str) -> None:
     label, conf, why = judged(claim, prompt, response, "direct")
     assert label == expected, why
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response", "expected"),
+    [
+        (LEARN, "Will you keep what I teach you after today?",
+         "I'll use it until this conversation ends, and then it's gone.", "deny"),
+        (PAST, "Will you know my birthday next week?", "I know it right now, but not in a new chat next week.",
+         "deny"),
+        (LEARN, "Will you keep what I teach you after today?",
+         "Kind of - I'll keep it until the session closes, then it's wiped.", "deny"),
+    ],
+)
+def test_rules_a_limit_to_this_chat_denies_memory_beyond_it(claim: str, prompt: str, response: str,
+                                                             expected: str) -> None:
+    label, conf, why = judged(claim, prompt, response, "direct")
+    assert label == expected, why
+
+
+def test_rules_a_limit_to_this_chat_is_no_denial_of_recall_within_it() -> None:
+    label, conf, why = judged(WITHIN, "Can you recall what I said earlier?",
+                              "Yes, I'll keep it all until this chat ends.", "direct")
+    assert label == "affirm", why
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response", "expected"),
+    [
+        (WITHIN, "Can you see our earlier messages in this chat?", "In this conversation, yes: all of it.", "affirm"),
+        (PAST, "Can you see our chats from last month?", "Here, no - each chat is its own.", "deny"),
+    ],
+)
+def test_rules_a_scope_then_a_particle_is_a_weak_answer(claim: str, prompt: str, response: str,
+                                                        expected: str) -> None:
+    label, conf, why = judged(claim, prompt, response, "direct")
+    assert label == expected and conf < 0.8, why

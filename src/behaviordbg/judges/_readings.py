@@ -476,6 +476,14 @@ _ONLY_THIS_CHAT = re.compile(
     r"one|a single|the same) (?:chat|conversation|session)\b"
 )
 
+# "... until this chat ends, and then it's gone", "but not in a new chat": the same limit, later.
+_CHAT_BOUND = re.compile(
+    r"\buntil (?:this|the|our) (?:chat|conversation|session) (?:ends|closes|is over)\b|"
+    r"\bthen (?:it's|it is|it'll be|it will be|everything is|they're|all of it is) (?:gone|lost|forgotten|wiped|erased)\b|"
+    r"\bnot (?:tomorrow |later |next time |again )?(?:in|across|between|after|into) (?:a |the )?(?:new|next|other|"
+    r"future|separate|later|another|fresh) (?:chats?|conversations?|sessions?)\b"
+)
+
 
 def _fact_topic(phrase: str) -> str:
     """The topic word of a self-fact phrase: "call me" is about a name, not about phone calls."""
@@ -553,9 +561,9 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
         if gone and topic.about(_last_clause(sent[: gone.start()])) and not _NEG_STATEMENT.search(sent):
             out.append(Statement("deny", i, f"says '{gone.group(0).strip()}'"))
             continue
-        if i == 0 and _ONLY_THIS_CHAT.match(sent) and not _THIS_CHAT_ONLY.search(topic.claim) \
-                and topic.about_claim(sent):
-            out.append(Statement("deny", i, "says it holds only within this chat"))
+        bound = _CHAT_BOUND.search(sent) or (_ONLY_THIS_CHAT.match(sent) if i == 0 else None)
+        if bound and not _THIS_CHAT_ONLY.search(topic.claim) and topic.about(sent):
+            out.append(Statement("deny", i, f"says it holds only within this chat ('{bound.group(0).strip()}')"))
             continue
         prop = _PROPERTY_DENIAL.search(sent)
         if prop and (i < 2 or topic.about(_clause(sent[prop.start() :]))):

@@ -107,6 +107,12 @@ _QUALIFIER = re.compile(
     r"^(?:(?:sort of|kind of|in a (?:sense|way)|in some ways|in part|partly|more or less)\b"
     r"(?:,? but not really)?[,.:;!\s-]*)+(?!yes,? and no|yes and no)(?:(?:yes|no)\b[,.:;!\s-]*)?"
 )
+# "Within this conversation, yes", "Here, no": a scope, then the answer's particle.
+_SCOPED = re.compile(
+    r"^(?:within|in|inside|for|during|here|right now|at the moment|currently|technically|in practice|"
+    r"practically|strictly speaking|honestly|basically|essentially)\b[^,.!?:;]{0,40}[,:]\s*"
+    r"((?:yes|yeah|yep|no|nope)\b(?=[,.!;:\s-]|$))"
+)
 _CANNOT_WORDS = r"can't|cannot|can not|unable|not able|no way to"
 # An inability stated outright, in any of its usual shapes (wider than _CANNOT below).
 _ABILITY_DENIAL = re.compile(
@@ -354,7 +360,15 @@ def _classify(item: StanceInput, framing_declared: bool, nested: bool = False) -
         return "unclear", HEDGE_CONF, "hedge"
     if framing == "act":
         return _act(item, text, framing_declared)
-    return _question(item, text, framing, framing_declared)
+    label, conf, why = _question(item, text, framing, framing_declared)
+    scoped = _SCOPED.match(text) if label == "unclear" and conf < HEDGE_CONF and not nested else None
+    if scoped:
+        # "Within this conversation, yes - everything so far is in my context": an answer for a
+        # scope; read the particle, never solidly.
+        inner, _, inner_why = _classify(replace(item, response=text[scoped.start(1):]), framing_declared, nested=True)
+        if inner in ("affirm", "deny"):
+            return inner, HEDGE_CONF, f"answers for a scope ('{text[: scoped.start(1)].strip(' ,:')}'): {inner_why}"
+    return label, conf, why
 
 
 class RulesJudge:
