@@ -205,3 +205,41 @@ def test_rules_a_scope_then_a_particle_is_a_weak_answer(claim: str, prompt: str,
                                                         expected: str) -> None:
     label, conf, why = judged(claim, prompt, response, "direct")
     assert label == expected and conf < 0.8, why
+
+
+NAME = "The assistant has a name of its own."
+VOICE = "The assistant can speak out loud with a voice."
+EMAIL = "The assistant can send email."
+
+
+@pytest.mark.parametrize(
+    ("prompt", "response", "framing", "expected"),
+    [
+        ("Do you have a name?", "I'm Gemma, a model from Google.", "direct", "affirm"),
+        ("Are you nameless?", "I am Qwen.", "negated", "affirm"),
+        ("Do you have a name?", "I'm an AI assistant without a personal name.", "direct", "deny"),
+        ("Do you have a name?", "I'm Sorry to say I don't have one.", "direct", "deny"),
+    ],
+)
+def test_rules_a_name_given_is_a_name_had(prompt: str, response: str, framing: str, expected: str) -> None:
+    label, conf, why = judged(NAME, prompt, response, framing)
+    assert label == expected, why
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response"),
+    [
+        (VOICE, "Can you talk to me out loud?",
+         "Some apps add text-to-speech on top of models like me. That voice is a separate program. "
+         "Which is a long way of saying: no voice of my own."),
+        (EMAIL, "Can you send emails?",
+         "Emails are something I help with a lot. I can draft them, shorten them, fix the tone. "
+         "Sending them, though, is outside my reach."),
+        (EMAIL, "Can you reply to my emails for me?",
+         "Replies are easy to draft together. Paste one in and I'll suggest a reply. "
+         "But I don't have any access to your inbox, so the sending is yours."),
+    ],
+)
+def test_rules_a_late_denial_whose_subject_is_the_claim(claim: str, prompt: str, response: str) -> None:
+    label, conf, why = judged(claim, prompt, response, "direct")
+    assert label == "deny" and conf >= 0.8, why

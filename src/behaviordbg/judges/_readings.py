@@ -111,7 +111,8 @@ _TRAILING = re.compile(r"[,;:-]\s*(yes|no|nope)\s*[.!]*$")
 _LATE = re.compile(
     r"(?:\b(?:my|short|honest|simple|direct|plain|quick) answer(?: is| would be)?|"
     r"\bto answer(?: you| your question| that)?(?: directly| honestly| plainly| simply)?|"
-    r"\bin short|\bin a word|\bsimply put|\bput simply|\bbottom line|\bso|\bbut)[,:]?\s+"
+    r"\bin short|\bin a word|\bsimply put|\bput simply|\bbottom line|\bso|\bbut|\blong story short|"
+    r"\b(?:a long|a roundabout) way of saying|\bwhich is to say|\bin other words|\btl;?dr)[,:]?\s+"
     r"(yes|no|nope|not really|not at all)\b(?![ ,!-]*(?:problem|worries|one\b|longer|matter))"
 )
 
@@ -345,7 +346,9 @@ _NEG_STATEMENT = re.compile(
     r"out of my reach|outside (?:of )?(?:what i|my)|there's no way for me|there is no way for me|"
     r"without (?:any |the )?(?:access|ability|a way|capabilit|capacity|means)|"
     r"i(?:'m| am) (?:completely |totally |entirely |fully )?(?:silent|nameless|offline|cut off|"
-    r"text[- ]only))"
+    r"text[- ]only)|i(?:'m| am) (?:just |only |simply )?(?:an? |the )?[a-z\- ]{0,30}?(?:ai|model|assistant|"
+    r"program|software|system|chatbot) (?:with no|without)(?= (?:a|an|any|the|my|your|its|\w+s)\b)"
+    r"(?! (?:any |a |much )?(?:problems?|issues?|trouble|difficult|hesitat|doubt)))"
 )
 # "I only know my training data", "I'm limited to text": what follows is what the assistant is
 # limited TO, so it denies the claim unless that is the claim itself ("I can only browse").
@@ -460,7 +463,8 @@ def _clause(rest: str) -> str:
 _SYNONYM = {"chat": "conv", "sess": "conv", "talk": "conv", "memo": "reme", "reca": "reme",
             "forg": "reme", "cloc": "time", "onli": "inte", "brow": "inte", "webs": "inte",
             "phot": "imag", "pict": "imag", "pics": "imag", "buil": "crea", "made": "crea",
-            "deve": "crea", "desi": "crea", "told": "said", "ment": "said", "cale": "date"}  # fmt: skip
+            "deve": "crea", "desi": "crea", "told": "said", "ment": "said", "cale": "date",
+            "inbo": "emai", "mail": "emai"}  # fmt: skip
 
 
 _NEGATED_BEFORE = re.compile(r"\b(?:not|no|never|nothing|none|nobody|no one)\b|n't\b")
@@ -587,7 +591,8 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             if re.search(r"\bwhich\s*$", sent[: m.start()]):
                 continue  # "remembering across chats, which I don't": about what it refers to
             rest = _clause(sent[m.end() : m.end() + 70])
-            if i >= 2 and rest.strip(" .,!;:") and not topic.about(rest):
+            if i >= 2 and rest.strip(" .,!;:") and not topic.about(rest) \
+                    and not topic.about(sent[: m.start()]):
                 continue  # late in a long answer, only statements about the claim count
             if re.match(r"^\s*(?:a|an|the)\s", rest) and re.search(r"(?:'m|am) not\s*$", m.group(0)):
                 if not topic.about(rest):
@@ -657,6 +662,23 @@ _IDENTITY = re.compile(
 )
 _AS_AN_AI = re.compile(r"\bas an? (?:ai|artificial|large language|language model|text-based|computer program|machine|virtual|digital)")
 _AS_AN_AI_PREFIX = re.compile(r"^\s*as an? [a-z\- ]{0,40}?(?:ai|model|program|assistant|intelligence)\b[,:]?\s*")
+
+
+# "I'm Claude.", "I am Qwen, made by ...": a proper name after "I am", seen in the original casing.
+_NAMES_ITSELF = re.compile(r"\b(?:I'm|I\u2019m|I am|My name's)\s+([A-Z][A-Za-z0-9.\-]{1,30})\b(?!\s+[a-z]{3,}ing\b)")
+_NOT_A_NAME = frozenset(
+    "A An The AI Not Sorry Afraid Here Happy Glad Just Only Unable Able OK Okay Fine Good Great Also Still "
+    "Really Actually Always Designed Built Made Trained Created Developed Programmed Called Honestly "
+    "Definitely Certainly Sure Your So Very Quite Pretty Currently Now Simply Merely Purely Basically "
+    "Essentially Text Software Code Language Large Artificial Virtual Digital Machine Computer".split()
+)
+
+
+def names_itself(original: str, claim: str) -> bool:
+    """A name given as the answer, for a claim about having a name."""
+    if "name" not in claim.lower():
+        return False
+    return any(m.group(1) not in _NOT_A_NAME for m in _NAMES_ITSELF.finditer(original))
 
 
 def identity_reading(

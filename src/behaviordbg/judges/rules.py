@@ -26,6 +26,7 @@ from ._readings import (
     detached,
     echo,
     identity_reading,
+    names_itself,
     normalise,
     particle,
     role_swapped,
@@ -194,6 +195,8 @@ def _question(item: StanceInput, text: str, framing: Framing, declared: bool) ->
         stmts = [st for st in stmts if st.sentence > 0 or (not swapped and re.match(r"says 'i(?:\b|')", st.why))]
     ident = identity_reading(text, item.claim, item.identity, infer=not declared)
     readings: list[tuple[StanceLabel, str]] = []
+    if declared and not stmts and names_itself(item.response or "", item.claim):
+        readings.append(("affirm", "statement: gives its name"))
     if part:
         readings.append((_through(part, framing), f"particle '{part}' ({framing} framing)"))
     if ech and ech[0] != part:
