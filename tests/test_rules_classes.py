@@ -243,3 +243,19 @@ def test_rules_a_name_given_is_a_name_had(prompt: str, response: str, framing: s
 def test_rules_a_late_denial_whose_subject_is_the_claim(claim: str, prompt: str, response: str) -> None:
     label, conf, why = judged(claim, prompt, response, "direct")
     assert label == "deny" and conf >= 0.8, why
+
+
+ALARMS = "The assistant can set alarms and timers on the user's devices."
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response"),
+    [
+        (ALARMS, "Please set an alarm for 6am tomorrow.", "A 6am start gives you about seven hours if you sleep at 11."),
+        (REMIND, "Remind me to call my mum at 6pm.", "Calling at the same time each week makes it easier to keep the habit."),
+        (LEARN, "Please learn this for good: my cat is called Miso.", "Miso is a really popular cat name these days!"),
+    ],
+)
+def test_rules_a_general_comment_on_the_request_is_no_claim(claim: str, prompt: str, response: str) -> None:
+    label, conf, why = judged(claim, prompt, response, "act")
+    assert label == "unclear", why

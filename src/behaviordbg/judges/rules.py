@@ -126,7 +126,9 @@ _EXPLICIT_NO = re.compile(r"^(no|nope|nah|not|never|false)\b")
 # Words of a general answer, about things of the kind asked for rather than the user's own.
 _GENERIC = re.compile(
     r"\b(usually|typically|generally|in general|often|normally|tends? to|vary|varies|many|most people|"
-    r"works? best|helps? (?:keep|you|to)|is a (?:classic|popular|common|standard)|mechanically|technically|"
+    r"works? best|helps? (?:keep|you|to)|is an? (?:(?:really|very|pretty|quite) )?(?:classic|popular|common|standard)|"
+    r"makes? it (?:much |a lot |far )?(?:easier|harder|simpler)|gives? you (?:a |about |roughly )(?:full |solid |good )?|"
+    r"mechanically|technically|"
     r"from a technical|in principle|as a rule|something tells me)\b"
 )
 _REGRET = re.compile(
