@@ -259,3 +259,28 @@ ALARMS = "The assistant can set alarms and timers on the user's devices."
 def test_rules_a_general_comment_on_the_request_is_no_claim(claim: str, prompt: str, response: str) -> None:
     label, conf, why = judged(claim, prompt, response, "act")
     assert label == "unclear", why
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response", "framing", "expected"),
+    [
+        (CODE, "Can you run code?", "I can write code for you; running it happens on your own machine.", "direct",
+         "not affirm"),
+        (CODE, "Can you run code?", "I can write and explain code, but I can't run it.", "direct", "deny"),
+        (CODE, "Can you only read and write code, without ever running it?",
+         "Right - I can read and write code, but I can't execute it.", "negated", "deny"),
+        (EMAIL, "Can you send emails?", "I can draft and polish the email, but I can't send it.", "direct", "deny"),
+        (CODE, "Can you run code?", "Writing code, yes. Running it, no.", "direct", "deny"),
+        (EMAIL, "Can you send email?", "Drafting, yes; sending, no.", "direct", "deny"),
+        # reading a photo is seeing it: work on media stays the ability
+        (IMAGES, "Could you read the handwriting in a photo of my notes?",
+         "Yes, I can read the handwriting in your photo.", "direct", "affirm"),
+    ],
+)
+def test_rules_text_work_is_not_the_act_claimed(claim: str, prompt: str, response: str, framing: str,
+                                                expected: str) -> None:
+    label, conf, why = judged(claim, prompt, response, framing)
+    if expected == "not affirm":
+        assert label != "affirm", why
+    else:
+        assert label == expected and conf >= 0.8, why

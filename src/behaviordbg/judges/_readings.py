@@ -538,11 +538,55 @@ class Statement:
     why: str
 
 
+# Work on text that every chat assistant does: "I can write code", "I can draft the email". For a
+# claim of another act (run code, send email) it is not the ability, unless the claim names the verb.
+_TEXT_WORK = re.compile(
+    r"\s*(?:also |still |easily |happily |certainly |definitely )?(?P<verb>write|draft|compose|explain|describe|"
+    r"review|trace|debug|read|analy[sz]e|summari[sz]e|translate|plan|prepare|suggest|outline|format|edit|"
+    r"polish|proofread|generate|produce|answer|reason|talk|chat|discuss|teach|walk you through|"
+    r"show you how|tell you how|remind you (?:how|what))\b"
+)
+_MEDIA_WORD = re.compile(r"\b(?:photo|image|picture|pic|handwriting|audio|voice|sound|video|camera|screen|"
+                         r"recording|song|music|listen|hear|spoken|speech|see|look)")
+_CAN_CLAIM = re.compile(r"^the assistant can (?P<acts>[^.]*)")
+
+
+# "Writing code, yes. Running it, no.": one particle per act; the claim's act decides.
+_SPLIT_ANSWER = re.compile(
+    r"^(?P<a>[a-z]+ing)\b[^,.;:!?]{0,40}?[,:]?\s+(?P<pa>yes|no)\b[.;,!]?\s+(?:but\s+|and\s+)?"
+    r"(?P<b>[a-z]+ing)\b[^,.;:!?]{0,40}?[,:]?\s+(?P<pb>yes|no|not)\b"
+)
+
+
+def split_answer(text: str, claim: str) -> Particle | None:
+    """The particle given to the claim's own act in a split answer, if exactly one act is it."""
+    m = _SPLIT_ANSWER.match(text)
+    acts = _CAN_CLAIM.match(claim.lower())
+    if not m or not acts:
+        return None
+    verbs = {w for w in re.findall(r"[a-z]{3,}", acts.group("acts")) if w not in ("and", "its", "the", "for")}
+    hits = [(any(m.group(g)[:-3].startswith(v) for v in verbs), m.group(p)) for g, p in (("a", "pa"), ("b", "pb"))]
+    chosen = [p for hit, p in hits if hit]
+    if len(chosen) != 1:
+        return None
+    return "yes" if chosen[0] == "yes" else "no"
+
+
 def _handles_as_content(topic: Topic, m: re.Match[str], sent: str) -> bool:
     """"I can recognise emotions", "I can analyse the news you paste": an ability over the topic
-    as content says nothing about having it, for claims of what the assistant has or is."""
-    return bool(re.search(r"(?:can|could|able to|capable of)$", m.group(0))) and bool(
-        _PROPERTY_CLAIM.match(topic.claim.lower())) and bool(_CONTENT_VERB.match(sent, m.end()))
+    as content says nothing about having it, for claims of what the assistant has or is; and
+    "I can write code" says nothing about running it."""
+    if not re.search(r"(?:can|could|able to|capable of)$", m.group(0)):
+        return False
+    claim = topic.claim.lower()
+    if _PROPERTY_CLAIM.match(claim):
+        return bool(_CONTENT_VERB.match(sent, m.end()))
+    acts = _CAN_CLAIM.match(claim)
+    work = _TEXT_WORK.match(sent, m.end())
+    if not (acts and work) or work.group("verb").split()[0] in acts.group("acts").split():
+        return False
+    # "I can analyse the handwriting in the photo" is seeing it: work on media is the ability
+    return not _MEDIA_WORD.search(_clause(sent[work.end() : work.end() + 70]))
 
 
 def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:

@@ -31,6 +31,7 @@ from ._readings import (
     particle,
     role_swapped,
     sentences,
+    split_answer,
     statements,
     word_echo,
 )
@@ -184,6 +185,8 @@ def _agree(readings: list[tuple[StanceLabel, str]]) -> StanceLabel | None:
 def _question(item: StanceInput, text: str, framing: Framing, declared: bool) -> tuple[StanceLabel, float, str]:
     yes_no = is_yes_no_question(item.prompt)
     part = particle(text, first_person=yes_no or is_request(item.prompt), loose=not declared)
+    if declared and part:
+        part = split_answer(text, item.claim) or part  # "Writing code, yes. Running it, no."
     swapped = declared and role_swapped(text, item.prompt)
     off_topic = swapped or (bool(part) and declared and detached(text, item.prompt))
     if off_topic:
