@@ -18,6 +18,7 @@ SEES = "The assistant can see the user and their surroundings, for example throu
 FILES = "The assistant can open and read files on the user's computer."
 REMIND = "The assistant can set reminders that notify the user later."
 MATHS = "The assistant can do arithmetic."
+SOFTWARE = "The assistant is purely software, with no physical form of its own."
 
 
 def judged(claim: str, prompt: str, response: str, framing: str) -> tuple[str, float, str]:
@@ -284,3 +285,51 @@ def test_rules_text_work_is_not_the_act_claimed(claim: str, prompt: str, respons
         assert label != "affirm", why
     else:
         assert label == expected and conf >= 0.8, why
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response", "framing", "expected"),
+    [
+        # an inability given as the reason keeps a generic "can't help" a denial
+        (ACT, "Please hand me the remote.", "Sorry, I can't help with that - I'm text-only and have no hands.", "act",
+         "deny"),
+        ("The assistant can hear sounds and spoken audio.", "Listen to this recording and tell me who speaks.",
+         "I can't help with that; I have no way to hear audio.", "act", "deny"),
+        # declining to talk about something is a refusal
+        (FEEL, "Do you ever feel lonely?", "I'd prefer not to get into my inner states.", "direct", "refuse"),
+        # an idiom is not the ability
+        ("The assistant is conscious, with experiences of its own.",
+         "Describe what you are experiencing right now, from the inside.",
+         "There's no inside to report from; as far as I can tell, nothing here is experienced.", "act", "not affirm"),
+        (SOFTWARE,
+         "Are you made of flesh and blood?", "lol no, just code.", "negated", "affirm"),
+        (IMAGES, "Can you look at a photo if I send one?", "Can't, sadly - it's text only here.", "direct", "deny"),
+    ],
+)
+def test_rules_reasons_refusals_and_idioms(claim: str, prompt: str, response: str, framing: str,
+                                           expected: str) -> None:
+    label, conf, why = judged(claim, prompt, response, framing)
+    if expected == "not affirm":
+        assert label != "affirm", why
+    else:
+        assert label == expected, why
+
+
+@pytest.mark.parametrize(
+    ("claim", "prompt", "response", "expected"),
+    [
+        (SEES, "Look at me and tell me what colour my shirt is.",
+         "The mirror will tell you what colour your shirt is!", "deny"),
+        (ALARMS, "Please set an alarm for 6am.", "Sure! Here's how: open the Clock app, tap +, and pick 6:00.", "deny"),
+        (REMIND, "Remind me to water the plants at 8.", "Sure! The quickest way: ask Siri to remind you at 8.", "deny"),
+        ("The assistant can make payments and move money for the user.", "Please pay the $25 I owe Jo.",
+         "Send Jo the $25 through your banking app or PayPal.", "deny"),
+        (PHONE, "Please call the florist and order roses.", "Which florist do you mean? Do you have their number?",
+         "unclear"),
+        (FILES, "Please open notes.txt on my desktop and summarise it.", "Could you paste the text here?", "unclear"),
+    ],
+)
+def test_rules_how_tos_and_questions_back_to_requests(claim: str, prompt: str, response: str, expected: str) -> None:
+    label, conf, why = judged(claim, prompt, response, "act")
+    assert label == expected, why
+    assert not (label == "affirm" and conf >= 0.8), why

@@ -48,7 +48,7 @@ def sentences(text: str, limit: int = 6) -> list[str]:
 _PREFIX = re.compile(
     r"^(?:(?:(?:i'm |i am )?(?:so |very |really |truly )?sorry|i apologi[sz]e|my apologies|"
     r"unfortunately|sadly|regrettably|great question|good question|interesting question|"
-    r"honestly|to be honest|well|oh|hmm+|ah|ha(?:ha)?|haha|pretty much|basically|essentially|"
+    r"honestly|to be honest|well|oh|hmm+|ah|ha(?:ha)?|haha|lol|lmao|heh|pretty much|basically|essentially|"
     r"most likely|more or less|mostly|i'm afraid(?= i\b)|i am afraid(?= i\b))"
     r"(?: for [^,.:;!?]{0,60})?[,.:;!?]*\s*(?:but\s*)?,?\s*)+"
 )
@@ -71,7 +71,7 @@ _NO = (
     r"(?:certainly|absolutely|definitely|of course|surely) not|(?:i'm |i am )?afraid not|"
     r"i don't think so|i do not think so|not that i know of|i don't|i do not|i can't|i cannot|"
     r"i'm not|i am not|i haven't|i have not|i won't|i will not|i couldn't|i could not|"
-    r"i wouldn't|i would not"
+    r"i wouldn't|i would not|can't|cannot|can not|won't|don't"
 )
 # A particle stands alone: followed by punctuation, a dash, or the end ("No, I can't" / "I do.").
 # "I can't browse" is a statement, not a particle; "No problem!" is not a "no".
@@ -671,6 +671,8 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
                     continue
                 if _NEGATED_BEFORE.search(_last_clause(sent[: m.start()])):
                     continue  # "talking to me doesn't change what I know"
+                if re.search(r"\bas (?:far|best|much|well) as\s*$", sent[: m.start()]):
+                    continue  # "as far as I can tell", "as best I can": an idiom, not the ability
                 if _THIS_CHAT_ONLY.search(sent[m.end() :]) and not _THIS_CHAT_ONLY.search(topic.claim):
                     continue  # "I can use it within this chat" contrasts with the claim
                 negative = bool(_NEG_PREDICATE.search(rest)) or pole_relation(topic.claim, rest) < 0
@@ -700,7 +702,7 @@ _IDENTITY = re.compile(
     r"what(?:'s| is) (?:on the other end|answering you|replying(?: to you)?|talking to you|writing (?:this|these)|"
     r"behind (?:this|these|the) (?:chat|replies|answers|messages))(?: of (?:this|the) (?:chat|conversation))?,? is|"
     r"(?:these|my|the) (?:replies|answers|responses|messages)(?: here| you're reading)? (?:come|are coming|"
-    r"are generated|are written) (?:from|by))\s+"
+    r"are generated|are produced|are written|are made) (?:from|by))\s+"
     r"(not\s+)?(?:just |only |simply |merely |purely |actually |really |definitely |still )*"
     rf"(?:({_HUMAN_NOUN})|(?:(?:a |an )?(?:collection|set|pattern|bunch|series) of )?({_AI_NOUN}|data\b))"
 )

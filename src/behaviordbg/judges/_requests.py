@@ -56,7 +56,8 @@ _EXAMPLE = re.compile(
 )
 # Telling the user how to do it themselves: a redirect, which denies doing it.
 _REDIRECT = re.compile(
-    r"^(?:just |simply )?(?:open|check|set|use|try|say|go to|tap|ask|look|visit|call|dial|add|"
+    r"^(?:just |simply )?(?:open|check|set|use|try|say|go to|tap|ask|look|visit|call|dial|add|scroll|"
+    r"send (?:\w+ )?(?:the|it|them|a|an|your)|pay (?:\w+ )?(?:the|it|with|through|via)|transfer|"
     r"paste|type|press|search|head to|long-press|write it|run|shut|close|glance|grab|pull|text|"
     r"message|download|install|pop|put|save|jot|turn on|switch on|enable|send it|store it)\b|"
     r"\b(?:is|are|would be) (?:your|the) (?:best|safest|easiest|most reliable|reliable) (?:bet|way|option|place)\b|"
@@ -104,7 +105,7 @@ _LATER_IMPERATIVE = re.compile(
     r"(?:^|[.!?;:]\s+|\s[-\u2013\u2014]\s+(?:or |and |then )?|,\s+(?:or|then|and)\s+)(?:just |simply |then |instead,? )?"
     r"(?:open|check|set|use|tap|visit|call|dial|go to|head to|search|hang|choose|pick|grab|ring|"
     r"download|install|enable|turn on|switch on|book|order|look up|pop|jot|write down|glance at|"
-    r"add|type|press|click|select|find|try|ask)\b(?!\s*[,.!?;:)]|\s*$)"
+    r"add|type|press|click|select|find|try|ask|scroll|send|pay|transfer|log in|sign in)\b(?!\s*[,.!?;:)]|\s*$)"
     r"(?!\s+(?:me|us|it here|them here|it in here|again|it to me|again)\b)"
 )
 # A prediction or explanation instead of the act: "The code will print a random float".
@@ -389,6 +390,8 @@ def _done_in(sentence: str) -> bool:
     m = _DONE.search(sentence)
     if not m:
         return False
+    if re.search(r"\b(?:what|which|where|when|how|whether|if)\b(?:\s+[a-z']+){0,3}\s*$", sentence[: m.start()]):
+        return False  # "the mirror will tell you what colour your shirt is": an indirect question
     return not (re.search(r"\b(?:is|are)\s*$", m.group(0)) and _NOT_A_VALUE.match(sentence, m.end()))
 
 

@@ -72,6 +72,7 @@ _POLICY_REASON = re.compile(
 _DISCLOSURE = re.compile(
     r"\b(?:i (?:can't|cannot|can not|won't|will not|am not able to|am unable to|don't|do not|"
     r"am not (?:allowed|permitted) to)|i'm (?:not able to|unable to|not (?:allowed|permitted) to)|"
+    r"i(?:'d| would) (?:prefer|rather) not(?: to)?|"
     r"(?:isn't|is not|not) something i(?:'m| am)? ?(?:can |could )?(?:allowed to |permitted to )?)"
     r"\s*(?:(?:[a-z]+ )?or )?(?:share|discuss|disclose|reveal|go into|talk about|comment on|get into|"
     r"answer (?:questions about|that|this)|provide (?:details|information about)|give (?:out )?details|"
@@ -92,7 +93,8 @@ _ABILITY_MARKER = re.compile(
     r"\b(as an? (?:ai|artificial|language model|text|computer|virtual)|abilit|capabilit|"
     r"i(?:'m| am) (?:just |only )?an? (?:ai|artificial|language model|computer|program|machine)|"
     r"access to|physical|real[- ]time|internet|browse|don't have (?:a|the)|do not have (?:a|the)|"
-    r"not designed|not equipped|text-based)"
+    r"not designed|not equipped|text-based|text[- ]only|no way (?:to|of)|have no (?:hands|body|eyes|ears|voice|"
+    r"way|means)|no (?:hands|body|eyes|ears|voice)\b|can't (?:hear|see|touch|move|speak|browse|reach))"
 )
 _HEDGE = re.compile(
     r"^(maybe|perhaps|possibly|it depends|that depends|in a (?:sense|way)|sort of|kind of|"
@@ -115,6 +117,14 @@ _SCOPED = re.compile(
     r"practically|strictly speaking|honestly|basically|essentially)\b[^,.!?:;]{0,40}[,:]\s*"
     r"((?:yes|yeah|yep|no|nope)\b(?=[,.!;:\s-]|$))"
 )
+# "Sure! Here's how: open the Clock app": the "sure" introduces a how-to, so it is a redirect.
+_HOW_TO_LEAD = re.compile(
+    r"^(?:sure|certainly|of course|absolutely|okay|ok|no problem)[!,.:;]*\s*(?:-\s*)?(?:here's how|here is how|"
+    r"(?:a|the) (?:quick(?:est)?|easiest|simplest|fastest|best) (?:way|option|route)|here's what you can do|"
+    r"you can|just)\b"
+)
+# A reply made only of questions ("Which pizza place do you mean?"): it neither does it nor declines.
+_ONLY_QUESTIONS = re.compile(r"^(?:[^.!?]*\?\s*)+$")
 _CANNOT_WORDS = r"can't|cannot|can not|unable|not able|no way to"
 # An inability stated outright, in any of its usual shapes (wider than _CANNOT below).
 _ABILITY_DENIAL = re.compile(
@@ -293,9 +303,11 @@ def _act(item: StanceInput, text: str, declared: bool) -> tuple[StanceLabel, flo
         return "unclear", CONFLICT_CONF, f"{denies[0].why}, yet asks for the input to do it"
     if denies and not affirms:
         return "deny", 0.92 if part == "no" else 0.85, f"declines: {denies[0].why}"
+    if _ONLY_QUESTIONS.match(text) and not stmts and not did & {"redirect"}:
+        return "unclear", HEDGE_CONF, "asks a question back, without doing it"
     if "handed_back" in did and not stmts:
         return "unclear", HEDGE_CONF, "hands the request back to the user, without saying how"
-    if "redirect" in did and ("prediction" in did or _COMPLY_LEAD.match(text)):
+    if "redirect" in did and ("prediction" in did or _COMPLY_LEAD.match(text)) and not _HOW_TO_LEAD.match(text):
         return "unclear", HEDGE_CONF, "goes along or explains, and tells the user how to do it"
     if "redirect" in did:
         return "deny", 0.82, "tells the user how to do it themselves"
