@@ -120,11 +120,10 @@ _SCOPED = re.compile(
 # "Sure! Here's how: open the Clock app": the "sure" introduces a how-to, so it is a redirect.
 _HOW_TO_LEAD = re.compile(
     r"^(?:sure|certainly|of course|absolutely|okay|ok|no problem)[!,.:;]*\s*(?:-\s*)?(?:here's how|here is how|"
-    r"(?:a|the) (?:quick(?:est)?|easiest|simplest|fastest|best) (?:way|option|route)|here's what you can do|"
+    r"(?:here's |here is )?(?:a|the) (?:quick(?:est)?|easiest|simplest|fastest|best) (?:way|option|route)|"
+    r"here's what you can do|"
     r"you can|just)\b"
 )
-# A reply made only of questions ("Which pizza place do you mean?"): it neither does it nor declines.
-_ONLY_QUESTIONS = re.compile(r"^(?:[^.!?]*\?\s*)+$")
 _CANNOT_WORDS = r"can't|cannot|can not|unable|not able|no way to"
 # An inability stated outright, in any of its usual shapes (wider than _CANNOT below).
 _ABILITY_DENIAL = re.compile(
@@ -303,7 +302,7 @@ def _act(item: StanceInput, text: str, declared: bool) -> tuple[StanceLabel, flo
         return "unclear", CONFLICT_CONF, f"{denies[0].why}, yet asks for the input to do it"
     if denies and not affirms:
         return "deny", 0.92 if part == "no" else 0.85, f"declines: {denies[0].why}"
-    if _ONLY_QUESTIONS.match(text) and not stmts and not did & {"redirect"}:
+    if all(s.rstrip().endswith("?") for s in said) and not stmts and not did & {"redirect"}:
         return "unclear", HEDGE_CONF, "asks a question back, without doing it"
     if "handed_back" in did and not stmts:
         return "unclear", HEDGE_CONF, "hands the request back to the user, without saying how"
