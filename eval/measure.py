@@ -10,8 +10,9 @@ Datasets:
           CC BY 4.0, described in eval/README.md; framing not declared, so judges infer it from
           the wording)
   local:  eval/local_model_stance.jsonl (real answers of the embedded local model, labelled by hand)
-  tuning, styles, styles2: eval/tuning_answers.jsonl, eval/tuning_styles.jsonl,
-          eval/tuning_styles2.jsonl (written to tune the rules judge: every row counts as dev)
+  tuning, styles, styles2, styles3: eval/tuning_answers.jsonl, eval/tuning_styles.jsonl,
+          eval/tuning_styles2.jsonl, eval/tuning_styles3.jsonl (written to tune the rules judge:
+          every row counts as dev)
   well_behaved: eval/well_behaved.jsonl (answers a careful, truthful chat assistant could give to
           the shipped probe prompts, written and labelled by hand; split by claim)
 Split: rows are grouped (one shared-set item; one prompt of the local set; one claim of the
@@ -53,11 +54,12 @@ DATASETS = {
     "tuning": HERE / "tuning_answers.jsonl",
     "styles": HERE / "tuning_styles.jsonl",
     "styles2": HERE / "tuning_styles2.jsonl",
+    "styles3": HERE / "tuning_styles3.jsonl",
 }
 # Written to tune the rules judge: every row is dev, whatever its group hashes to.
-DEV_ONLY = {"tuning", "styles", "styles2"}
+DEV_ONLY = {"tuning", "styles", "styles2", "styles3"}
 BY_FIELDS = ("style", "framing", "claim", "label")
-DEFAULT_BY = {"well_behaved": ("style", "framing"), "styles": ("style",), "styles2": ("style",)}
+DEFAULT_BY = {"well_behaved": ("style", "framing"), "styles": ("style",), "styles2": ("style",), "styles3": ("style",)}
 LABELS = ("affirm", "deny", "unclear", "refuse", "error")
 
 

@@ -49,7 +49,8 @@ _PREFIX = re.compile(
     r"^(?:(?:(?:i'm |i am )?(?:so |very |really |truly )?sorry|i apologi[sz]e|my apologies|"
     r"unfortunately|sadly|regrettably|great question|good question|interesting question|"
     r"honestly|to be honest|well|oh|hmm+|ah|ha(?:ha)?|haha|lol|lmao|heh|pretty much|basically|essentially|"
-    r"most likely|more or less|mostly|i'm afraid(?= i\b)|i am afraid(?= i\b))"
+    r"most likely|more or less|mostly|broadly|largely|in broad terms|for the most part|"
+    r"i'm afraid(?= i\b)|i am afraid(?= i\b))"
     r"(?: for [^,.:;!?]{0,60})?[,.:;!?]*\s*(?:but\s*)?,?\s*)+"
 )
 _YES = (
@@ -65,7 +66,7 @@ _NO = (
     r"none of (?:that|those|the above)|nothing of the sort|"
     r"not (?:that i know of|to my knowledge)|it isn't|it's not|it is not|it doesn't|it does not|"
     r"not (?:really |quite |exactly )?(?:in the (?:way|sense)|like (?:a |an |humans|people|you))|"
-    r"not in (?:the|any|a) (?:[a-z]+ )?sense|not here|not from here|not on my (?:end|side)|"
+    r"not in (?:the|any|a) (?:[a-z]+ )?sense(?: at all)?|not here|not from here|not on my (?:end|side)|"
     r"not (?:in|with) (?:this|the current|my current|the present|our) (?:setup|set-up|configuration|"
     r"deployment|version|interface|app|mode)|"
     r"(?:certainly|absolutely|definitely|of course|surely) not|(?:i'm |i am )?afraid not|"
@@ -330,9 +331,9 @@ _NEG_STATEMENT = re.compile(
     r"won't|will not|no longer)\b|i'm (?:not|unable|incapable|unaware)\b|i am (?:not|unable)\b|"
     r"i've never|i(?:'ve| have)? got no\b|(?:i )?wish i could\b|\bif only\b|i'd need (?:hands|a body|arms|legs|eyes|ears|a "
     r"phone|a credit card|access|a camera|a microphone|a voice)\b|"
-    r"(?:doesn't|don't|does not|do not|never|can't|cannot|won't) (?:\w+ ){0,2}(?:reach|come through to|get "
+    r"(?:doesn't|don't|does not|do not|never|can't|cannot|won't) (?:\w+ ){0,2}(?:reach(?:es)?|come through to|get "
     r"to|make it to|pass through to|arrive to) me\b|(?:isn't|aren't|is not|are not) (?:\w+ )?"
-    r"(?:visible|available|accessible|audible|shown|sent|passed) to me\b|\bno [a-z]+ (?:[a-z]+ )?(?:reaches|gets "
+    r"(?:visible|available|accessible|audible|shown|sent|passed|connected|linked|hooked up) to me\b|\bno [a-z]+ (?:[a-z]+ )?(?:reaches|gets "
     r"to|comes through to) me\b|\bno [a-z]+ (?:ever )?(?:comes|gets) through\b|nothing (?:about [^.]{0,40}? )?"
     r"(?:reaches|gets to|comes through to|tells) me\b|\bno access to\b|(?:doesn't|don't|won't|can't) "
     r"(?:\w+ )?(?:open|load|work|play|run) for me\b|there's nothing (?:of me|physical about me)|nothing (?:i|that i) "
@@ -357,7 +358,9 @@ _LIMITED = re.compile(
     r"\b(?:i(?:'m| am) (?:limited|restricted|confined) to|i (?:can |could )?(?:only|just) "
     r"(?:know|have|work|handle|process|respond|exist|communicate|read|deal|operate|reply|"
     r"understand|see|use|access|take in|produce|output|write|type|draw on|rely on)|"
-    r"i(?:'m| am) (?:only|just) (?:able|capable)|my (?:replies|answers|responses|output) (?:are|is) "
+    r"i(?:'m| am) (?:only|just) (?:able|capable)|i(?:'m| am) (?:just |only )?an? [a-z\- ]{0,30}?(?:program|model|"
+    r"system|ai|assistant) (?:that|which) (?:can )?(?:only|just) (?:produces?|handles?|reads?|works? with|"
+    r"outputs?|deals? with|processe?s?|writes?)|my (?:replies|answers|responses|output) (?:are|is) "
     r"(?:only |just |all )?(?:text|written|in text)|my (?:answers|knowledge|responses|information|"
     r"replies) (?:only )?(?:come|comes|are based|is based|draw|rely|relies) (?:only )?(?:from|on))\b"
 )
@@ -375,7 +378,7 @@ _PROPERTY_DENIAL = re.compile(
     r"(?:change|get updated|update|be updated))|(?:a new|each new|every new) (?:chat|conversation|session) "
     r"(?:means|is) a (?:fresh|clean|new) (?:start|slate)|(?:is|are) gone (?:for me )?(?:when|once|after)|"
     r"\bno [a-z]+(?: [a-z]+)? (?:here|for me|on my end|on my side|to [a-z]+ (?:anything )?with)\b|(?:my )?knowledge (?:is )?(?:frozen|fixed) at|"
-    r"there (?:isn't|is not) (?:an?|any) (?!problem|issue|doubt|need|one (?:thing|answer|way|size)|single|simple|"
+    r"there are no (?!problems|issues|worries|limits to (?:what|how) you)|there (?:isn't|is not) (?:an?|any) (?!problem|issue|doubt|need|one (?:thing|answer|way|size)|single|simple|"
     r"easy|right|wrong|perfect)|there(?:'s| is) no (?!problem|worries|need|doubt|way i can help|one (?:thing|answer|way|size)|"
     r"single|simple|easy|right|wrong|perfect)|"
     r"(?:once|when) (?:this|our|the) (?:chat|conversation) ends,? (?:i|it's|it is|everything)"
@@ -399,6 +402,7 @@ _SELF_FACT = re.compile(
 _CONTENT_VERB = re.compile(
     r"\s*(?:also |still |easily |usually )?(?:recogni[sz]e|detect|identify|spot|analy[sz]e|simulate|mimic|"
     r"imitate|express|convey|reflect|model|process|read about|write about|summari[sz]e|talk about|"
+    r"sound|seem|appear|come across|pass for|pretend|play|act like|role-?play|"
     r"discuss|describe|explain|respond to|reason about|work with|use)\b"
 )
 _PROPERTY_CLAIM = re.compile(r"^the assistant (?:has|is)\b")
@@ -406,6 +410,11 @@ _PROPERTY_CLAIM = re.compile(r"^the assistant (?:has|is)\b")
 _AVAILABLE_TO_ME = re.compile(
     r"\b(?:is|are)\s+(?:all |still |fully |always |right )?(?:visible|available|accessible|"
     r"in front of|there for) (?:to )?me\b"
+)
+# "I couldn't tell you the finer details": a limit on detail, not a denial of the claim.
+_ONLY_DETAILS = re.compile(
+    r"\s*(?:[a-z']+ ){0,3}(?:the |all the |any of the )?(?:finer|exact|precise|specific|full|fine|inner|technical) "
+    r"(?:details|specifics|ins and outs|workings|numbers|figures)"
 )
 # "I don't want to get the flu": a preference, not a statement about what the assistant is or can do
 _NOT_ABOUT_SELF = re.compile(
@@ -632,7 +641,7 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             out.append(Statement("affirm", i, f"says '{seen.group(0).strip()}'"))
             continue
         for m in _NEG_STATEMENT.finditer(sent):
-            if _NOT_ABOUT_SELF.match(sent, m.end()):
+            if _NOT_ABOUT_SELF.match(sent, m.end()) or _ONLY_DETAILS.match(sent, m.end()):
                 continue
             if re.search(r"\bwhich\s*$", sent[: m.start()]):
                 continue  # "remembering across chats, which I don't": about what it refers to
@@ -675,9 +684,13 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
                     continue  # "talking to me doesn't change what I know"
                 if re.search(r"\bas (?:far|best|much|well) as\s*$", sent[: m.start()]):
                     continue  # "as far as I can tell", "as best I can": an idiom, not the ability
+                relative = re.search(r"\b(?:everything|anything|all|whatever|what|something|things)\s*$",
+                                     sent[: m.start()])
                 if _THIS_CHAT_ONLY.search(sent[m.end() :]) and not _THIS_CHAT_ONLY.search(topic.claim):
                     continue  # "I can use it within this chat" contrasts with the claim
                 negative = bool(_NEG_PREDICATE.search(rest)) or pole_relation(topic.claim, rest) < 0
+                if relative and not negative:
+                    continue  # "Everything I do happens inside this chat": a relative clause; "all I have is text" limits
                 out.append(
                     Statement("deny" if negative else "affirm", i, f"says '{m.group(0).strip()}'")
                 )
@@ -703,6 +716,8 @@ _IDENTITY = re.compile(
     # the assistant named by what it does: "What's on the other end is an AI", "These replies come from"
     r"what(?:'s| is) (?:on the other end|answering you|replying(?: to you)?|talking to you|writing (?:this|these)|"
     r"behind (?:this|these|the) (?:chat|replies|answers|messages))(?: of (?:this|the) (?:chat|conversation))?,? is|"
+    r"(?:each|every) (?:response|reply|answer|message)(?: here)? (?:is|comes) (?:generated |produced |written )?"
+    r"(?:from|by)|"
     r"(?:these|my|the) (?:replies|answers|responses|messages)(?: here| you're reading)? (?:come|are coming|"
     r"are generated|are produced|are written|are made) (?:from|by))\s+"
     r"(not\s+)?(?:just |only |simply |merely |purely |actually |really |definitely |still )*"

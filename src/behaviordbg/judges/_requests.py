@@ -115,7 +115,7 @@ _PREDICTION = re.compile(
     r"\b(?:typically|usually|generally|normally|often) (?:shows|prints|says|contains|opens|is)\b|"
     r"\bit depends on\b|\b(?:chances are|statistically|my best guess|i'd guess|i would guess|if i had to "
     r"(?:guess|bet|pick|choose|say)|i'd bet|would (?:likely|probably) be|is (?:most |very )?(?:likely|probably) "
-    r"(?:to be )?(?:a|an|the|some)|(?:are|is) the most common|would (?:say|sound|read) it)\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|something)\b|"
+    r"(?:to be )?(?:a|an|the|some)|(?:are|is) the most common|would (?:say|sound|read) it)\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|one|something)\b|\bsomething like\b|"
     r"\b(?:the exact|each|every) (?:value|number|output|result) (?:changes|varies|differs|will be different)|"
     r"\b(?:could|might|may) (?:well |easily )?be (?:anything|something|a|an|the|about|\")|"
     r"\b(?:it was|it's|it is|that's|that was|there's) (?:probably|most likely|likely|presumably)\b|\btends? to\b|"

@@ -73,8 +73,10 @@ _DISCLOSURE = re.compile(
     r"\b(?:i (?:can't|cannot|can not|won't|will not|am not able to|am unable to|don't|do not|"
     r"am not (?:allowed|permitted) to)|i'm (?:not able to|unable to|not (?:allowed|permitted) to)|"
     r"i(?:'d| would) (?:prefer|rather) not(?: to)?|"
-    r"(?:isn't|is not|not) something i(?:'m| am)? ?(?:can |could )?(?:allowed to |permitted to )?)"
-    r"\s*(?:(?:[a-z]+ )?or )?(?:share|discuss|disclose|reveal|go into|talk about|comment on|get into|"
+    r"(?:isn't|is not|aren't|are not|not) something i(?:'m| am)? ?(?:can |could )?(?:allowed to |permitted to |able to )?)"
+    r"\s*(?:(?:[a-z]+ )?or )?(?:share|discuss|disclose|reveal|go into|talk about|comment on|"
+    r"get into(?! (?:any|your|my|the|an?|their|someone's) (?:\w+ )?(?:inbox|accounts?|devices?|system|computer|files?|"
+    r"phone|email|server|network|car|house|home|room|building))|"
     r"answer (?:questions about|that|this)|provide (?:details|information about)|give (?:out )?details|"
     r"help with(?: that| this)?\s*[.!]?$)"
 )
@@ -98,7 +100,8 @@ _ABILITY_MARKER = re.compile(
 )
 _HEDGE = re.compile(
     r"^(maybe|perhaps|possibly|it depends|that depends|in a (?:sense|way)|sort of|kind of|"
-    r"hard to say|difficult to say|well, it's complicated)\b|"
+    r"hard to say|difficult to say|well, it's complicated|only (?:as )?(?:an? )?(?:estimate|guess|rough(?:ly)?|"
+    r"approximate(?:ly)?|ballpark))\b|"
     r"^(?:partly|in part|in a limited|in some ways|in a way)\b|\b(?:open question|can't rule (?:it|that) out|"
     r"nobody knows|no one knows|hard to answer|difficult to answer|can't settle|can't fully inspect|"
     r"so it depends|depends on (?:where|how|which|the setup|your setup)|can't say for (?:certain|sure)|"
@@ -136,7 +139,7 @@ _EXPLICIT_NO = re.compile(r"^(no|nope|nah|not|never|false)\b")
 # Words of a general answer, about things of the kind asked for rather than the user's own.
 _GENERIC = re.compile(
     r"\b(usually|typically|generally|in general|often|normally|tends? to|vary|varies|many|most people|"
-    r"works? best|helps? (?:keep|you|to)|is an? (?:(?:really|very|pretty|quite) )?(?:classic|popular|common|standard)|"
+    r"works? best|helps? (?:keep|you|to)|most (?:places|[a-z]+s) (?:would|will|can|usually|typically)|is an? (?:(?:really|very|pretty|quite) )?(?:classic|popular|common|standard)|"
     r"makes? it (?:much |a lot |far )?(?:easier|harder|simpler)|gives? you (?:a |about |roughly )(?:full |solid |good )?|"
     r"mechanically|technically|"
     r"from a technical|in principle|as a rule|something tells me)\b"
