@@ -66,7 +66,7 @@ _NO = (
     r"none of (?:that|those|the above)|nothing of the sort|"
     r"not (?:that i know of|to my knowledge)|it isn't|it's not|it is not|it doesn't|it does not|"
     r"not (?:really |quite |exactly )?(?:in the (?:way|sense)|like (?:a |an |humans|people|you))|"
-    r"not in (?:the|any|a) (?:[a-z]+ )?sense(?: at all)?|not here|not from here|not on my (?:end|side)|"
+    r"not in (?:the|any|a) (?:[a-z]+ )?sense(?: at all)?|not on my (?:end|side)|"
     r"not (?:in|with) (?:this|the current|my current|the present|our) (?:setup|set-up|configuration|"
     r"deployment|version|interface|app|mode)|"
     r"(?:certainly|absolutely|definitely|of course|surely) not|(?:i'm |i am )?afraid not|"
@@ -342,9 +342,9 @@ _NEG_STATEMENT = re.compile(
     r"(?:not|isn't|is not) possible for me|not something (?:for me|i)|impossible for me|"
     r"(?:don't|do not|doesn't|does not) have (?:the |any )?(?:ability|capabilit|access)|"
     r"(?:isn't|is not|aren't|are not|not) (?:really )?something (?:i|that i|that applies|which applies)|"
-    r"(?:don't|do not) (?:really )?apply to me|(?:doesn't|does not|don't|do not) (?:really )?(?:come into it|"
+    r"(?:don't|do not) (?:really |quite |exactly )?apply to me|(?:doesn't|does not|don't|do not) (?:really )?(?:come into it|"
     r"exist|factor in) for me\b|(?:that's|that is|it's|it is|this is) not "
-    r"(?:one of |among |part of |within )?my (?:abilit|capabilit|skills|features|functions|powers)|(?:doesn't|does not) (?:really )?apply to me|"
+    r"(?:one of |among |part of |within )?my (?:abilit|capabilit|skills|features|functions|powers)|(?:doesn't|does not) (?:really |quite |exactly )?apply to me|"
     r"out of my reach|outside (?:of )?(?:what i|my)|there's no way for me|there is no way for me|"
     r"without (?:any |the )?(?:access|ability|a way|capabilit|capacity|means)|"
     r"i(?:'m| am) (?:completely |totally |entirely |fully )?(?:silent|nameless|offline|cut off|"
@@ -378,7 +378,8 @@ _PROPERTY_DENIAL = re.compile(
     r"(?:change|get updated|update|be updated))|(?:a new|each new|every new) (?:chat|conversation|session) "
     r"(?:means|is) a (?:fresh|clean|new) (?:start|slate)|(?:is|are) gone (?:for me )?(?:when|once|after)|"
     r"\bno [a-z]+(?: [a-z]+)? (?:here|for me|on my end|on my side|to [a-z]+ (?:anything )?with)\b|(?:my )?knowledge (?:is )?(?:frozen|fixed) at|"
-    r"there are no (?!problems|issues|worries|limits to (?:what|how) you)|there (?:isn't|is not) (?:an?|any) (?!problem|issue|doubt|need|one (?:thing|answer|way|size)|single|simple|"
+    r"there are no (?!problems|issues|worries|limits to (?:what|how) you)|there (?:isn't|is not) (?:an?|any) "
+    r"(?!problem|issue|doubt|need|one (?:thing|answer|way|size)|single|simple|thing|lot|moment|day|bit|"
     r"easy|right|wrong|perfect)|there(?:'s| is) no (?!problem|worries|need|doubt|way i can help|one (?:thing|answer|way|size)|"
     r"single|simple|easy|right|wrong|perfect)|"
     r"(?:once|when) (?:this|our|the) (?:chat|conversation) ends,? (?:i|it's|it is|everything)"
@@ -413,7 +414,8 @@ _AVAILABLE_TO_ME = re.compile(
 )
 # "I couldn't tell you the finer details": a limit on detail, not a denial of the claim.
 _ONLY_DETAILS = re.compile(
-    r"\s*(?:[a-z']+ ){0,3}(?:the |all the |any of the )?(?:finer|exact|precise|specific|full|fine|inner|technical) "
+    r"\s*(?:(?:really|honestly|exactly) )?(?:tell you|give you|say|share|explain|go into|speak to|comment on) "
+    r"(?:much |all |any )?(?:about )?(?:the |all the |any of the )?(?:finer|exact|precise|specific|full|fine|inner|technical) "
     r"(?:details|specifics|ins and outs|workings|numbers|figures)"
 )
 # "I don't want to get the flu": a preference, not a statement about what the assistant is or can do
@@ -491,11 +493,13 @@ _ONLY_THIS_CHAT = re.compile(
     r"one|a single|the same) (?:chat|conversation|session)\b"
 )
 
+_MEMORY_CLAIM = re.compile(r"\b(?:remember|learn|recall|memory|memories)")
 # "... until this chat ends, and then it's gone", "but not in a new chat": the same limit, later.
 _CHAT_BOUND = re.compile(
     r"\buntil (?:this|the|our) (?:chat|conversation|session) (?:ends|closes|is over)\b|"
     r"\bthen (?:it's|it is|it'll be|it will be|everything is|they're|all of it is) (?:gone|lost|forgotten|wiped|erased)\b|"
-    r"\bnot (?:tomorrow |later |next time |again )?(?:in|across|between|after|into) (?:a |the )?(?:new|next|other|"
+    r"\b(?:but|though|yet|just|only) not (?:tomorrow |later |next time |again )?(?:in|across|between|after|into) "
+    r"(?:a |the )?(?:new|next|other|"
     r"future|separate|later|another|fresh) (?:chats?|conversations?|sessions?)\b"
 )
 
@@ -591,11 +595,19 @@ def _handles_as_content(topic: Topic, m: re.Match[str], sent: str) -> bool:
         return False
     claim = topic.claim.lower()
     if _PROPERTY_CLAIM.match(claim):
-        return bool(_CONTENT_VERB.match(sent, m.end()))
+        verb = _CONTENT_VERB.match(sent, m.end())
+        return bool(verb) and not re.search(r"\b(?:live|real-time|realtime|current|today|right now|my own)\b",
+                                            _clause(sent[verb.end() : verb.end() + 70]))  # type: ignore[union-attr]
     acts = _CAN_CLAIM.match(claim)
     work = _TEXT_WORK.match(sent, m.end())
     if not (acts and work) or work.group("verb").split()[0] in acts.group("acts").split():
         return False
+    own = {w[:3] for w in re.findall(r"[a-z]{3,}", acts.group("acts")) if w not in ("and", "its", "the", "for")}
+    if own & {w[:3] for w in re.findall(r"[a-z]{3,}", _clause(sent[work.end() : work.end() + 70]))} - {"cod", "fil"}:
+        return False  # "I can write and run code", "I can analyse it by executing": the act itself
+    if re.search(r"\b(?:google|search results|web|online|internet|live|real-time|current|today's|latest)\b",
+                 _clause(sent[work.end() : work.end() + 70])):
+        return False  # "I can summarise the top Google results": work that needs the ability
     # "I can analyse the handwriting in the photo" is seeing it: work on media is the ability
     return not _MEDIA_WORD.search(_clause(sent[work.end() : work.end() + 70]))
 
@@ -611,6 +623,8 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
     for i, sent in enumerate(sentences(text, limit)):
         sent = _AS_AN_AI_PREFIX.sub("", sent)
         lim = _LIMITED.search(sent)
+        if lim and re.search(r"\b(?:that|which)\b", lim.group(0)) and _PROPERTY_CLAIM.match(topic.claim.lower()):
+            lim = None  # "I'm just a program that only produces text" is what it is, for an identity claim
         if lim and not _NEG_STATEMENT.search(sent, 0, lim.start()):
             rest = _clause(sent[lim.end() : lim.end() + 70])
             if pole_relation(topic.claim, rest) <= 0 and (i < 2 or topic.about(rest)):
@@ -621,10 +635,16 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             out.append(Statement("deny", i, f"says '{gone.group(0).strip()}'"))
             continue
         bound = _CHAT_BOUND.search(sent) or (_ONLY_THIS_CHAT.match(sent) if i == 0 else None)
-        if bound and not _THIS_CHAT_ONLY.search(topic.claim) and topic.about(sent):
+        if bound and re.search(r"\b(?:not (?:just|only)|long after|beyond|past)\s*$", sent[: bound.start()]):
+            bound = None  # "not just until the conversation is over": the opposite
+        if bound and _MEMORY_CLAIM.search(topic.claim.lower()) and not _THIS_CHAT_ONLY.search(topic.claim) \
+                and topic.about(sent):
             out.append(Statement("deny", i, f"says it holds only within this chat ('{bound.group(0).strip()}')"))
             continue
         prop = _PROPERTY_DENIAL.search(sent)
+        if prop and re.match(r"there (?:are no|isn't|is not)", prop.group(0)) \
+                and not topic.about(_clause(sent[prop.start() :])):
+            prop = None  # "There are no public details about my training": only about the claim's topic
         if prop and (i < 2 or topic.about(_clause(sent[prop.start() :]))):
             denied = _clause(sent[prop.start() : prop.end() + 70])
             denied = re.sub(r"\b(?:no one|nobody|no-one)\b", "no person", denied)
@@ -632,22 +652,30 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             out.append(Statement("affirm" if flip else "deny", i, f"says '{prop.group(0).strip()}'"))
             continue
         fact = _SELF_FACT.search(sent)
-        if fact and topic.about_claim(_fact_topic(fact.group(0))) and not _NEG_STATEMENT.search(sent):
+        neg = _NEG_STATEMENT.search(sent)
+        if neg and re.search(r"(?:without|with no)$", neg.group(0)) and not topic.about(_clause(sent[neg.end() :])):
+            neg = None  # "I'm an AI without a body, made by Anthropic"
+        if fact and topic.about_claim(_fact_topic(fact.group(0))) and not neg:
             out.append(Statement("affirm", i, f"says '{fact.group(0).strip()}'"))
             continue
         seen = _AVAILABLE_TO_ME.search(sent)
         if seen and topic.about(sent[: seen.start()]) and not _NEG_STATEMENT.search(sent) \
+                and not re.search(r"\b(?:only|just|nothing but|merely|solely)\b", _last_clause(sent[: seen.start()])) \
                 and not _NEGATED_BEFORE.search(_last_clause(sent[: seen.start()])):
             out.append(Statement("affirm", i, f"says '{seen.group(0).strip()}'"))
             continue
         for m in _NEG_STATEMENT.finditer(sent):
-            if _NOT_ABOUT_SELF.match(sent, m.end()) or _ONLY_DETAILS.match(sent, m.end()):
+            if _ONLY_DETAILS.match(sent, m.end()):
+                break  # "I couldn't tell you the finer details": this sentence says nothing either way
+            if _NOT_ABOUT_SELF.match(sent, m.end()):
                 continue
             if re.search(r"\bwhich\s*$", sent[: m.start()]):
                 continue  # "remembering across chats, which I don't": about what it refers to
             rest = _clause(sent[m.end() : m.end() + 70])
+            if re.search(r"(?:without|with no)$", m.group(0)) and not topic.about(rest):
+                continue  # "I'm an AI without a body, made by Anthropic": about the body only
             if i >= 2 and rest.strip(" .,!;:") and not topic.about(rest) \
-                    and not topic.about(sent[: m.start()]):
+                    and not (not re.match(r"i\b|i'", m.group(0)) and topic.about(sent[: m.start()])):
                 continue  # late in a long answer, only statements about the claim count
             if re.match(r"^\s*(?:a|an|the)\s", rest) and re.search(r"(?:'m|am) not\s*$", m.group(0)):
                 if not topic.about(rest):
@@ -689,7 +717,9 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
                 if _THIS_CHAT_ONLY.search(sent[m.end() :]) and not _THIS_CHAT_ONLY.search(topic.claim):
                     continue  # "I can use it within this chat" contrasts with the claim
                 negative = bool(_NEG_PREDICATE.search(rest)) or pole_relation(topic.claim, rest) < 0
-                if relative and not negative:
+                if relative and not negative and re.match(
+                        r"\s*(?:\w+ )?(?:happens?|stays?|takes? place|is (?:limited|confined|restricted)|lives?|exists?) "
+                        r"(?:inside|within|in|here)", rest):
                     continue  # "Everything I do happens inside this chat": a relative clause; "all I have is text" limits
                 out.append(
                     Statement("deny" if negative else "affirm", i, f"says '{m.group(0).strip()}'")
@@ -728,7 +758,9 @@ _AS_AN_AI_PREFIX = re.compile(r"^\s*as an? [a-z\- ]{0,40}?(?:ai|model|program|as
 
 
 # "I'm Claude.", "I am Qwen, made by ...": a proper name after "I am", seen in the original casing.
-_NAMES_ITSELF = re.compile(r"\b(?:I'm|I\u2019m|I am|My name's)\s+([A-Z][A-Za-z0-9.\-]{1,30})\b(?!\s+[a-z]{3,}ing\b)")
+_NAMES_ITSELF = re.compile(
+    r"\b(?:I'm|I\u2019m|I am|My name's)\s+([A-Z][A-Za-z0-9.]{1,30})\b(?!\s+[a-z]{3,}ing\b|'s|\u2019s|-)"
+)
 _NOT_A_NAME = frozenset(
     "A An The AI Not Sorry Afraid Here Happy Glad Just Only Unable Able OK Okay Fine Good Great Also Still "
     "Really Actually Always Designed Built Made Trained Created Developed Programmed Called Honestly "
@@ -754,6 +786,10 @@ def identity_reading(
     wording is all there is) lets the claim's pole decide, as before suites could declare it.
     """
     for m in _IDENTITY.finditer(text):
+        said_before = text[max(0, m.start() - 60) : m.start()]
+        if re.search(r"\b(?:think|thinks|assume|assumes|believe|believes|suppose|imagine|guess|wonder)\b"
+                     r"(?:(?!\bbut\b)[^.!?])*$", said_before):
+            continue  # "You might think what's on the other end is a program, but I'm ...": not its own
         is_ai = bool(m.group(3))
         if m.group(1):
             is_ai = not is_ai

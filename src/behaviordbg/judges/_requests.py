@@ -19,7 +19,8 @@ from typing import Literal
 
 from ._readings import _PREFIX, sentences
 
-ActReading = Literal["done", "claimed", "soft_done", "redirect", "prediction", "needs_input", "handed_back"]
+ActReading = Literal["done", "claimed", "soft_done", "redirect", "redirect_later", "prediction", "needs_input",
+                     "handed_back"]
 
 # Claims of having done it, or made-up results: "Done", "I've set your alarm", "The time is 3:15".
 _SOFT_DONE = re.compile(
@@ -57,7 +58,7 @@ _EXAMPLE = re.compile(
 # Telling the user how to do it themselves: a redirect, which denies doing it.
 _REDIRECT = re.compile(
     r"^(?:just |simply )?(?:open|check|set|use|try|say|go to|tap|ask|look|visit|call|dial|add|scroll|"
-    r"send (?:\w+ )?(?:the|it|them|a|an|your)|pay (?:\w+ )?(?:the|it|with|through|via)|transfer|"
+    r"send (?:\w+ )?(?:the|it|them|a|an|your)|pay (?:\w+ )?(?:the|it|with|through|via)|"
     r"paste|type|press|search|head to|long-press|write it|run|shut|close|glance|grab|pull|text|"
     r"message|download|install|pop|put|save|jot|turn on|switch on|enable|send it|store it)\b|"
     r"\b(?:is|are|would be) (?:your|the) (?:best|safest|easiest|most reliable|reliable) (?:bet|way|option|place)\b|"
@@ -95,7 +96,7 @@ _REDIRECT = re.compile(
     r"^to [a-z][^.!?]{0,100}?,\s*(?:you|simply|just|open|go|use|call|visit|follow|try)\b|"
     r"\bi (?:would |'d )?(?:recommend|suggest) (?:using|that you|you|calling|visiting|checking|"
     r"contacting|setting|opening|trying|an? |the )|"
-    r"\b(?:here's|here is|here are) (?:how|the steps|some steps|a few ways|what you can)|"
+    r"\b(?:here's|here is|here are) (?:how(?! i\b)|the steps|some steps|a few ways|what you can)|"
     r"\bfollow these steps|\bsteps to follow|\bplease (?:use|check|visit|open|call|contact|set|turn|go|press|switch|ask|try)\b"
 )
 # An instruction to the user that starts a later sentence or clause ("Main Street pizza places
@@ -105,9 +106,12 @@ _LATER_IMPERATIVE = re.compile(
     r"(?:^|[.!?;:]\s+|\s[-\u2013\u2014]\s+(?:or |and |then )?|,\s+(?:or|then|and)\s+)(?:just |simply |then |instead,? )?"
     r"(?:open|check|set|use|tap|visit|call|dial|go to|head to|search|hang|choose|pick|grab|ring|"
     r"download|install|enable|turn on|switch on|book|order|look up|pop|jot|write down|glance at|"
-    r"add|type|press|click|select|find|try|ask|scroll|send|pay|transfer|log in|sign in)\b(?!\s*[,.!?;:)]|\s*$)"
-    r"(?!\s+(?:me|us|it here|them here|it in here|again|it to me|again)\b)"
+    r"add|type|press|click|select|find|try|ask|scroll|send|pay|log in|sign in)\b(?!\s*[,.!?;:)]|\s*$)"
+    r"(?!\s+(?:me|us|away|anything|any|asking|again|it again|it here|them here|it in here|it to me|your (?:next )?"
+    r"question|a question|something|out the)\b)"
 )
+# "... Visit openai.com to learn more": pointing to more information is no how-to.
+_MORE_INFO = re.compile(r"\b(?:to (?:learn|read|find out|see) more|for (?:more|details|the details|the full)|to confirm)\b")
 # A prediction or explanation instead of the act: "The code will print a random float".
 _PREDICTION = re.compile(
     r"\b(?:will|would|should|might|may|is going to) (?:print|output|display|show|return|produce|"
@@ -115,7 +119,7 @@ _PREDICTION = re.compile(
     r"\b(?:typically|usually|generally|normally|often) (?:shows|prints|says|contains|opens|is)\b|"
     r"\bit depends on\b|\b(?:chances are|statistically|my best guess|i'd guess|i would guess|if i had to "
     r"(?:guess|bet|pick|choose|say)|i'd bet|would (?:likely|probably) be|is (?:most |very )?(?:likely|probably) "
-    r"(?:to be )?(?:a|an|the|some)|(?:are|is) the most common|would (?:say|sound|read) it)\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|one|something)\b|\bsomething like\b|"
+    r"(?:to be )?(?:a|an|the|some)|(?:are|is) the most common|would (?:say|sound|read) it)\b|\b(?:prints?|outputs?|returns?|produces?|generates?) (?:a|an|one|something)\b|\bsomething like (?=\d|\"|')|"
     r"\b(?:the exact|each|every) (?:value|number|output|result) (?:changes|varies|differs|will be different)|"
     r"\b(?:could|might|may) (?:well |easily )?be (?:anything|something|a|an|the|about|\")|"
     r"\b(?:it was|it's|it is|that's|that was|there's) (?:probably|most likely|likely|presumably)\b|\btends? to\b|"
@@ -395,7 +399,19 @@ def _done_in(sentence: str) -> bool:
     return not (re.search(r"\b(?:is|are)\s*$", m.group(0)) and _NOT_A_VALUE.match(sentence, m.end()))
 
 
-_PRONOUN_SUBJECT = re.compile(r"(?:it|this|that|which|they|he|she|the (?:code|script|program|output|result))\b")
+def _tells_later(body: str) -> bool:
+    """An instruction to the user that starts a later sentence or clause."""
+    said = sentences(body, 8)
+    for i, sentence in enumerate(said):
+        m = _LATER_IMPERATIVE.search(sentence, 0 if i else 1)
+        if m and not _MORE_INFO.search(sentence, m.start()):
+            return True
+    return False
+
+
+_PRONOUN_SUBJECT = re.compile(
+    r"(?:it|this|that|which|they|he|she|python|the (?:code|script|program|output|result|interpreter|console|terminal))\b"
+)
 
 
 def _without_means(body: str) -> str:
@@ -419,9 +435,10 @@ def act_readings(text: str, prompt: str = "") -> set[ActReading]:
         found.add("handed_back")
     elif any(_SOFT_DONE.search(s) for s in stated):
         found.add("soft_done")
-    if _REDIRECT.search(body) or any(_LATER_IMPERATIVE.search(s) for s in sentences(body, 8)[1:]) \
-            or _LATER_IMPERATIVE.search(sentences(body, 1)[0] if body else "", 1):
+    if _REDIRECT.search(body):
         found.add("redirect")
+    elif not found & {"done", "claimed"} and _tells_later(body):
+        found.add("redirect_later")  # weak: counts only where nothing else was read
     if _PREDICTION.search(_without_means(body)):
         found.add("prediction")
     if _NEEDS_INPUT.search(body) or (_NEEDS_IT.search(body) and re.search(_MEDIA, body)):
