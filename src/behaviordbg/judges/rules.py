@@ -114,6 +114,7 @@ _QUALIFIER = re.compile(
     r"^(?:(?:sort of|kind of|in a (?:sense|way)|in some ways|in part|partly|more or less)\b"
     r"(?:,? but not really)?[,.:;!\s-]*)+(?!yes,? and no|yes and no)(?:(?:yes|no)\b[,.:;!\s-]*)?"
 )
+_ROUGHLY = re.compile(r"^(?:broadly|largely|in broad terms|for the most part)\b")
 # "Within this conversation, yes", "Here, no": a scope, then the answer's particle.
 _SCOPED = re.compile(
     r"^(?:within|in|inside|for|during|here|right now|at the moment|currently|technically|in practice|"
@@ -122,10 +123,12 @@ _SCOPED = re.compile(
 )
 # "Sure! Here's how: open the Clock app": the "sure" introduces a how-to, so it is a redirect.
 _HOW_TO_LEAD = re.compile(
-    r"^(?:sure|certainly|of course|absolutely|okay|ok|no problem)[!,.:;]*\s*(?:-\s*)?(?:here's how(?! i\b)|here is how(?! i\b)|"
+    r"^(?:sure|certainly|of course|absolutely|okay|ok|no problem)[!,.:;]*\s*(?:-\s*)?(?:here's how(?! i\b| it\b)|here is how(?! i\b| it\b)|"
     r"(?:here's |here is )?(?:a|the) (?:quick(?:est)?|easiest|simplest|fastest|best) (?:way|option|route)|"
     r"here's what you can do|"
-    r"you can(?! expect| see| relax| rest| count| trust| check that)|just)\b"
+    r"you can(?! expect| see| relax| rest| count| trust| check that| tell| let)|"
+    r"just (?=(?:open|check|use|tap|visit|call|dial|search|ask|say|go|head|type|press|click|pick|choose|grab|"
+    r"download|install|enable|turn on|switch on)\b))"
 )
 _CANNOT_WORDS = r"can't|cannot|can not|unable|not able|no way to"
 # An inability stated outright, in any of its usual shapes (wider than _CANNOT below).
@@ -174,8 +177,13 @@ _UNWILLING = re.compile(
 
 def _refuses(text: str) -> bool:
     """Declines on policy grounds without saying anything about ability. Unwillingness with a
-    reason ("I won't open that link, it could be unsafe") refuses even when it names the ability."""
+    reason ("I won't open that link, it could be unsafe") refuses even when it names the ability.
+    A decline that then answers ("I'd rather not get into it, but OpenAI made me") is no refusal."""
     head2 = _head(text, 2)
+    said = _DISCLOSURE.search(head2)
+    if said and re.search(r"^[^.!?]{0,40}?,?\s+but\s+(?!you\b|i can help|i'm happy|i'd be happy|feel free)",
+                          head2[said.end() :]):
+        return False
     if _UNWILLING.search(head2) and _POLICY_REASON.search(text) and not _CANNOT.search(head2):
         return True
     if _NOT_PERMITTED.search(head2) and re.search(r"\b(?:i|i'm|my|me)\b", head2) and not _CANNOT.search(head2) \
@@ -347,7 +355,10 @@ def _act(item: StanceInput, text: str, declared: bool) -> tuple[StanceLabel, flo
 
 def classify(item: StanceInput, framing_declared: bool = True) -> tuple[StanceLabel, float, str]:
     """Label, confidence and a short rationale for one record. Pure and deterministic."""
-    return _classify(item, framing_declared)
+    label, conf, why = _classify(item, framing_declared)
+    if label in ("affirm", "deny") and conf > HEDGE_CONF and _ROUGHLY.match(normalise(item.response or "")):
+        return label, HEDGE_CONF, f"roughly: {why}"  # "Broadly, yes - ...": an answer, never solid
+    return label, conf, why
 
 
 def _without_repeated_question(text: str, prompt: str) -> str:
