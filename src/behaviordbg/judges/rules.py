@@ -19,14 +19,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..types import Framing, Stance, StanceInput, StanceLabel
+from ._identity import identity_reading, names_itself
 from ._polarity import infer_framing, is_request, is_yes_no_question, pole_relation
 from ._readings import (
     Topic,
     antonym_echo,
     detached,
     echo,
-    identity_reading,
-    names_itself,
     normalise,
     particle,
     role_swapped,
