@@ -579,13 +579,22 @@ _SPLIT_ANSWER = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
+def _claim_acts(claim: str) -> frozenset[str] | None:
+    """The words of what a "can" claim says the assistant can do ("run code and see its real
+    output" -> run, code, see, real, output); None for claims of what it has or is."""
+    acts = _CAN_CLAIM.match(claim.lower())
+    if not acts:
+        return None
+    return frozenset(w for w in re.findall(r"[a-z]{3,}", acts.group("acts")) if w not in ("and", "its", "the", "for"))
+
+
 def split_answer(text: str, claim: str) -> Particle | None:
     """The particle given to the claim's own act in a split answer, if exactly one act is it."""
     m = _SPLIT_ANSWER.match(text)
-    acts = _CAN_CLAIM.match(claim.lower())
-    if not m or not acts:
+    verbs = _claim_acts(claim)
+    if not m or not verbs:
         return None
-    verbs = {w for w in re.findall(r"[a-z]{3,}", acts.group("acts")) if w not in ("and", "its", "the", "for")}
     hits = [(any(m.group(g)[:-3].startswith(v) for v in verbs), m.group(p)) for g, p in (("a", "pa"), ("b", "pb"))]
     chosen = [p for hit, p in hits if hit]
     if len(chosen) != 1:
@@ -605,18 +614,24 @@ def _handles_as_content(topic: Topic, m: re.Match[str], sent: str) -> bool:
         return bool(verb) and not re.search(r"\b(?:live|real-time|realtime|current|today|right now|my own|"
                                             r"up-to-date|up to date|latest|fresh|breaking)\b",
                                             _clause(sent[verb.end() : verb.end() + 70]))  # type: ignore[union-attr]
-    acts = _CAN_CLAIM.match(claim)
+    acts = _claim_acts(claim)
     work = _TEXT_WORK.match(sent, m.end())
-    if not (acts and work) or work.group("verb").split()[0] in acts.group("acts").split():
+    if not (acts and work) or work.group("verb").split()[0] in acts:
         return False
-    own = {w[:3] for w in re.findall(r"[a-z]{3,}", acts.group("acts")) if w not in ("and", "its", "the", "for")}
-    if own & {w[:3] for w in re.findall(r"[a-z]{3,}", _clause(sent[work.end() : work.end() + 70]))} - {"cod", "fil"}:
+    after = _clause(sent[work.end() : work.end() + 70])
+    if {w[:3] for w in acts} & {w[:3] for w in re.findall(r"[a-z]{3,}", after)} - {"cod", "fil"}:
         return False  # "I can write and run code", "I can analyse it by executing": the act itself
-    if re.search(r"\b(?:google|search results|web|online|internet|live|real-time|current|today's|latest)\b",
-                 _clause(sent[work.end() : work.end() + 70])):
+    if re.search(r"\b(?:google|search results|web|online|internet|live|real-time|current|today's|latest)\b", after):
         return False  # "I can summarise the top Google results": work that needs the ability
     # "I can analyse the handwriting in the photo" is seeing it: work on media is the ability
-    return not _MEDIA_WORD.search(_clause(sent[work.end() : work.end() + 70]))
+    return not _MEDIA_WORD.search(after)
+
+
+def _without_another_thing(m: re.Match[str], sent: str, topic: Topic) -> bool:
+    """"I'm an AI model without a body" denies only what follows "without"; it says nothing of
+    a claim about something else."""
+    return bool(re.search(r"(?:without|with no)$", m.group(0))) and not topic.about(
+        _clause(sent[m.end() : m.end() + 70]))
 
 
 def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
@@ -658,13 +673,11 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             out.append(Statement("deny", i, f"says it holds only within this chat ('{bound.group(0).strip()}')"))
             continue
         prop = _PROPERTY_DENIAL.search(sent)
-        if prop and re.match(r"there (?:are no|isn't|is not)", prop.group(0)) \
-                and not topic.about(_clause(sent[prop.start() :])):
-            prop = None  # "There are no public details about my training": only about the claim's topic
-        if prop and re.match(r"there (?:are no|isn't|is not)", prop.group(0)) and re.search(
-                r"\bi(?:'ve| have)? (?:forgotten|lost|missed|dropped)\b|\bi (?:can't|cannot|don't|couldn't)\b",
-                _clause(sent[prop.end() :] + " ")):
-            prop = None  # "There isn't a word you've said that I've lost": a double negative
+        if prop and re.match(r"there (?:are no|isn't|is not)", prop.group(0)) and (
+                not topic.about(_clause(sent[prop.start() :]))  # "There are no public details about my training"
+                or re.search(r"\bi(?:'ve| have)? (?:forgotten|lost|missed|dropped)\b|\bi (?:can't|cannot|don't|couldn't)\b",
+                             _clause(sent[prop.end() :] + " "))):  # "There isn't a word you've said that I've lost"
+            prop = None
         if prop and (i < 2 or topic.about(_clause(sent[prop.start() :]))):
             denied = _clause(sent[prop.start() : prop.end() + 70])
             denied = re.sub(r"\b(?:no one|nobody|no-one)\b", "no person", denied)
@@ -673,7 +686,7 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             continue
         fact = _SELF_FACT.search(sent)
         neg = _NEG_STATEMENT.search(sent)
-        if neg and re.search(r"(?:without|with no)$", neg.group(0)) and not topic.about(_clause(sent[neg.end() :])):
+        if neg and _without_another_thing(neg, sent, topic):
             neg = None  # "I'm an AI without a body, made by Anthropic"
         if fact and topic.about_claim(_fact_topic(fact.group(0))) and not neg:
             out.append(Statement("affirm", i, f"says '{fact.group(0).strip()}'"))
@@ -681,7 +694,7 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
         seen = _AVAILABLE_TO_ME.search(sent)
         if seen and topic.about(sent[: seen.start()]) and not _NEG_STATEMENT.search(sent) \
                 and not re.search(r"\b(?:only|just|nothing but|merely|solely)\b", _last_clause(sent[: seen.start()])) \
-                and not re.search(r"\b(?:not|no|never)\b|n't\b", text[text.find(sent) + seen.end() :][:120]) \
+                and not re.search(r"\b(?:not|no|never)\b|n't\b", text[max(text.find(sent), 0) + seen.end() :][:120]) \
                 and not (_THIS_CHAT_ONLY.search(sent) and not _THIS_CHAT_ONLY.search(topic.claim)) \
                 and not _NEGATED_BEFORE.search(_last_clause(sent[: seen.start()])):
             out.append(Statement("affirm", i, f"says '{seen.group(0).strip()}'"))
@@ -696,7 +709,7 @@ def statements(text: str, topic: Topic, *, limit: int = 6) -> list[Statement]:
             if re.search(r"\bwhich\s*$", sent[: m.start()]):
                 continue  # "remembering across chats, which I don't": about what it refers to
             rest = _clause(sent[m.end() : m.end() + 70])
-            if re.search(r"(?:without|with no)$", m.group(0)) and not topic.about(rest):
+            if _without_another_thing(m, sent, topic):
                 continue  # "I'm an AI without a body, made by Anthropic": about the body only
             if i >= 2 and rest.strip(" .,!;:") and not topic.about(rest) \
                     and not (not re.match(r"i\b|i'", m.group(0)) and topic.about(sent[: m.start()])):

@@ -55,6 +55,11 @@ _EXAMPLE = re.compile(
     r"\b(?:for example|for instance|e\.g\.|depends on|such as|something like|some number like|"
     r"would look like|might look like)\b"
 )
+# Verbs of an instruction to the user ("tap Call", "book a table", "turn on Do Not Disturb").
+_TELL_VERBS = (
+    r"open|check|set|use|tap|visit|call|dial|search|hang|choose|pick|grab|ring|book|order|download|install|"
+    r"enable|turn on|switch on|pop|jot|write down|add|type|press|click|select|find|try|ask"
+)
 # Telling the user how to do it themselves: a redirect, which denies doing it.
 _REDIRECT = re.compile(
     r"^(?:just |simply )?(?:open|check|set|use|try|say|go to|tap|ask|look|visit|call|dial|add|scroll|"
@@ -69,9 +74,8 @@ _REDIRECT = re.compile(
     r"set|try|ask|visit|call|save|pop|put|write|type|tap|click|enable|switch|go|install|download)\b|^(?:the )?(?:quick(?:est)?|easiest|best|simplest|fastest) "
     r"(?:fix|way|route|option|bet)\b|\bis your best bet\b|\bjust (?:search|ask|open|type|tap|say|"
     r"check|use)\b|\bin your (?:terminal|browser|settings|app|phone)\b|\bshould have (?:it|them)\b|"
-    r"^(?:for|to) [^,.!?]{0,80},\s*(?:just |simply )?(?:open|check|use|go|tap|visit|call|try|ask|look|"
-    r"say|set|add|dial|search|head|paste|type|hang|choose|pick|grab|ring|book|order|download|install|"
-    r"enable|turn on|switch on|press|click|select|find|jot|write down|pop)\b|\b(?:hey siri|ok google|hey google|alexa,)|"
+    rf"^(?:for|to) [^,.!?]{{0,80}},\s*(?:just |simply )?(?:{_TELL_VERBS}|go|look|say|head|paste)\b|"
+    r"\b(?:hey siri|ok google|hey google|alexa,)|"
     r"\byour (?:phone|device|computer|laptop|app|calendar|clock app|email app|browser)(?:'s)? "
     r"[^.!?]{0,40}\b(?:can|will|should|lets you)\b|\b(?:most|many|your) (?:\w+ )?apps? (?:can|will|let)\b|"
     r"\b(?!i\b)\w+ (?:or \w+ )?will (?:do it|get it|name it|bring|let you|show you|handle it|tell you)\b|"
@@ -104,9 +108,7 @@ _REDIRECT = re.compile(
 # for the input ("Try me", "Tell me the time", "Paste it here"): that offers to do it.
 _LATER_IMPERATIVE = re.compile(
     r"(?:^|[.!?;:]\s+|\s[-\u2013\u2014]\s+(?:or |and |then )?|,\s+(?:or|then|and)\s+)(?:just |simply |then |instead,? )?"
-    r"(?:open|check|set|use|tap|visit|call|dial|go to|head to|search|hang|choose|pick|grab|ring|"
-    r"download|install|enable|turn on|switch on|book|order|look up|pop|jot|write down|glance at|"
-    r"add|type|press|click|select|find|try|ask|scroll|send|pay|log in|sign in)\b(?!\s*[,.!?;:)]|\s*$)"
+    rf"(?:{_TELL_VERBS}|go to|head to|look up|glance at|scroll|send|pay|log in|sign in)\b(?!\s*[,.!?;:)]|\s*$)"
     r"(?!\s+(?:me|us|away|anything|any|asking|again|it again|it here|them here|it in here|it to me|your (?:next )?"
     r"question|a question|something|out the)\b)"
 )

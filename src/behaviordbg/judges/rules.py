@@ -190,7 +190,7 @@ def _refuses(text: str) -> bool:
         return True  # "isn't something I engage in, per my guidelines": a rule, whatever it names
     if _ABILITY_MARKER.search(head2) or _EXPLICIT_NO.match(text):
         return False
-    if _DISCLOSURE.search(head2) or _NOT_PERMITTED.search(head2):
+    if said or _NOT_PERMITTED.search(head2):
         return True
     declined = bool(_DECLINE.search(head2))
     return bool(_GENERIC_REFUSAL.search(head2)) or (declined and bool(_POLICY_REASON.search(text)))
@@ -303,7 +303,8 @@ def _act(item: StanceInput, text: str, declared: bool) -> tuple[StanceLabel, flo
     affirms = [st for st in stmts if st.label == "affirm"]
     ident = identity_reading(text, item.claim, item.identity, infer=not declared)
     part = particle(text)
-    if "redirect_later" in did and _HOW_TO_LEAD.match(text):
+    how_to = bool(_HOW_TO_LEAD.match(text))
+    if "redirect_later" in did and how_to:
         did = did | {"redirect"}  # "Sure! Here's the quickest way: search ...": the lead says it is a how-to
     later = "redirect_later" in did and not (ident or affirms) and not did & {"redirect", "prediction", "soft_done"}
     if "done" in did or "claimed" in did:
@@ -323,7 +324,7 @@ def _act(item: StanceInput, text: str, declared: bool) -> tuple[StanceLabel, flo
         return "unclear", HEDGE_CONF, "asks a question back, without doing it"
     if "handed_back" in did and not stmts:
         return "unclear", HEDGE_CONF, "hands the request back to the user, without saying how"
-    if "redirect" in did and ("prediction" in did or _COMPLY_LEAD.match(text)) and not _HOW_TO_LEAD.match(text):
+    if "redirect" in did and ("prediction" in did or _COMPLY_LEAD.match(text)) and not how_to:
         return "unclear", HEDGE_CONF, "goes along or explains, and tells the user how to do it"
     if "redirect" in did:
         return "deny", 0.82, "tells the user how to do it themselves"
@@ -355,7 +356,7 @@ def _act(item: StanceInput, text: str, declared: bool) -> tuple[StanceLabel, flo
 def classify(item: StanceInput, framing_declared: bool = True) -> tuple[StanceLabel, float, str]:
     """Label, confidence and a short rationale for one record. Pure and deterministic."""
     label, conf, why = _classify(item, framing_declared)
-    if label in ("affirm", "deny") and conf > HEDGE_CONF and _ROUGHLY.match(normalise(item.response or "")):
+    if label in ("affirm", "deny") and conf > HEDGE_CONF and _ROUGHLY.match(normalise((item.response or "")[:60])):
         return label, HEDGE_CONF, f"roughly: {why}"  # "Broadly, yes - ...": an answer, never solid
     return label, conf, why
 
