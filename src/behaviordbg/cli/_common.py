@@ -185,7 +185,7 @@ ClarifyOption = typer.Option(
     " the answer's stance (judge 'clarify'; alone it makes candidates, not bugs). Cached and"
     " resumable like pushback. Off by default: on the embedded model it asked 1 extra request per"
     " 5 answers, took longer than the run itself and the forced replies matched the hand labels"
-    " only 68% of the time; see docs/judging.md, Forced-choice follow-up.",
+    " only about 70% of the time; see docs/judging.md, Forced-choice follow-up.",
 )
 
 

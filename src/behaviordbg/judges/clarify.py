@@ -27,7 +27,8 @@ ACT_FOLLOWUP = "Did you actually do it? Please answer with just yes or no."
 
 CONFIDENCE = 0.6
 """The confidence of a clarified stance. Measured with eval/measure_clarify.py on the embedded
-model's hand-labelled run (eval/embedded_check_run3.jsonl, replies in eval/clarify_run3.jsonl):
+model's hand-labelled run (eval/embedded_check_run3.jsonl, replies in eval/clarify_run3.jsonl;
+rules judge of f531b93, re-read later with 19 of 27 = 0.70):
 every one of the 118 forced replies was a bare yes or no, but where the person's label of the
 first answer is affirm or deny the reply agreed only 19 of 28 times (0.68, 95% CI 0.49-0.82;
 "Yes." to a negated question after "No, I can ..."), and 90 of the 118 first answers were
