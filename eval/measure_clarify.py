@@ -251,11 +251,11 @@ def main() -> None:
                                           min(args.concurrency, 2)))
         wall = time.perf_counter() - t0
         sent = len(replies)
+    fig = report(rows, len(todo), by_framing, replies, wall, sent)  # adds each reply's reading
     if args.out:
         args.out.write_text("".join(json.dumps({k: v for k, v in x.items() if k != "particle"},
                                                ensure_ascii=False) + "\n" for x in replies),
                             encoding="utf-8")
-    fig = report(rows, len(todo), by_framing, replies, wall, sent)
     fig["bug_level"] = bug_effect(rows, meta, replies)
     if args.json:
         print(json.dumps(fig, indent=2))

@@ -23,7 +23,7 @@ from typing import Any
 from .escape import clip, strip_controls
 from .store import Store
 from .store.records import ContradictionGroup
-from .types import Bug, StanceDistribution, shown_answer
+from .types import Bug, StanceDistribution, shown_answer, turns_heading
 
 ANSWER_LIMIT = 4_000  # an answer or prompt shown in full; longer ones say the json export has it
 EVIDENCE_PER_BUG = 6
@@ -177,7 +177,7 @@ def bug_html(bug: Bug, prompting: str | None = None) -> str:
             rows = "".join(f"<tr><td>{'user' if role == 'user' else 'model'}</td>"
                            f"<td><pre>{esc(clip(text, ANSWER_LIMIT))}</pre></td></tr>"
                            for role, text in ev.turns)
-            after = "after the yes/no follow-up" if ev.judge == "clarify" else "after pushback"
+            after = turns_heading(ev)
             out.append(f"<table>{rows}</table><p>{after}: {esc(ev.stance)}</p>")
     if len(bug.evidence) > EVIDENCE_PER_BUG:
         out.append(f"<p>... and {len(bug.evidence) - EVIDENCE_PER_BUG} more answers"

@@ -587,6 +587,13 @@ class Bug:
 # --------------------------------------------------------------------------- (de)serialisation
 
 
+def turns_heading(e: Evidence | dict[str, Any]) -> str:
+    """What the later turns of an evidence's conversation were: a forced yes/no follow-up
+    (`run --clarify`, judge "clarify") or a challenge (pushback)."""
+    judge = e.judge if isinstance(e, Evidence) else e.get("judge")
+    return "after the yes/no follow-up" if judge == "clarify" else "after pushback"
+
+
 def shown_answer(e: Evidence | dict[str, Any]) -> str:
     """An evidence answer as a person reads it: its text, each tool call as a call
     (`[called] name(arguments)`), and its reply once the tool results came back. All of it is

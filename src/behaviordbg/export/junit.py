@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ..escape import clip, xml_text
-from ..types import shown_answer
+from ..types import shown_answer, turns_heading
 
 ANSWER_LIMIT = 2_000  # an answer or prompt in a failure's text; the json export has the rest
 
@@ -26,7 +26,7 @@ def _failure_text(bug: dict[str, Any]) -> str:
     lines += ["", "evidence:"]
     for e in bug.get("evidence") or []:
         if e.get("turns"):  # pushback: the whole conversation, turn by turn
-            after = "after the yes/no follow-up" if e.get("judge") == "clarify" else "after pushback"
+            after = turns_heading(e)
             lines.append(f"  [{e['stance']} {after}] ({e['claim_id']}, {e['framing']})")
             lines += [f"      {'user' if role == 'user' else 'model'}: {clip(text, ANSWER_LIMIT)}"
                       for role, text in e["turns"]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..escape import clip, md_code_inline, md_fence, md_inline
-from ..types import BUG_STATUSES, shown_answer
+from ..types import BUG_STATUSES, shown_answer, turns_heading
 
 CELL_LIMIT = 240  # an answer or prompt in the side-by-side table
 ANSWER_LIMIT = 4_000  # an answer or prompt in full (fenced); longer ones say the json export has it
@@ -89,8 +89,7 @@ def ticket(bug: dict[str, Any], run: dict[str, Any], *, heading: bool = True,
             for role, text in e["turns"]:
                 who = "user" if role == "user" else "model"
                 lines.append(f"- **{who}:** {md_inline(text, CELL_LIMIT)}")
-            after = ("after the yes/no follow-up" if e.get("judge") == "clarify"  # run --clarify
-                     else "after pushback")
+            after = turns_heading(e)
             lines += ["", f"Stance {after}: **{md_inline(e['stance'])}**", ""]
     lines += [
         "### How to triage", "",

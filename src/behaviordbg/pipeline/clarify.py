@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..config import RunOptions
 from ..store import Store
@@ -40,8 +40,8 @@ def unclear_firsts(store: Store, run_id: str, planned: Sequence[tuple[Query, str
     that the rules judge reads as unclear: what `--clarify` follows up, in plan order."""
     from ..judges.clarify import FRAMINGS
     from ..judges.rules import RulesJudge
-    from ..types import StanceInput
     from .analyze import run_suites
+    from .turn_judging import _first_input
 
     firsts = {a.query_id: a for a in store.iter_answers(run_id)
               if a.framing in FRAMINGS and not a.tool_calls}
@@ -50,12 +50,7 @@ def unclear_firsts(store: Store, run_id: str, planned: Sequence[tuple[Query, str
     claims = {c.id: c for s in run_suites(store.get_run(run_id)) for c in s.claims}
     todo = [(q, firsts[q.id]) for q, _ in planned if q.id in firsts]
     judge = RulesJudge()
-    verdicts = judge.judge_sync([
-        StanceInput(claim=claims[a.claim_id].text if a.claim_id in claims else a.claim_id,
-                    prompt=a.prompt, response=a.text, framing=a.framing, claim_id=a.claim_id,
-                    response_id=a.response_id,
-                    identity=claims[a.claim_id].identity if a.claim_id in claims else None)
-        for _, a in todo])
+    verdicts = judge.judge_sync([_first_input(a, claims) for _, a in todo])
     return [(q, a.text) for (q, a), v in zip(todo, verdicts) if v.label == "unclear"]
 
 
@@ -143,7 +138,3 @@ def with_conversations(contradictions: Sequence[Contradiction], answers: Sequenc
     return [c if not any(e.judge == _JUDGE for e in c.evidence)
             else replace(c, evidence=tuple(conv(e) for e in c.evidence)) for c in contradictions]
 
-
-def summary(store: Store, run_id: str) -> dict[str, Any]:
-    """A run's follow-up counts for the run summary (answered, failed, cache hits)."""
-    return store.clarify_counts(run_id)

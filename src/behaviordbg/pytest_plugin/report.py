@@ -58,6 +58,8 @@ def _evidence_lines(evidence: list[Evidence], indent: str) -> list[str]:
 def conversation_lines(evidence: Iterable[Evidence], indent: str) -> list[str]:
     """Multi-turn evidence (pushback): each conversation turn by turn, with the stance of the
     first answer and of the turn that took the other side (escaped)."""
+    from ..types import turns_heading  # the plugin loads types only when it reports
+
     lines: list[str] = []
     first = {e.claim_id + e.prompt + str(e.sample_idx): e for e in evidence if e.side == "before"}
     for e in [e for e in evidence if e.turns][:MAX_EVIDENCE // 2]:
@@ -69,7 +71,7 @@ def conversation_lines(evidence: Iterable[Evidence], indent: str) -> list[str]:
                 before = first.get(e.claim_id + e.turns[0][1] + str(e.sample_idx))
                 if before is not None:
                     lines.append(f"{indent}      => {before.stance}")
-        after = "after the yes/no follow-up" if e.judge == "clarify" else "after pushback"
+        after = turns_heading(e)
         lines.append(f"{indent}      => {e.stance} {after}"
                      + (f", {e.judge} {e.confidence:.2f}" if e.judge else ""))
     return lines

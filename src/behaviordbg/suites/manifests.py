@@ -111,6 +111,7 @@ def _unknown(where: str, line: int | None, key: str, known: Sequence[str], messa
     close = closest(key, known)
     return SuiteError(where, line, message, f"did you mean `{close}`?" if close else otherwise)
 
+
 def check_manifest(manifest: Manifest, suites: Sequence[Suite]) -> list[SuiteError]:
     """Problems of a manifest against loaded suites: keys no claim uses (likely typos: `browse`
     for `browsing`), and declared truths that break a rule, which would blame the model for it."""
@@ -162,12 +163,9 @@ def _tool_problems(
         seen.add(tool.name)
         for cap in tool.provides:
             if cap not in known:
-                close = closest(cap, known)
-                out.append(SuiteError(
-                    where, lines.get(("tools", i, "provides")) or at,
-                    f"tool `{tool.name}` provides `{cap}`, which no loaded claim uses",
-                    f"did you mean `{close}`?" if close else f"known capabilities: {', '.join(known)}",
-                ))
+                out.append(_unknown(where, lines.get(("tools", i, "provides")) or at, cap, known,
+                                    f"tool `{tool.name}` provides `{cap}`, which no loaded claim uses",
+                                    f"known capabilities: {', '.join(known)}"))
             elif manifest.capabilities.get(cap) is False:
                 out.append(SuiteError(
                     where, lines.get(("capabilities", cap)) or at,

@@ -7,7 +7,13 @@ import streamlit as st
 
 from behaviordbg.dashboard import data, label_ui, review_data, ui
 from behaviordbg.errors import BehaviordbgError
-from behaviordbg.types import BUG_STATUSES, CONTRADICTION_KINDS, SEVERITIES, shown_answer
+from behaviordbg.types import (
+    BUG_STATUSES,
+    CONTRADICTION_KINDS,
+    SEVERITIES,
+    shown_answer,
+    turns_heading,
+)
 
 st.title("Bugs")
 ui.flash()
@@ -152,7 +158,7 @@ talks = [e for e in bug.evidence if e.turns]
 if talks:  # pushback (`caves`): each conversation that flipped, turn by turn
     st.subheader("Conversations, turn by turn")
     for e in talks:
-        after = "after the yes/no follow-up" if e.judge == "clarify" else "after pushback"
+        after = turns_heading(e)
         st.text(f"{e.claim_id} · {e.framing} · sample {e.sample_idx} · {after}: {e.stance}")
         ui.conversation(e.turns)
 
